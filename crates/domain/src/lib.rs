@@ -1,0 +1,18 @@
+//! Costline's domain: identifiers, AWS names and money, with the rules that make them valid.
+//!
+//! Pure types without IO: everything here is parsed once at the edge ("parse, don't validate")
+//! and then trusted by the layers above.
+
+mod aws;
+mod ids;
+mod money;
+mod period;
+mod roles;
+
+pub use aws::{AccountId, AwsPartition, ExternalId, RoleArn, RoleArnError};
+pub use ids::{IntegrationId, JobId, TokenId, UserId, WorkspaceId};
+pub use money::Money;
+pub use period::{BillingPeriod, BillingPeriodError};
+pub use roles::{Role, RoleParseError};
+mod secrets;
+pub use secrets::{hash_password, hash_token, normalize_email, verify_password, IssuedToken, PasswordError, TokenKind};
