@@ -1,1 +1,177 @@
-fn main() {}
+//! The `costline` binary: parses the command line, builds the configuration, wires the crates.
+
+mod cli;
+mod database;
+
+use anyhow::Context;
+use clap::Parser;
+use cli::{AdminCommand, Cli, Command, LogFormat};
+use costline_store::Store;
+use costline_web::{AppState, WebConfig};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Exit code for bad usage or configuration (the message on stderr says how to fix it).
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(config_error) = e.downcast_ref::<cli::ConfigError>() {
+                eprintln!("error: {config_error}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = cli.settings()?;
+    let database = database::open(&settings).await?;
+    let result = run_command(&cli.command, &settings, &database.store).await;
+    database.close().await;
+    result
+}
+
+async fn run_command(
+    command: &Command,
+    settings: &cli::Settings,
+    store: &Store,
+) -> anyhow::Result<()> {
+    match command {
+        Command::Migrate => {
+            store.migrate().await.context("apply migrations")?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Serve => {
+            store.migrate().await.context("apply migrations")?;
+            serve(settings, store.clone()).await
+        }
+        Command::Worker => {
+            store.migrate().await.context("apply migrations")?;
+            worker(store.clone()).await
+        }
+        Command::Admin { command } => {
+            store.migrate().await.context("apply migrations")?;
+            admin(command, store).await
+        }
+    }
+}
+
+async fn serve(settings: &cli::Settings, store: Store) -> anyhow::Result<()> {
+    costline_web::install_metrics_recorder();
+    let config = WebConfig {
+        public_url: settings.public_url.clone(),
+        secure_cookies: settings.public_url.starts_with("https://"),
+    };
+    let router = costline_web::router(AppState::new(store.clone(), config))
+        .await
+        .context("build the web application")?;
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .map_err(|e| cli::ConfigError(format!(
+            "cannot listen on {}: {e}; set COSTLINE_LISTEN to a free address such as 127.0.0.1:8081",
+            settings.listen
+        )))?;
+    tracing::info!(url = %format!("http://{}", listener.local_addr()?), "Costline is serving");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let workers = tokio::spawn(run_worker_pool(store, stop_rx));
+    costline_web::serve(listener, router, shutdown_signal(), Duration::from_secs(20)).await?;
+    stop_tx.send(true).ok();
+    workers.await.ok();
+    tracing::info!("Costline stopped");
+    Ok(())
+}
+
+async fn worker(store: Store) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let workers = tokio::spawn(run_worker_pool(store, stop_rx));
+    shutdown_signal().await;
+    stop_tx.send(true).ok();
+    workers.await.ok();
+    Ok(())
+}
+
+/// The background worker pool, until `stop` turns true.
+async fn run_worker_pool(_store: Store, mut stop: tokio::sync::watch::Receiver<bool>) {
+    stop.wait_for(|s| *s).await.ok();
+}
+
+async fn admin(command: &AdminCommand, store: &Store) -> anyhow::Result<()> {
+    let line = match command {
+        AdminCommand::CreateWorkspace { name, owner_email } => {
+            let email = costline_domain::normalize_email(owner_email).ok_or_else(|| {
+                cli::ConfigError(format!("--owner-email {owner_email:?} is not an email address: pass one like ana@example.com"))
+            })?;
+            let name = name.trim();
+            if name.is_empty() || name.chars().count() > 100 {
+                return Err(cli::ConfigError("--name must have 1 to 100 characters".into()).into());
+            }
+            let created =
+                costline_store::admin::create_workspace_with_token(store, name, &email).await?;
+            serde_json::json!({
+                "workspace_id": created.workspace_id.to_string(),
+                "user_id": created.owner_id.to_string(),
+                "token": created.token.plaintext,
+            })
+        }
+        AdminCommand::CreateSupportUser { email } => {
+            let email = costline_domain::normalize_email(email).ok_or_else(|| {
+                cli::ConfigError(format!(
+                    "--email {email:?} is not an email address: pass one like ana@example.com"
+                ))
+            })?;
+            let (user_id, token) =
+                costline_store::users::create_support_user(store, &email).await?;
+            serde_json::json!({"user_id": user_id.to_string(), "token": token.plaintext})
+        }
+    };
+    println!("{line}");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn,aws_config=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}

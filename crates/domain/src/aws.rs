@@ -135,7 +135,10 @@ impl RoleArn {
             return Err(RoleArnError::NotARole(resource.to_string()));
         };
         let (path, name) = match path_and_name.rfind('/') {
-            Some(i) => (format!("/{}", &path_and_name[..=i]), &path_and_name[i + 1..]),
+            Some(i) => (
+                format!("/{}", &path_and_name[..=i]),
+                &path_and_name[i + 1..],
+            ),
             None => ("/".to_string(), path_and_name),
         };
         let name_ok = !name.is_empty()
@@ -273,7 +276,8 @@ mod tests {
 
     #[test]
     fn keeps_role_paths() {
-        let arn = RoleArn::parse("arn:aws-us-gov:iam::123456789012:role/ops/billing/Reader").unwrap();
+        let arn =
+            RoleArn::parse("arn:aws-us-gov:iam::123456789012:role/ops/billing/Reader").unwrap();
         assert_eq!(arn.path(), "/ops/billing/");
         assert_eq!(arn.name(), "Reader");
         assert_eq!(
@@ -281,7 +285,9 @@ mod tests {
             "arn:aws-us-gov:iam::123456789012:role/ops/billing/Reader"
         );
         assert_eq!(
-            RoleArn::parse("arn:aws-cn:iam::123456789012:role/x").unwrap().partition(),
+            RoleArn::parse("arn:aws-cn:iam::123456789012:role/x")
+                .unwrap()
+                .partition(),
             AwsPartition::AwsCn
         );
     }
@@ -323,14 +329,20 @@ mod tests {
             assert_eq!(RoleArn::parse(input).unwrap_err(), expected, "{input}");
         }
         let long = format!("arn:aws:iam::123456789012:role/{}", "a".repeat(65));
-        assert!(matches!(RoleArn::parse(&long), Err(RoleArnError::RoleName(_))));
+        assert!(matches!(
+            RoleArn::parse(&long),
+            Err(RoleArnError::RoleName(_))
+        ));
     }
 
     #[test]
     fn member_role_arn_swaps_only_the_account() {
         let arn = RoleArn::parse("arn:aws:iam::123456789012:role/p/Costline").unwrap();
         let member = arn.in_account(AccountId::parse("210987654321").unwrap());
-        assert_eq!(member.to_string(), "arn:aws:iam::210987654321:role/p/Costline");
+        assert_eq!(
+            member.to_string(),
+            "arn:aws:iam::210987654321:role/p/Costline"
+        );
     }
 
     #[test]

@@ -15,4 +15,7 @@ pub use money::Money;
 pub use period::{BillingPeriod, BillingPeriodError};
 pub use roles::{Role, RoleParseError};
 mod secrets;
-pub use secrets::{hash_password, hash_token, normalize_email, verify_password, IssuedToken, PasswordError, TokenKind};
+pub use secrets::{
+    hash_password, hash_token, normalize_email, verify_password, IssuedToken, PasswordError,
+    TokenKind,
+};

@@ -136,7 +136,9 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_month() {
-        for bad in ["2024-13", "2024-00", "24-09", "2024/09", "2024-9", "", "abcd-ef"] {
+        for bad in [
+            "2024-13", "2024-00", "24-09", "2024/09", "2024-9", "", "abcd-ef",
+        ] {
             assert!(bad.parse::<BillingPeriod>().is_err(), "{bad}");
         }
     }

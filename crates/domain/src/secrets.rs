@@ -3,7 +3,9 @@
 //! The platform keeps only hashes: SHA-256 for high-entropy random tokens (fast lookups are safe
 //! when the secret has 192 random bits), argon2id for passwords (slow on purpose).
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -128,7 +130,9 @@ mod tests {
         assert!(a.prefix.starts_with("clt_"));
         assert_eq!(hash_token(&a.plaintext), a.hash);
         assert_ne!(a.hash, b.hash);
-        assert!(IssuedToken::generate(TokenKind::Support).prefix.starts_with("cls_"));
+        assert!(IssuedToken::generate(TokenKind::Support)
+            .prefix
+            .starts_with("cls_"));
     }
 
     #[test]
@@ -148,8 +152,19 @@ mod tests {
 
     #[test]
     fn emails_are_checked_loosely() {
-        assert_eq!(normalize_email("  Ana@Example.com "), Some("Ana@Example.com".into()));
-        for bad in ["", "ana", "ana@", "@example.com", "ana@example", "a na@example.com", "a@b@c.com"] {
+        assert_eq!(
+            normalize_email("  Ana@Example.com "),
+            Some("Ana@Example.com".into())
+        );
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@example.com",
+            "ana@example",
+            "a na@example.com",
+            "a@b@c.com",
+        ] {
             assert_eq!(normalize_email(bad), None, "{bad}");
         }
     }

@@ -22,7 +22,8 @@ pub fn find_binaries() -> Result<PgBinaries, ClusterError> {
         .find_map(|dir| {
             let initdb = dir.join("initdb");
             let postgres = dir.join("postgres");
-            (is_executable(&initdb) && is_executable(&postgres)).then_some(PgBinaries { initdb, postgres })
+            (is_executable(&initdb) && is_executable(&postgres))
+                .then_some(PgBinaries { initdb, postgres })
         })
         .ok_or(ClusterError::BinariesNotFound)
 }
@@ -61,7 +62,14 @@ mod tests {
         let dirs = debian_bin_dirs(root.path());
         let names: Vec<String> = dirs
             .iter()
-            .map(|d| d.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned())
+            .map(|d| {
+                d.parent()
+                    .unwrap()
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .collect();
         assert_eq!(names, ["16", "13", "9"]);
     }

@@ -57,7 +57,10 @@ impl LocalCluster {
     /// server already running there. Creates the application database if it is missing.
     pub async fn start_or_reuse(options: ClusterOptions) -> Result<Self, ClusterError> {
         let data_dir = absolute(&options.data_dir)?;
-        let options = ClusterOptions { data_dir, ..options };
+        let options = ClusterOptions {
+            data_dir,
+            ..options
+        };
         let pgdata = options.data_dir.join("pgdata");
         let socket_dir = options.data_dir.join("run");
         if socket_dir.join(".s.PGSQL.5432").as_os_str().len() > 107 {
@@ -124,7 +127,11 @@ impl LocalCluster {
         let Ok(pid_file) = std::fs::read_to_string(pgdata.join("postmaster.pid")) else {
             return false;
         };
-        let Some(pid) = pid_file.lines().next().and_then(|l| l.trim().parse::<i32>().ok()) else {
+        let Some(pid) = pid_file
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse::<i32>().ok())
+        else {
             return false;
         };
         let alive = match kill(Pid::from_raw(pid), None) {
@@ -145,7 +152,10 @@ impl LocalCluster {
         }
         if let Some(user) = run_as {
             // The server runs as `postgres`: it must reach its directories through ours.
-            let mode = std::fs::metadata(root).map_err(io_err("stat", root))?.permissions().mode();
+            let mode = std::fs::metadata(root)
+                .map_err(io_err("stat", root))?
+                .permissions()
+                .mode();
             std::fs::set_permissions(root, std::fs::Permissions::from_mode(mode | 0o711))
                 .map_err(io_err("chmod", root))?;
             for dir in [pgdata, self.socket_dir.as_path()] {
@@ -160,7 +170,13 @@ impl LocalCluster {
         let mut cmd = Command::new(&bins.initdb);
         cmd.arg("-D")
             .arg(pgdata)
-            .args(["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--no-locale"])
+            .args([
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-locale",
+            ])
             .stdin(Stdio::null());
         if self.options.ephemeral {
             cmd.arg("--no-sync");
@@ -196,7 +212,12 @@ impl LocalCluster {
             .arg(pgdata)
             .arg("-k")
             .arg(&self.socket_dir)
-            .args(["-c", "listen_addresses=", "-c", "unix_socket_permissions=0700"])
+            .args([
+                "-c",
+                "listen_addresses=",
+                "-c",
+                "unix_socket_permissions=0700",
+            ])
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
@@ -205,8 +226,14 @@ impl LocalCluster {
             .process_group(0);
         if self.options.ephemeral {
             cmd.args([
-                "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                "-c", "max_connections=200",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
             ]);
         }
         if let Some(user) = run_as {
@@ -255,11 +282,12 @@ impl LocalCluster {
             source,
         };
         let mut conn = self.try_connect("postgres").await.map_err(err)?;
-        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
-            .bind(&database)
-            .fetch_optional(&mut conn)
-            .await
-            .map_err(err)?;
+        let exists: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+                .bind(&database)
+                .fetch_optional(&mut conn)
+                .await
+                .map_err(err)?;
         if exists.is_none() {
             let quoted = format!("\"{}\"", database.replace('"', "\"\""));
             sqlx::raw_sql(&format!("CREATE DATABASE {quoted}"))

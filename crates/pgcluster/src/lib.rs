@@ -80,7 +80,14 @@ pub enum ClusterError {
     },
 }
 
-pub(crate) fn io_err(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> ClusterError {
+pub(crate) fn io_err(
+    action: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> ClusterError {
     let path = path.into();
-    move |source| ClusterError::Io { action, path, source }
+    move |source| ClusterError::Io {
+        action,
+        path,
+        source,
+    }
 }

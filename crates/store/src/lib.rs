@@ -5,8 +5,11 @@
 //! `workspace_id = $1` and by the policies. `Store::system` is for the few cross-tenant paths
 //! (token lookup, login, the job queue) and runs as the table owner.
 
+pub mod admin;
 pub mod audit;
+pub mod jobs;
 pub mod members;
+pub mod schedules;
 pub mod tokens;
 pub mod users;
 pub mod workspaces;
@@ -81,11 +84,10 @@ impl Store {
     /// Whether the database answers and every embedded migration is applied.
     pub async fn is_ready(&self) -> bool {
         let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-        let applied: Result<Option<i64>, _> = sqlx::query_scalar(
-            "SELECT max(version) FROM _sqlx_migrations WHERE success",
-        )
-        .fetch_one(&self.system)
-        .await;
+        let applied: Result<Option<i64>, _> =
+            sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.system)
+                .await;
         matches!(applied, Ok(Some(v)) if v >= latest)
     }
 
@@ -132,7 +134,9 @@ impl Scoped {
 /// Maps a unique-constraint violation to `Conflict(message)`, other errors unchanged.
 pub(crate) fn conflict_on_unique(message: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
     move |e| match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(message.to_string()),
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(message.to_string())
+        }
         _ => StoreError::Database(e),
     }
 }

@@ -74,7 +74,9 @@ pub async fn invite(
     invited_by: UserId,
 ) -> StoreResult<(uuid::Uuid, IssuedToken)> {
     if role == Role::Owner {
-        return Err(StoreError::Conflict("invite as admin or member; ownership is not invited".into()));
+        return Err(StoreError::Conflict(
+            "invite as admin or member; ownership is not invited".into(),
+        ));
     }
     let ws = scope.workspace_id();
     let already: Option<i32> = sqlx::query_scalar(
@@ -85,7 +87,9 @@ pub async fn invite(
     .fetch_optional(scope.tx())
     .await?;
     if already.is_some() {
-        return Err(StoreError::Conflict(format!("{email} is already a member of this workspace")));
+        return Err(StoreError::Conflict(format!(
+            "{email} is already a member of this workspace"
+        )));
     }
     let token = IssuedToken::generate(TokenKind::Invitation);
     let id = uuid::Uuid::now_v7();
@@ -182,7 +186,9 @@ pub async fn accept_invitation(
         Some(id) => UserId::from_uuid(id),
         None => {
             let Some(hash) = password_hash else {
-                return Err(StoreError::Conflict("choose a password to create your account".into()));
+                return Err(StoreError::Conflict(
+                    "choose a password to create your account".into(),
+                ));
             };
             let id = UserId::new();
             sqlx::query("INSERT INTO users (user_id, email, password_hash) VALUES ($1, $2, $3)")
@@ -191,7 +197,9 @@ pub async fn accept_invitation(
                 .bind(hash)
                 .execute(scope.tx())
                 .await
-                .map_err(conflict_on_unique("an account with this email already exists"))?;
+                .map_err(conflict_on_unique(
+                    "an account with this email already exists",
+                ))?;
             id
         }
     };

@@ -45,7 +45,11 @@ pub struct TokenSummary {
 }
 
 /// Creates a workspace API token for `user_id`; the plaintext is in the returned `IssuedToken`.
-pub async fn create(scope: &mut Scoped, user_id: UserId, name: &str) -> StoreResult<(TokenId, IssuedToken)> {
+pub async fn create(
+    scope: &mut Scoped,
+    user_id: UserId,
+    name: &str,
+) -> StoreResult<(TokenId, IssuedToken)> {
     let token = IssuedToken::generate(TokenKind::Workspace);
     let token_id = TokenId::new();
     sqlx::query(

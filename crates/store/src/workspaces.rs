@@ -38,7 +38,11 @@ pub enum Owner<'a> {
 }
 
 /// Creates a workspace and makes `owner` its owner, in one transaction.
-pub async fn create_with_owner(store: &Store, name: &str, owner: Owner<'_>) -> StoreResult<CreatedWorkspace> {
+pub async fn create_with_owner(
+    store: &Store,
+    name: &str,
+    owner: Owner<'_>,
+) -> StoreResult<CreatedWorkspace> {
     let workspace_id = WorkspaceId::new();
     let mut scope = store.scoped(workspace_id).await?;
     sqlx::query("INSERT INTO workspaces (workspace_id, name) VALUES ($1, $2)")
@@ -47,7 +51,10 @@ pub async fn create_with_owner(store: &Store, name: &str, owner: Owner<'_>) -> S
         .execute(scope.tx())
         .await?;
     let owner_id = match owner {
-        Owner::NewUser { email, password_hash } => {
+        Owner::NewUser {
+            email,
+            password_hash,
+        } => {
             let id = UserId::new();
             sqlx::query("INSERT INTO users (user_id, email, password_hash) VALUES ($1, $2, $3)")
                 .bind(id.as_uuid())
@@ -55,7 +62,9 @@ pub async fn create_with_owner(store: &Store, name: &str, owner: Owner<'_>) -> S
                 .bind(password_hash)
                 .execute(scope.tx())
                 .await
-                .map_err(conflict_on_unique("an account with this email already exists: log in instead"))?;
+                .map_err(conflict_on_unique(
+                    "an account with this email already exists: log in instead",
+                ))?;
             id
         }
         Owner::ByEmail(email) => {
@@ -78,7 +87,10 @@ pub async fn create_with_owner(store: &Store, name: &str, owner: Owner<'_>) -> S
         .execute(scope.tx())
         .await?;
     scope.commit().await?;
-    Ok(CreatedWorkspace { workspace_id, owner_id })
+    Ok(CreatedWorkspace {
+        workspace_id,
+        owner_id,
+    })
 }
 
 /// The workspace of the scope.
@@ -93,7 +105,13 @@ pub async fn get(scope: &mut Scoped) -> StoreResult<Workspace> {
 
 /// Workspaces whose name or owner email contains `query` (support console search).
 pub async fn search(store: &Store, query: &str) -> StoreResult<Vec<Workspace>> {
-    let pattern = format!("%{}%", query.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let pattern = format!(
+        "%{}%",
+        query
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
     Ok(sqlx::query_as(
         "SELECT DISTINCT w.workspace_id, w.name, w.created_at
            FROM workspaces w

@@ -1,0 +1,17 @@
+//! Test harness shared by every test of the workspace.
+//!
+//! - One ephemeral PostgreSQL cluster per test process, copied from a cached, already migrated
+//!   template cluster (so a test process pays for a directory copy and a server start, not for
+//!   initdb and migrations), and a fresh database per test cloned from the migrated template
+//!   database.
+//! - The moto AWS emulator on a free loopback port per test process.
+//! - Both are children that the kernel stops when the test process ends, even on a panic or a
+//!   SIGKILL (parent-death signal), so no test leaves a server behind.
+
+mod database;
+mod moto;
+mod process;
+
+pub use database::{fresh_store, TestDb};
+pub use moto::{moto, Moto};
+pub use process::ChildGuard;

@@ -1,0 +1,271 @@
+//! The server-rendered console: askama pages, sessions in PostgreSQL, CSRF-checked forms.
+//! Every page works without JavaScript.
+
+mod account;
+mod settings;
+
+use crate::auth::client_ip;
+use crate::AppState;
+use askama::Template;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use axum_csrf::CsrfToken;
+use costline_domain::{Role, UserId, WorkspaceId};
+use costline_store::audit::{Actor, ActorKind};
+use costline_store::{users, StoreError};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::num::NonZeroU32;
+use tower_sessions::cookie::time::Duration as CookieDuration;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(account::home))
+        .route("/signup", get(account::signup_page).post(account::signup))
+        .route("/login", get(account::login_page).post(account::login))
+        .route("/logout", post(account::logout))
+        .route(
+            "/invitations/{token}",
+            get(account::invitation_page).post(account::accept_invitation),
+        )
+        .route("/settings", get(settings::page))
+        .route("/settings/members/invite", post(settings::invite))
+        .route(
+            "/settings/members/{user_id}/role",
+            post(settings::change_role),
+        )
+        .route(
+            "/settings/members/{user_id}/remove",
+            post(settings::remove_member),
+        )
+        .route("/settings/tokens", post(settings::create_token))
+        .route(
+            "/settings/tokens/{token_id}/revoke",
+            post(settings::revoke_token),
+        )
+}
+
+/// Sessions live in PostgreSQL (the `tower_sessions` schema), cookies are HttpOnly, SameSite=Lax,
+/// and Secure when Costline is served over https.
+pub(crate) async fn session_layer(
+    state: &AppState,
+) -> Result<SessionManagerLayer<PostgresStore>, StoreError> {
+    let store = PostgresStore::new(state.store.system().clone());
+    store.migrate().await.map_err(StoreError::Database)?;
+    Ok(SessionManagerLayer::new(store)
+        .with_name("costline_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(CookieDuration::days(7))))
+}
+
+/// Limits on login and sign-up attempts, per client address and per email address.
+pub(crate) struct RateLimits {
+    by_ip: DefaultKeyedRateLimiter<String>,
+    by_email: DefaultKeyedRateLimiter<String>,
+}
+
+impl RateLimits {
+    pub(crate) fn new() -> Self {
+        let per_minute = |n| Quota::per_minute(NonZeroU32::new(n).expect("non-zero quota"));
+        Self {
+            by_ip: RateLimiter::keyed(per_minute(20)),
+            by_email: RateLimiter::keyed(per_minute(5)),
+        }
+    }
+
+    /// Whether another attempt from `ip` for `email` is allowed now.
+    pub(crate) fn allow(&self, ip: Option<&str>, email: &str) -> bool {
+        let ip_ok = self
+            .by_ip
+            .check_key(&ip.unwrap_or("unknown").to_string())
+            .is_ok();
+        let email_ok = self
+            .by_email
+            .check_key(&email.trim().to_lowercase())
+            .is_ok();
+        ip_ok && email_ok
+    }
+}
+
+const SESSION_USER: &str = "user_id";
+const SESSION_WORKSPACE: &str = "workspace_id";
+
+/// A logged-in console user, in their current workspace.
+pub(crate) struct ConsoleUser {
+    pub user_id: UserId,
+    pub email: String,
+    pub workspace_id: WorkspaceId,
+    pub workspace_name: String,
+    pub role: Role,
+    pub client_ip: Option<String>,
+    pub session: Session,
+}
+
+impl ConsoleUser {
+    pub(crate) fn actor(&self) -> Actor {
+        Actor {
+            user_id: Some(self.user_id),
+            label: self.email.clone(),
+            kind: ActorKind::User,
+            client_ip: self.client_ip.clone(),
+        }
+    }
+
+    pub(crate) fn nav(&self, csrf: String) -> Nav {
+        Nav {
+            workspace_name: self.workspace_name.clone(),
+            email: self.email.clone(),
+            role: self.role.to_string(),
+            csrf,
+        }
+    }
+}
+
+/// What the navigation bar shows.
+pub(crate) struct Nav {
+    pub workspace_name: String,
+    pub email: String,
+    pub role: String,
+    pub csrf: String,
+}
+
+impl FromRequestParts<AppState> for ConsoleUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let to_login = || Redirect::to("/login").into_response();
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|_| to_login())?;
+        let user_id: Option<UserId> = session.get(SESSION_USER).await.ok().flatten();
+        let workspace_id: Option<WorkspaceId> = session.get(SESSION_WORKSPACE).await.ok().flatten();
+        let (Some(user_id), Some(workspace_id)) = (user_id, workspace_id) else {
+            return Err(to_login());
+        };
+        // Membership is read on every request: a removed member loses access at once.
+        let memberships = users::workspaces_of(&state.store, user_id)
+            .await
+            .map_err(|e| internal_error(&e))?;
+        let Some(current) = memberships
+            .into_iter()
+            .find(|w| w.workspace_id == workspace_id)
+        else {
+            session.flush().await.ok();
+            return Err(to_login());
+        };
+        let user = users::get(&state.store, user_id)
+            .await
+            .map_err(|e| internal_error(&e))?;
+        Ok(ConsoleUser {
+            user_id,
+            email: user.email,
+            workspace_id,
+            workspace_name: current.name,
+            role: current.role,
+            client_ip: client_ip(parts),
+            session,
+        })
+    }
+}
+
+/// Starts a fresh session (new id: no fixation) for a user in a workspace.
+pub(crate) async fn start_session(
+    session: &Session,
+    user_id: UserId,
+    workspace_id: WorkspaceId,
+) -> Result<(), Response> {
+    session.cycle_id().await.map_err(|e| internal_error(&e))?;
+    session
+        .insert(SESSION_USER, user_id)
+        .await
+        .map_err(|e| internal_error(&e))?;
+    session
+        .insert(SESSION_WORKSPACE, workspace_id)
+        .await
+        .map_err(|e| internal_error(&e))?;
+    Ok(())
+}
+
+/// Renders a template, with the CSRF cookie when a token is given.
+pub(crate) fn render(
+    csrf: Option<CsrfToken>,
+    status: StatusCode,
+    page: &impl Template,
+) -> Response {
+    match page.render() {
+        Ok(html) => match csrf {
+            Some(token) => (status, token, Html(html)).into_response(),
+            None => (status, Html(html)).into_response(),
+        },
+        Err(e) => internal_error(&e),
+    }
+}
+
+/// A fresh CSRF value for a form, tied to the cookie the response sets.
+pub(crate) fn csrf_value(token: &CsrfToken) -> Result<String, Response> {
+    token.authenticity_token().map_err(|e| internal_error(&e))
+}
+
+/// 403 unless the form carries the CSRF value of this browser's cookie.
+pub(crate) fn check_csrf(token: &CsrfToken, submitted: &str) -> Result<(), Response> {
+    token.verify(submitted).map_err(|_| {
+        message_page(
+            StatusCode::FORBIDDEN,
+            "Form expired",
+            "This form is out of date or was not sent from Costline. Reload the page and try again.",
+            "/",
+            "Back",
+        )
+    })
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    title: &'a str,
+    message: &'a str,
+    link: &'a str,
+    link_text: &'a str,
+}
+
+/// A plain page with a message and one link.
+pub(crate) fn message_page(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    link: &str,
+    link_text: &str,
+) -> Response {
+    render(
+        None,
+        status,
+        &MessagePage {
+            title,
+            message,
+            link,
+            link_text,
+        },
+    )
+}
+
+pub(crate) fn internal_error(e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "console request failed");
+    message_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "The failure was logged. Try again, and contact support if it persists.",
+        "/",
+        "Back",
+    )
+}

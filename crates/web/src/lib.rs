@@ -1,0 +1,107 @@
+//! Costline's HTTP layer: the JSON API under `/api/v1`, the server-rendered console, health and
+//! metrics endpoints. Handlers parse input, call one function of the layer below, and render.
+
+pub mod api;
+pub mod auth;
+pub mod console;
+pub mod error;
+pub mod extract;
+mod observability;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use costline_store::Store;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+pub use observability::install_metrics_recorder;
+
+/// Settings of the web layer, validated by the binary at start.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// The address users reach Costline at (links in mail, template URLs).
+    pub public_url: String,
+    /// Whether cookies carry `Secure` (when `public_url` is https).
+    pub secure_cookies: bool,
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Web settings.
+    pub config: Arc<WebConfig>,
+    pub(crate) limits: Arc<console::RateLimits>,
+    pub(crate) csrf: axum_csrf::CsrfConfig,
+}
+
+impl axum::extract::FromRef<AppState> for axum_csrf::CsrfConfig {
+    fn from_ref(state: &AppState) -> Self {
+        state.csrf.clone()
+    }
+}
+
+impl AppState {
+    /// State over a store and a configuration.
+    pub fn new(store: Store, config: WebConfig) -> Self {
+        let csrf = axum_csrf::CsrfConfig::default()
+            .with_cookie_name("costline_csrf")
+            .with_http_only(true)
+            .with_secure(config.secure_cookies)
+            .with_cookie_same_site(axum_csrf::SameSite::Strict);
+        Self {
+            store,
+            config: Arc::new(config),
+            limits: Arc::new(console::RateLimits::new()),
+            csrf,
+        }
+    }
+}
+
+/// Request bodies above this are refused with 413 (CUR files never pass through the API).
+const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// The whole application router.
+pub async fn router(state: AppState) -> Result<Router, costline_store::StoreError> {
+    let sessions = console::session_layer(&state).await?;
+    let app = Router::new()
+        .merge(observability::routes())
+        .nest("/api/v1", api::routes())
+        .merge(console::routes().layer(sessions))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state);
+    Ok(observability::apply(app))
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then drains open requests for at
+/// most `drain` before returning.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        stop_tx.send(true).ok();
+    });
+    let mut stop_rx2 = stop_rx.clone();
+    tokio::select! {
+        result = server => result,
+        _ = async {
+            stop_rx2.wait_for(|stopped| *stopped).await.ok();
+            tokio::time::sleep(drain).await;
+        } => {
+            tracing::warn!(seconds = drain.as_secs(), "open requests did not finish in time; closing them");
+            Ok(())
+        }
+    }
+}

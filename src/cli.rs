@@ -1,0 +1,165 @@
+//! Command line and environment: one typed configuration, validated at start.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Costline: cloud cost numbers you can trust, from your AWS organization's billing data.
+///
+/// Without DATABASE_URL, Costline starts (or reuses) a private PostgreSQL under COSTLINE_DATA_DIR
+/// from this machine's PostgreSQL binaries, and stops it when it exits.
+#[derive(Debug, Parser)]
+#[command(name = "costline", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// PostgreSQL to use, e.g. postgres://user:pass@host:5432/costline. Unset: a private cluster under COSTLINE_DATA_DIR.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Where the private PostgreSQL cluster and local state live.
+    #[arg(
+        long,
+        env = "COSTLINE_DATA_DIR",
+        default_value = "./.costline",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// HTTP listen address of `serve`.
+    #[arg(
+        long,
+        env = "COSTLINE_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub listen: String,
+
+    /// The address users reach Costline at (links, cookies); https enables Secure cookies.
+    #[arg(long, env = "COSTLINE_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// Send every AWS call (STS, Organizations, S3 path-style, CloudFormation) here, e.g. an AWS emulator.
+    #[arg(long, env = "COSTLINE_AWS_ENDPOINT_URL", global = true)]
+    pub aws_endpoint_url: Option<String>,
+
+    /// The AWS account customers' roles trust. Unset: the caller identity of the platform's credentials.
+    #[arg(long, env = "COSTLINE_PLATFORM_ACCOUNT_ID", global = true)]
+    pub platform_account_id: Option<String>,
+
+    /// Log format on stderr.
+    #[arg(
+        long,
+        env = "COSTLINE_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Web console, JSON API and worker pool in one process (runs migrations first).
+    Serve,
+    /// Worker pool only: run several, on several machines, against one database.
+    Worker,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Administrative tasks that print one JSON line.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a workspace and its owner; prints {"workspace_id", "user_id", "token"} (an owner API token).
+    CreateWorkspace {
+        /// Workspace display name.
+        #[arg(long)]
+        name: String,
+        /// Owner's email (an existing user is reused).
+        #[arg(long)]
+        owner_email: String,
+    },
+    /// Create a platform support user; prints {"user_id", "token"} (a support API token).
+    CreateSupportUser {
+        /// Support person's email.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Bad configuration: the message says what is wrong and how to fix it (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: Option<String>,
+    pub data_dir: PathBuf,
+    pub listen: String,
+    pub public_url: String,
+    #[allow(dead_code)]
+    pub aws_endpoint_url: Option<String>,
+    #[allow(dead_code)]
+    pub platform_account_id: Option<String>,
+}
+
+impl Cli {
+    /// Validates the configuration once, at start.
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError(format!(
+                "COSTLINE_LISTEN={:?} is not an address: use host:port, e.g. 127.0.0.1:8080",
+                self.listen
+            )));
+        }
+        let public_url = match &self.public_url {
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                url.trim_end_matches('/').to_string()
+            }
+            Some(url) => {
+                return Err(ConfigError(format!(
+                    "COSTLINE_PUBLIC_URL={url:?} must start with http:// or https://"
+                )))
+            }
+            None => format!("http://{}", self.listen),
+        };
+        if let Some(url) = &self.aws_endpoint_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError(format!(
+                    "COSTLINE_AWS_ENDPOINT_URL={url:?} must be a URL like http://127.0.0.1:5000"
+                )));
+            }
+        }
+        if let Some(id) = &self.platform_account_id {
+            if costline_domain::AccountId::parse(id).is_err() {
+                return Err(ConfigError(format!(
+                    "COSTLINE_PLATFORM_ACCOUNT_ID={id:?} must be a 12-digit AWS account id"
+                )));
+            }
+        }
+        let database_url = self.database_url.clone().filter(|u| !u.trim().is_empty());
+        Ok(Settings {
+            database_url,
+            data_dir: self.data_dir.clone(),
+            listen: self.listen.clone(),
+            public_url,
+            aws_endpoint_url: self.aws_endpoint_url.clone(),
+            platform_account_id: self.platform_account_id.clone(),
+        })
+    }
+}
