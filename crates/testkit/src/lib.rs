@@ -8,10 +8,12 @@
 //! - Both are children that the kernel stops when the test process ends, even on a panic or a
 //!   SIGKILL (parent-death signal), so no test leaves a server behind.
 
+mod app;
 mod database;
 mod moto;
 mod process;
 
+pub use app::{spawn_app, TestApp, TestWorkspace};
 pub use database::{fresh_store, TestDb};
 pub use moto::{moto, Moto};
 pub use process::ChildGuard;

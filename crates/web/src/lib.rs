@@ -66,6 +66,7 @@ const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// The whole application router.
 pub async fn router(state: AppState) -> Result<Router, costline_store::StoreError> {
+    install_metrics_recorder();
     let sessions = console::session_layer(&state).await?;
     let app = Router::new()
         .merge(observability::routes())

@@ -1,0 +1,133 @@
+//! The whole web application on a random port, against a fresh database.
+
+use crate::{fresh_store, TestDb};
+use costline_web::{AppState, WebConfig};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A running app and a client for it.
+pub struct TestApp {
+    /// The database behind it.
+    pub db: TestDb,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:<port>`
+    pub base_url: String,
+    /// A plain client (no cookies).
+    pub client: reqwest::Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// A workspace created through the admin path, with an owner token.
+pub struct TestWorkspace {
+    /// Its id.
+    pub workspace_id: String,
+    /// The owner's user id.
+    pub owner_id: String,
+    /// An owner API token.
+    pub token: String,
+}
+
+/// Starts the app on 127.0.0.1 on a free port, on a fresh database.
+pub async fn spawn_app() -> TestApp {
+    let db = fresh_store().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    let base_url = format!("http://{addr}");
+    let config = WebConfig {
+        public_url: base_url.clone(),
+        secure_cookies: false,
+    };
+    let router = costline_web::router(AppState::new(db.store.clone(), config))
+        .await
+        .expect("build router");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(costline_web::serve(
+        listener,
+        router,
+        async move {
+            stopped.await.ok();
+        },
+        Duration::from_secs(1),
+    ));
+    TestApp {
+        db,
+        addr,
+        base_url,
+        client: reqwest::Client::new(),
+        _stop: stop,
+    }
+}
+
+impl TestApp {
+    /// Creates a workspace with an owner and an owner API token.
+    pub async fn create_workspace(&self, name: &str, owner_email: &str) -> TestWorkspace {
+        let created =
+            costline_store::admin::create_workspace_with_token(&self.db.store, name, owner_email)
+                .await
+                .expect("create workspace");
+        TestWorkspace {
+            workspace_id: created.workspace_id.to_string(),
+            owner_id: created.owner_id.to_string(),
+            token: created.token.plaintext,
+        }
+    }
+
+    /// Adds a user with `role` to a workspace and returns an API token of theirs.
+    pub async fn add_member(
+        &self,
+        workspace: &TestWorkspace,
+        email: &str,
+        role: costline_domain::Role,
+    ) -> String {
+        let ws: costline_domain::WorkspaceId = workspace.workspace_id.parse().unwrap();
+        let user_id = costline_domain::UserId::new();
+        sqlx::query("INSERT INTO users (user_id, email) VALUES ($1, $2)")
+            .bind(user_id.as_uuid())
+            .bind(email)
+            .execute(self.db.store.system())
+            .await
+            .expect("insert user");
+        sqlx::query("INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, $3)")
+            .bind(ws.as_uuid())
+            .bind(user_id.as_uuid())
+            .bind(role.as_str())
+            .execute(self.db.store.system())
+            .await
+            .expect("insert membership");
+        let mut scope = self.db.store.scoped(ws).await.unwrap();
+        let (_, token) = costline_store::tokens::create(&mut scope, user_id, "test")
+            .await
+            .unwrap();
+        scope.commit().await.unwrap();
+        token.plaintext
+    }
+
+    /// `method path` with a bearer token (or none) and an optional JSON body: status and JSON.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.base_url, path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("send request");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, json)
+    }
+}

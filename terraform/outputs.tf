@@ -1,0 +1,27 @@
+# Each output mirrors an output of cloudformation/integration.yaml (RoleArn is role_arn, and so
+# on); `cargo test -p costline-onboarding` checks the names and the version.
+
+output "role_arn" {
+  description = "The role Costline assumes; paste it into the Costline console."
+  value       = aws_iam_role.costline.arn
+}
+
+output "cur_bucket" {
+  description = "The bucket AWS delivers the Cost and Usage Report to."
+  value       = aws_s3_bucket.cur.id
+}
+
+output "cur_prefix" {
+  description = "The report files' key prefix."
+  value       = aws_cur_report_definition.cur.s3_prefix
+}
+
+output "cur_report_name" {
+  description = "The Cost and Usage Report's name."
+  value       = aws_cur_report_definition.cur.report_name
+}
+
+output "template_version" {
+  description = "The Costline template version this module is."
+  value       = local.template_version
+}

@@ -1,0 +1,372 @@
+//! The console over HTTP, as a browser without JavaScript uses it: sessions, CSRF, roles,
+//! invitations and tenant isolation of every route that takes an id.
+
+use costline_testkit::{spawn_app, TestApp};
+use reqwest::redirect::Policy;
+use reqwest::Client;
+
+fn browser() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value of the first hidden `authenticity_token` field of a page.
+fn csrf_of(html: &str) -> String {
+    let marker = "name=\"authenticity_token\" value=\"";
+    let start = html.find(marker).expect("page has a CSRF field") + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_string()
+}
+
+async fn page(client: &Client, app: &TestApp, path: &str) -> (u16, String) {
+    let r = client
+        .get(format!("{}{path}", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn post(
+    client: &Client,
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, String, Option<String>) {
+    let r = client
+        .post(format!("{}{path}", app.base_url))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string());
+    (r.status().as_u16(), r.text().await.unwrap(), location)
+}
+
+/// Signs up through the console; returns the logged-in browser.
+async fn sign_up(app: &TestApp, workspace: &str, email: &str) -> Client {
+    let client = browser();
+    let (_, html) = page(&client, app, "/signup").await;
+    let csrf = csrf_of(&html);
+    let (status, body, location) = post(
+        &client,
+        app,
+        "/signup",
+        &[
+            ("authenticity_token", &csrf),
+            ("workspace_name", workspace),
+            ("email", email),
+            ("password", "a long enough password"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303, "{body}");
+    assert_eq!(location.as_deref(), Some("/settings"));
+    client
+}
+
+fn token_in(html: &str) -> String {
+    let start =
+        html.find("id=\"token-value\">").expect("new token shown") + "id=\"token-value\">".len();
+    html[start..start + html[start..].find('<').unwrap()]
+        .trim()
+        .to_string()
+}
+
+fn user_ids_in(html: &str) -> Vec<String> {
+    html.match_indices("/settings/members/")
+        .filter_map(|(i, _)| html[i + 18..].split('/').next().map(str::to_string))
+        .filter(|id| id.len() == 36)
+        .collect()
+}
+
+#[tokio::test]
+async fn sign_up_then_create_a_token_that_works_on_the_api() {
+    let app = spawn_app().await;
+    let client = sign_up(&app, "Acme", "ana@acme.test").await;
+    let (status, html) = page(&client, &app, "/settings").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("ana@acme.test"));
+    let csrf = csrf_of(&html);
+    let (status, html, _) = post(
+        &client,
+        &app,
+        "/settings/tokens",
+        &[("authenticity_token", &csrf), ("name", "ci")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let token = token_in(&html);
+    assert!(token.starts_with("clt_"));
+    let (status, body) = app
+        .call("GET", "/api/v1/audit-events", Some(&token), None)
+        .await;
+    assert_eq!(status, 200);
+    let actions: Vec<&str> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"token.created") && actions.contains(&"workspace.created"),
+        "{actions:?}"
+    );
+    // Shown once: the settings page lists the prefix only.
+    let (_, html) = page(&client, &app, "/settings").await;
+    assert!(!html.contains(&token));
+    assert!(html.contains(&token[..12]));
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_value_are_refused() {
+    let app = spawn_app().await;
+    let client = sign_up(&app, "Acme", "ana@acme.test").await;
+    let (status, _, _) = post(
+        &client,
+        &app,
+        "/settings/tokens",
+        &[("authenticity_token", "forged"), ("name", "x")],
+    )
+    .await;
+    assert_eq!(status, 403);
+    let fresh = browser();
+    let (status, _, _) = post(
+        &fresh,
+        &app,
+        "/signup",
+        &[
+            ("workspace_name", "x"),
+            ("email", "x@y.test"),
+            ("password", "long password 123"),
+        ],
+    )
+    .await;
+    assert!(status == 403 || status == 422, "status {status}");
+}
+
+#[tokio::test]
+async fn sign_up_errors_are_shown_next_to_the_field() {
+    let app = spawn_app().await;
+    let client = browser();
+    let (_, html) = page(&client, &app, "/signup").await;
+    let csrf = csrf_of(&html);
+    let (status, html, _) = post(
+        &client,
+        &app,
+        "/signup",
+        &[
+            ("authenticity_token", &csrf),
+            ("workspace_name", "Acme"),
+            ("email", "not-an-email"),
+            ("password", "short"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("id=\"email-error\""), "{html}");
+    assert!(html.contains("at least 10 characters"));
+    assert!(
+        html.contains("value=\"Acme\""),
+        "the form keeps what was typed"
+    );
+}
+
+#[tokio::test]
+async fn login_checks_the_password_and_logout_ends_the_session() {
+    let app = spawn_app().await;
+    sign_up(&app, "Acme", "ana@acme.test").await;
+    let client = browser();
+    let (_, html) = page(&client, &app, "/login").await;
+    let csrf = csrf_of(&html);
+    let (status, html, _) = post(
+        &client,
+        &app,
+        "/login",
+        &[
+            ("authenticity_token", &csrf),
+            ("email", "ana@acme.test"),
+            ("password", "wrong password!!"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(html.contains("email or password is wrong"));
+    let csrf = csrf_of(&html);
+    let (status, _, location) = post(
+        &client,
+        &app,
+        "/login",
+        &[
+            ("authenticity_token", &csrf),
+            ("email", "ANA@acme.test"),
+            ("password", "a long enough password"),
+        ],
+    )
+    .await;
+    assert_eq!((status, location.as_deref()), (303, Some("/")));
+    let (status, html) = page(&client, &app, "/settings").await;
+    assert_eq!(status, 200);
+    let csrf = csrf_of(&html);
+    let (status, _, _) = post(&client, &app, "/logout", &[("authenticity_token", &csrf)]).await;
+    assert_eq!(status, 303);
+    let (status, _) = page(&client, &app, "/settings").await;
+    assert_eq!(status, 303, "logged out: redirected to /login");
+}
+
+#[tokio::test]
+async fn login_is_rate_limited_per_email() {
+    let app = spawn_app().await;
+    sign_up(&app, "Acme", "ana@acme.test").await;
+    let client = browser();
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        let (_, html) = page(&client, &app, "/login").await;
+        let csrf = csrf_of(&html);
+        let (status, _, _) = post(
+            &client,
+            &app,
+            "/login",
+            &[
+                ("authenticity_token", &csrf),
+                ("email", "ana@acme.test"),
+                ("password", "wrong password!!"),
+            ],
+        )
+        .await;
+        statuses.push(status);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn invitations_add_members_and_members_cannot_administer() {
+    let app = spawn_app().await;
+    let owner = sign_up(&app, "Acme", "ana@acme.test").await;
+    let (_, html) = page(&owner, &app, "/settings").await;
+    let csrf = csrf_of(&html);
+    let (status, html, _) = post(
+        &owner,
+        &app,
+        "/settings/members/invite",
+        &[
+            ("authenticity_token", &csrf),
+            ("email", "bo@acme.test"),
+            ("role", "member"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let start = html.find("id=\"invitation-link\">").unwrap() + "id=\"invitation-link\">".len();
+    let link = html[start..start + html[start..].find('<').unwrap()]
+        .trim()
+        .to_string();
+    let path = link.strip_prefix(&app.base_url).unwrap().to_string();
+
+    let invitee = browser();
+    let (status, html) = page(&invitee, &app, &path).await;
+    assert_eq!(status, 200);
+    let csrf = csrf_of(&html);
+    let (status, _, _) = post(
+        &invitee,
+        &app,
+        &path,
+        &[
+            ("authenticity_token", &csrf),
+            ("password", "bo's long password"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    // One-time: the link is gone.
+    let (status, _) = page(&browser(), &app, &path).await;
+    assert_eq!(status, 404);
+
+    let (status, html) = page(&invitee, &app, "/settings").await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("Create token"), "members see no admin forms");
+    let csrf = csrf_of(&html);
+    let (status, _, _) = post(
+        &invitee,
+        &app,
+        "/settings/tokens",
+        &[("authenticity_token", &csrf), ("name", "sneaky")],
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _, _) = post(
+        &invitee,
+        &app,
+        "/settings/members/invite",
+        &[
+            ("authenticity_token", &csrf),
+            ("email", "x@acme.test"),
+            ("role", "admin"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 403);
+    let owner_ids = user_ids_in(&page(&owner, &app, "/settings").await.1);
+    let (status, _, _) = post(
+        &invitee,
+        &app,
+        &format!("/settings/members/{}/remove", owner_ids[0]),
+        &[("authenticity_token", &csrf)],
+    )
+    .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn another_workspace_gets_404_on_every_route_with_an_id_and_anonymous_goes_to_login() {
+    let app = spawn_app().await;
+    let a = sign_up(&app, "Acme", "ana@acme.test").await;
+    let b = sign_up(&app, "Globex", "gus@globex.test").await;
+    let (_, a_html) = page(&a, &app, "/settings").await;
+    let a_csrf = csrf_of(&a_html);
+    let (_, a_html, _) = post(
+        &a,
+        &app,
+        "/settings/tokens",
+        &[("authenticity_token", &a_csrf), ("name", "a-token")],
+    )
+    .await;
+    let a_user = user_ids_in(&a_html).remove(0);
+    let a_token_id = a_html
+        .match_indices("/settings/tokens/")
+        .filter_map(|(i, _)| a_html[i + 17..].split('/').next())
+        .find(|id| id.len() == 36)
+        .unwrap()
+        .to_string();
+
+    let (_, b_html) = page(&b, &app, "/settings").await;
+    let b_csrf = csrf_of(&b_html);
+    let routes = [
+        (
+            format!("/settings/members/{a_user}/role"),
+            vec![("role", "member")],
+        ),
+        (format!("/settings/members/{a_user}/remove"), vec![]),
+        (format!("/settings/tokens/{a_token_id}/revoke"), vec![]),
+    ];
+    for (route, extra) in &routes {
+        let mut form = vec![("authenticity_token", b_csrf.as_str())];
+        form.extend(extra.iter().copied());
+        let (status, _, _) = post(&b, &app, route, &form).await;
+        assert_eq!(status, 404, "{route}");
+        let (status, _, location) =
+            post(&browser(), &app, route, &[("authenticity_token", "x")]).await;
+        assert!(
+            status == 303 && location.as_deref() == Some("/login") || status == 403,
+            "anonymous {route}: {status}"
+        );
+    }
+    // A's member and token are intact.
+    let (_, a_html) = page(&a, &app, "/settings").await;
+    assert!(a_html.contains("ana@acme.test") && a_html.contains("a-token"));
+}
