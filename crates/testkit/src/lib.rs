@@ -9,11 +9,13 @@
 //!   SIGKILL (parent-death signal), so no test leaves a server behind.
 
 mod app;
+mod browser;
 mod database;
 mod moto;
 mod process;
 
 pub use app::{spawn_app, TestApp, TestWorkspace};
+pub use browser::{chromedriver, chromium_capabilities, screenshot_dir, Chromedriver};
 pub use database::{fresh_store, TestDb};
 pub use moto::{moto, Moto};
 pub use process::ChildGuard;

@@ -1,0 +1,154 @@
+//! Console flows in headless Chromium over WebDriver: sign up, log out, log in, create a token.
+//! Screenshots of each step are kept under target/screenshots/.
+
+use costline_testkit::{chromedriver, chromium_capabilities, screenshot_dir, spawn_app};
+use fantoccini::{ClientBuilder, Locator};
+
+#[tokio::test]
+async fn sign_up_log_in_and_create_a_token_in_chromium() {
+    // The AWS SDK and reqwest bring two rustls crypto providers; WebDriver runs over plain
+    // HTTP on loopback, but the client still needs one chosen.
+    rustls::crypto::ring::default_provider()
+        .install_default()
+        .ok();
+    let app = spawn_app().await;
+    let driver = chromedriver().await;
+    let browser = ClientBuilder::rustls()
+        .expect("tls")
+        .capabilities(chromium_capabilities())
+        .connect(&driver.url)
+        .await
+        .expect("connect to chromedriver");
+    let shots = screenshot_dir();
+    let shot = |name: &'static str| {
+        let browser = browser.clone();
+        let path = shots.join(format!("console-{name}.png"));
+        async move {
+            let png = browser.screenshot().await.expect("screenshot");
+            std::fs::write(path, png).expect("write screenshot");
+        }
+    };
+
+    browser
+        .goto(&format!("{}/signup", app.base_url))
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Id("workspace_name"))
+        .await
+        .unwrap()
+        .send_keys("Acme Browser")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys("ana@browser.test")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("a long enough password")
+        .await
+        .unwrap();
+    shot("1-signup").await;
+    browser
+        .find(Locator::Id("signup"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .for_element(Locator::Id("create-token"))
+        .await
+        .unwrap();
+    assert!(browser
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .ends_with("/settings"));
+    shot("2-settings").await;
+
+    browser
+        .find(Locator::Id("logout"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .for_element(Locator::Id("login"))
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys("ana@browser.test")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("a long enough password")
+        .await
+        .unwrap();
+    shot("3-login").await;
+    browser
+        .find(Locator::Id("login"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .for_element(Locator::LinkText("Settings"))
+        .await
+        .unwrap();
+    browser
+        .goto(&format!("{}/settings", app.base_url))
+        .await
+        .unwrap();
+
+    browser
+        .find(Locator::Id("token-name"))
+        .await
+        .unwrap()
+        .send_keys("from-chromium")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Id("create-token"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let token = browser
+        .wait()
+        .for_element(Locator::Id("token-value"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    shot("4-token-created").await;
+    assert!(token.starts_with("clt_"), "{token}");
+    let (status, _) = app
+        .call("GET", "/api/v1/audit-events", Some(token.trim()), None)
+        .await;
+    assert_eq!(
+        status, 200,
+        "the token made in the browser works on the API"
+    );
+    browser.close().await.ok();
+}
