@@ -47,6 +47,10 @@ pub struct Cli {
     #[arg(long, env = "COSTLINE_PLATFORM_ACCOUNT_ID", global = true)]
     pub platform_account_id: Option<String>,
 
+    /// Where the CloudFormation templates are published for quick-create links (an S3 URL in production). Default: <public URL>/templates.
+    #[arg(long, env = "COSTLINE_TEMPLATE_BASE_URL", global = true)]
+    pub template_base_url: Option<String>,
+
     /// Log format on stderr.
     #[arg(
         long,
@@ -114,8 +118,8 @@ pub struct Settings {
     pub public_url: String,
     #[allow(dead_code)]
     pub aws_endpoint_url: Option<String>,
-    #[allow(dead_code)]
     pub platform_account_id: Option<String>,
+    pub template_base_url: Option<String>,
 }
 
 impl Cli {
@@ -160,6 +164,10 @@ impl Cli {
             public_url,
             aws_endpoint_url: self.aws_endpoint_url.clone(),
             platform_account_id: self.platform_account_id.clone(),
+            template_base_url: self
+                .template_base_url
+                .clone()
+                .map(|u| u.trim_end_matches('/').to_string()),
         })
     }
 }

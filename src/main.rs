@@ -76,6 +76,8 @@ async fn serve(settings: &cli::Settings, store: Store) -> anyhow::Result<()> {
     let config = WebConfig {
         public_url: settings.public_url.clone(),
         secure_cookies: settings.public_url.starts_with("https://"),
+        platform_account_id: settings.platform_account_id.clone(),
+        template_base_url: settings.template_base_url.clone(),
     };
     let router = costline_web::router(AppState::new(store.clone(), config))
         .await

@@ -5,6 +5,7 @@
 
 mod aws;
 mod ids;
+pub mod job_kinds;
 mod money;
 mod period;
 mod roles;

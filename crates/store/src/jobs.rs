@@ -482,9 +482,12 @@ pub struct ClaimedJob {
 /// Claims due queued jobs for `worker_id` in one statement, with `FOR UPDATE SKIP LOCKED` so
 /// that concurrent workers never take the same job and never wait for each other.
 ///
-/// Fairness: each (workspace, kind) queue is served in turns, first jobs first: the first due
-/// job of every workspace comes before the second of any, so one workspace's backlog cannot hold
-/// back another's. Within those turns the per-kind and total limits apply.
+/// Fairness: workspaces are served in turns. Each workspace's due jobs are numbered by taking
+/// the oldest of each of its kinds in rotation; the claim then takes every workspace's first
+/// job, then every workspace's second, and so on (oldest first within a turn), under the
+/// per-kind caps and the total. One workspace's backlog (hundreds of ingests) therefore cannot
+/// delay another workspace's job by more than one turn, and a heavy kind cannot starve a light
+/// kind of the same workspace.
 pub async fn claim(
     pool: &PgPool,
     worker_id: &str,
@@ -503,8 +506,9 @@ pub async fn claim(
         return Ok(Vec::new());
     }
     // `locked` takes, per (workspace, kind) with due work, up to that kind's cap of its oldest
-    // due jobs, skipping rows other claimers hold; `turn` is each job's place in its own queue.
-    // Rows locked but not picked are released when the statement's transaction ends.
+    // due jobs, skipping rows other claimers hold (row locks cannot be taken beside window
+    // functions, hence the later steps over the locked set). Rows locked but not picked are
+    // released when the statement ends.
     let rows: Vec<JobRow> = sqlx::query_as(&format!(
         "WITH caps AS (
              SELECT * FROM unnest($1::text[], $2::int[]) AS c(kind, cap)
@@ -528,21 +532,26 @@ pub async fn claim(
                        FOR UPDATE SKIP LOCKED
               ) l
          ),
-         turns AS (
+         kind_turns AS (
              SELECT workspace_id, job_id, kind, run_at,
-                    row_number() OVER (PARTITION BY workspace_id, kind ORDER BY run_at, job_id) AS turn
+                    row_number() OVER (PARTITION BY workspace_id, kind ORDER BY run_at, job_id) AS kind_turn
                FROM locked
          ),
-         kind_turns AS (
-             SELECT t.*, row_number() OVER (PARTITION BY t.kind ORDER BY t.turn, t.run_at, t.job_id) AS kind_turn
+         turns AS (
+             SELECT k.*,
+                    row_number() OVER (PARTITION BY k.workspace_id ORDER BY k.kind_turn, k.run_at, k.job_id) AS turn
+               FROM kind_turns k
+         ),
+         capped AS (
+             SELECT t.*, row_number() OVER (PARTITION BY t.kind ORDER BY t.turn, t.run_at, t.job_id) AS nth_of_kind
                FROM turns t
          ),
          picked AS (
-             SELECT k.workspace_id, k.job_id
-               FROM kind_turns k
-               JOIN caps c ON c.kind = k.kind
-              WHERE k.kind_turn <= c.cap
-              ORDER BY k.turn, k.run_at, k.job_id
+             SELECT p.workspace_id, p.job_id
+               FROM capped p
+               JOIN caps c ON c.kind = p.kind
+              WHERE p.nth_of_kind <= c.cap
+              ORDER BY p.turn, p.run_at, p.job_id
               LIMIT $3
          )
          UPDATE jobs j

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod integrations;
 pub mod jobs;
 pub mod members;
 pub mod schedules;

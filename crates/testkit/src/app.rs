@@ -6,6 +6,9 @@ use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// The platform account of test apps: moto's default account, whose credentials the tests use.
+pub const PLATFORM_ACCOUNT_ID: &str = "123456789012";
+
 /// A running app and a client for it.
 pub struct TestApp {
     /// The database behind it.
@@ -40,6 +43,8 @@ pub async fn spawn_app() -> TestApp {
     let config = WebConfig {
         public_url: base_url.clone(),
         secure_cookies: false,
+        platform_account_id: Some(PLATFORM_ACCOUNT_ID.into()),
+        template_base_url: None,
     };
     let router = costline_web::router(AppState::new(db.store.clone(), config))
         .await

@@ -32,6 +32,9 @@ pub enum ApiError {
     /// Too many attempts.
     #[error("too many attempts: wait a minute and try again")]
     RateLimited,
+    /// A dependency or setting is missing; the message says which.
+    #[error("{0}")]
+    Unavailable(String),
     /// A fault on our side; details are logged, not returned.
     #[error(
         "internal error: the failure was logged; try again, and contact support if it persists"
@@ -61,6 +64,7 @@ impl ApiError {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

@@ -25,6 +25,11 @@ pub struct WebConfig {
     pub public_url: String,
     /// Whether cookies carry `Secure` (when `public_url` is https).
     pub secure_cookies: bool,
+    /// The AWS account customers' roles trust (configured, or the platform credentials' account).
+    pub platform_account_id: Option<String>,
+    /// Where the CloudFormation templates are published (an S3 URL in production, since the
+    /// AWS console's quick-create only loads templates from S3); default `<public_url>/templates`.
+    pub template_base_url: Option<String>,
 }
 
 /// Shared state of every handler.
@@ -58,6 +63,30 @@ impl AppState {
             limits: Arc::new(console::RateLimits::new()),
             csrf,
         }
+    }
+}
+
+impl AppState {
+    /// The platform account, or 503 when it could not be determined at start.
+    pub fn platform_account_id(&self) -> Result<String, error::ApiError> {
+        self.config.platform_account_id.clone().ok_or_else(|| {
+            error::ApiError::Unavailable(
+                "Costline does not know its own AWS account: set COSTLINE_PLATFORM_ACCOUNT_ID or give it AWS credentials".into(),
+            )
+        })
+    }
+
+    /// Base URL of the published CloudFormation templates.
+    pub fn template_base_url(&self) -> String {
+        self.config
+            .template_base_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/templates", self.config.public_url))
+    }
+
+    /// The Terraform module source shown in snippets.
+    pub fn terraform_module_source(&self) -> String {
+        format!("{}/terraform", self.config.public_url)
     }
 }
 

@@ -248,11 +248,16 @@ impl Stack {
 }
 
 fn keys(node: &Value) -> Vec<String> {
-    node.as_object()
+    // Sorted here: serde_json keeps insertion order when another crate in the
+    // build enables its `preserve_order` feature.
+    let mut keys: Vec<String> = node
+        .as_object()
         .expect("a mapping")
         .keys()
         .cloned()
-        .collect()
+        .collect();
+    keys.sort();
+    keys
 }
 
 fn two(argument: &Value) -> [&Value; 2] {

@@ -1,14 +1,30 @@
 //! The JSON API under `/api/v1` (see CONTRACT.md and docs/openapi.yaml).
 
 mod audit;
+mod integrations;
+mod jobs;
 
 use crate::error::ApiError;
 use crate::AppState;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/audit-events", get(audit::list))
+        .route(
+            "/integrations/aws",
+            post(integrations::create).get(integrations::list),
+        )
+        .route(
+            "/integrations/aws/{id}",
+            get(integrations::get).delete(integrations::revoke),
+        )
+        .route(
+            "/integrations/aws/{id}/connect",
+            post(integrations::connect),
+        )
+        .route("/integrations/aws/{id}/sync", post(integrations::sync))
+        .route("/jobs/{id}", get(jobs::get))
         .fallback(|| async { ApiError::NotFound("route") })
 }

@@ -1,0 +1,91 @@
+//! How the gateway reaches AWS: endpoint override, region and the platform's own credentials.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::Credentials;
+
+/// The region the gateway signs for when none is configured; AWS serves Cost and Usage Report
+/// definitions and the Costline template from us-east-1.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// Where the platform's own credentials come from.
+#[derive(Debug, Clone)]
+pub enum PlatformCredentials {
+    /// The standard AWS chain: `AWS_*` environment, profile files, web identity, ECS, IMDS.
+    DefaultChain,
+    /// An explicit provider (static keys for an emulator, or anything the SDK offers).
+    Provider(SharedCredentialsProvider),
+}
+
+/// Everything [`crate::AwsGateway::new`] needs, built once from the process configuration.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Send every call (STS, Organizations, S3 path-style, CloudFormation) here instead of AWS
+    /// (`COSTLINE_AWS_ENDPOINT_URL`), e.g. `http://127.0.0.1:5000` for moto.
+    pub endpoint_url: Option<String>,
+    /// The region clients sign for.
+    pub region: String,
+    /// The platform's own credentials, which assume the customers' roles.
+    pub platform_credentials: PlatformCredentials,
+}
+
+impl GatewayConfig {
+    /// Real AWS (or `endpoint_url`) with the standard credential chain; `region` defaults to
+    /// [`DEFAULT_REGION`].
+    pub fn from_default_chain(endpoint_url: Option<String>, region: Option<String>) -> Self {
+        Self {
+            endpoint_url,
+            region: region.unwrap_or_else(|| DEFAULT_REGION.to_string()),
+            platform_credentials: PlatformCredentials::DefaultChain,
+        }
+    }
+
+    /// An AWS emulator at `endpoint_url` with moto's conventional static test credentials
+    /// (`testing`/`testing`) in us-east-1, so tests never touch the process environment.
+    pub fn for_emulator(endpoint_url: impl Into<String>) -> Self {
+        let credentials = Credentials::new("testing", "testing", None, None, "costline-emulator");
+        Self {
+            endpoint_url: Some(endpoint_url.into()),
+            region: DEFAULT_REGION.to_string(),
+            platform_credentials: PlatformCredentials::Provider(SharedCredentialsProvider::new(
+                credentials,
+            )),
+        }
+    }
+
+    /// Loads the SDK's shared configuration: one HTTP client (connection pool) for every
+    /// client the gateway builds, retry and timeout defaults, and the platform credentials.
+    pub(crate) async fn load_sdk_config(&self) -> SdkConfig {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(self.region.clone()));
+        if let Some(url) = &self.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let PlatformCredentials::Provider(provider) = &self.platform_credentials {
+            loader = loader.credentials_provider(provider.clone());
+        }
+        loader.load().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_chain_defaults_to_us_east_1() {
+        let c = GatewayConfig::from_default_chain(None, None);
+        assert_eq!(c.region, "us-east-1");
+        assert!(c.endpoint_url.is_none());
+        let c = GatewayConfig::from_default_chain(None, Some("eu-west-1".into()));
+        assert_eq!(c.region, "eu-west-1");
+    }
+
+    #[test]
+    fn emulator_config_never_prints_its_secret() {
+        let c = GatewayConfig::for_emulator("http://127.0.0.1:1");
+        let shown = format!("{c:?}");
+        assert!(shown.contains("127.0.0.1:1"));
+        assert!(shown.contains("redacted"), "{shown}");
+    }
+}

@@ -1,0 +1,265 @@
+//! Generator -> discovery -> parser, for every format.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use costline_cur::discovery::{discover, manifests_to_fetch, FileFormat, ReportKind, S3Object};
+use costline_cur::generate::{generate, ExpectedTotals, GenFormat, GenerateOptions};
+use costline_cur::{CsvReader, LineItem, ParquetReader, SourceFormat};
+use costline_domain::BillingPeriod;
+use rust_decimal::Decimal;
+
+fn listing(root: &Path) -> Vec<S3Object> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<S3Object>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let meta = p.metadata().unwrap();
+                let modified: DateTime<Utc> = meta.modified().unwrap().into();
+                out.push(S3Object {
+                    key: p.strip_prefix(root).unwrap().to_string_lossy().into_owned(),
+                    size: meta.len(),
+                    last_modified: modified,
+                    etag: None,
+                });
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    out
+}
+
+/// Reads every data file and aggregates what the parser produced.
+pub fn parse_totals(
+    root: &Path,
+    keys: &[String],
+    team_key: &str,
+) -> (ExpectedTotals, Vec<SourceFormat>) {
+    let mut t = ExpectedTotals {
+        net_unblended: Some(Decimal::ZERO),
+        net_amortized: Some(Decimal::ZERO),
+        ..Default::default()
+    };
+    let mut formats = Vec::new();
+    let mut saw_net = false;
+    let mut add = |item: &LineItem, t: &mut ExpectedTotals| {
+        t.rows += 1;
+        t.unblended += item.unblended_cost;
+        t.amortized += item.amortized_cost;
+        if let (Some(a), Some(b)) = (t.net_unblended.as_mut(), item.net_unblended_cost) {
+            *a += b;
+            saw_net = true;
+        }
+        if let (Some(a), Some(b)) = (t.net_amortized.as_mut(), item.net_amortized_cost) {
+            *a += b;
+        }
+        let day: NaiveDate = item.usage_start.date_naive();
+        *t.by_day_account_service
+            .entry((
+                day,
+                item.usage_account_id.clone(),
+                item.product_code.clone(),
+            ))
+            .or_default() += item.unblended_cost;
+        *t.by_line_item_type
+            .entry(item.line_item_type.clone())
+            .or_default() += item.unblended_cost;
+        if let Some(team) = item.tag(team_key) {
+            *t.by_team.entry(team.to_owned()).or_default() += item.unblended_cost;
+        }
+        assert!(
+            item.tags
+                .iter()
+                .all(|(k, _)| !k.starts_with("aws") && !k.contains(':')),
+            "{:?}",
+            item.tags
+        );
+    };
+    let mut item = LineItem::default();
+    for key in keys {
+        let path = root.join(key);
+        if key.ends_with(".parquet") {
+            let mut r = ParquetReader::new(File::open(&path).unwrap()).unwrap();
+            while r.read_into(&mut item).unwrap() {
+                add(&item, &mut t);
+            }
+        } else {
+            let mut r = CsvReader::new(File::open(&path).unwrap()).unwrap();
+            while r.read_into(&mut item).unwrap() {
+                add(&item, &mut t);
+            }
+        }
+        formats.push(item.source_format);
+    }
+    if !saw_net {
+        t.net_unblended = None;
+        t.net_amortized = None;
+    }
+    (t, formats)
+}
+
+fn roundtrip(format: GenFormat, seed: u64, rows: usize, files: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let period = BillingPeriod::new(2024, 9).unwrap();
+    let mut opts = GenerateOptions::new(seed, period, rows, format);
+    opts.files = files;
+    opts.accounts = 7;
+    let report = generate(&opts, dir.path()).unwrap();
+    assert_eq!(report.data_keys.len(), files);
+
+    // Discovery over the written tree finds exactly this delivery.
+    let objects = listing(dir.path());
+    let want = manifests_to_fetch(&report.location, &objects);
+    assert_eq!(want.len(), 1, "{format:?}: {want:?}");
+    let manifests: HashMap<String, Vec<u8>> = want
+        .iter()
+        .map(|k| (k.clone(), std::fs::read(dir.path().join(k)).unwrap()))
+        .collect();
+    let periods = discover(&report.location, &objects, &manifests).unwrap();
+    assert_eq!(periods.len(), 1, "{format:?}");
+    let p = &periods[0];
+    assert_eq!(p.period, period);
+    assert_eq!(p.assembly_id, report.assembly_id);
+    let mut keys = report.data_keys.clone();
+    keys.sort();
+    assert_eq!(p.data_keys, keys);
+    assert!(p.missing_keys.is_empty());
+    assert_eq!(p.format == FileFormat::Parquet, format.is_parquet());
+    let kind = match format {
+        GenFormat::LegacyCsvGzip | GenFormat::LegacyParquet => ReportKind::LegacyCur,
+        GenFormat::Cur2CsvGzip | GenFormat::Cur2Parquet => ReportKind::Cur2,
+        GenFormat::FocusCsvGzip => ReportKind::Focus,
+    };
+    assert_eq!(p.kind, kind);
+
+    let (got, formats) = parse_totals(dir.path(), &p.data_keys, format.team_tag_key());
+    let want_format = match format {
+        GenFormat::LegacyCsvGzip => SourceFormat::LegacyCsv,
+        GenFormat::LegacyParquet => SourceFormat::LegacyParquet,
+        GenFormat::Cur2CsvGzip => SourceFormat::Cur2Csv,
+        GenFormat::Cur2Parquet => SourceFormat::Cur2Parquet,
+        GenFormat::FocusCsvGzip => SourceFormat::FocusCsv,
+    };
+    assert!(formats.iter().all(|f| *f == want_format), "{formats:?}");
+    let e = &report.expected;
+    assert_eq!(got.rows, e.rows, "{format:?} rows");
+    assert_eq!(got.unblended, e.unblended, "{format:?} unblended");
+    assert_eq!(got.amortized, e.amortized, "{format:?} amortized");
+    assert_eq!(
+        got.net_unblended, e.net_unblended,
+        "{format:?} net unblended"
+    );
+    assert_eq!(
+        got.net_amortized, e.net_amortized,
+        "{format:?} net amortized"
+    );
+    assert_eq!(
+        got.by_line_item_type, e.by_line_item_type,
+        "{format:?} by type"
+    );
+    assert_eq!(
+        got.by_day_account_service, e.by_day_account_service,
+        "{format:?} by day"
+    );
+    assert_eq!(got.by_team, e.by_team, "{format:?} by team");
+    assert!(
+        e.by_line_item_type.len() >= 8,
+        "{:?}",
+        e.by_line_item_type.keys()
+    );
+    assert!(!e.by_team.is_empty());
+}
+
+#[test]
+fn legacy_csv_gzip_roundtrip() {
+    roundtrip(GenFormat::LegacyCsvGzip, 1, 4000, 3);
+}
+
+#[test]
+fn legacy_parquet_roundtrip() {
+    roundtrip(GenFormat::LegacyParquet, 2, 70_000, 2);
+}
+
+#[test]
+fn cur2_csv_roundtrip() {
+    roundtrip(GenFormat::Cur2CsvGzip, 3, 4000, 2);
+}
+
+#[test]
+fn cur2_parquet_roundtrip() {
+    roundtrip(GenFormat::Cur2Parquet, 4, 70_000, 1);
+}
+
+#[test]
+fn focus_csv_roundtrip() {
+    roundtrip(GenFormat::FocusCsvGzip, 5, 4000, 2);
+}
+
+#[test]
+fn generator_is_deterministic() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let opts = GenerateOptions::new(
+        42,
+        BillingPeriod::new(2023, 2).unwrap(),
+        500,
+        GenFormat::LegacyCsvGzip,
+    );
+    let ra = generate(&opts, a.path()).unwrap();
+    let rb = generate(&opts, b.path()).unwrap();
+    assert_eq!(ra.expected, rb.expected);
+    assert_eq!(ra.data_keys, rb.data_keys);
+    for k in ra.data_keys.iter().chain(ra.manifest_keys.iter()) {
+        assert_eq!(
+            std::fs::read(a.path().join(k)).unwrap(),
+            std::fs::read(b.path().join(k)).unwrap()
+        );
+    }
+    let mut other = opts.clone();
+    other.seed = 43;
+    let rc = generate(&other, tempfile::tempdir().unwrap().path()).unwrap();
+    assert_ne!(rc.expected.unblended, ra.expected.unblended);
+}
+
+#[test]
+fn generated_legacy_csv_has_real_quirks() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = GenerateOptions::new(
+        7,
+        BillingPeriod::new(2024, 1).unwrap(),
+        3000,
+        GenFormat::LegacyCsvGzip,
+    );
+    let r = generate(&opts, dir.path()).unwrap();
+    let mut text = String::new();
+    use std::io::Read;
+    flate2::read::GzDecoder::new(File::open(dir.path().join(&r.data_keys[0])).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(
+        text.contains("\"payments, \"\"core\"\"\""),
+        "quoted comma and quotes"
+    );
+    assert!(text.contains("数据平台") && text.contains("🚀 launch"));
+    assert!(text.contains("E-"), "scientific notation");
+    assert!(text.contains(",,"), "empty cells");
+    let by_type: BTreeMap<_, _> = r.expected.by_line_item_type.clone();
+    for t in [
+        "Usage",
+        "Tax",
+        "Credit",
+        "SavingsPlanNegation",
+        "SavingsPlanCoveredUsage",
+        "DiscountedUsage",
+        "RIFee",
+    ] {
+        assert!(by_type.contains_key(t), "{t}");
+    }
+    assert!(by_type["Credit"] < Decimal::ZERO && by_type["SavingsPlanNegation"] < Decimal::ZERO);
+}
