@@ -65,9 +65,15 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Web console, JSON API and worker pool in one process (runs migrations first).
-    Serve,
+    Serve {
+        #[command(flatten)]
+        worker: costline_jobs::WorkerArgs,
+    },
     /// Worker pool only: run several, on several machines, against one database.
-    Worker,
+    Worker {
+        #[command(flatten)]
+        worker: costline_jobs::WorkerArgs,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Administrative tasks that print one JSON line.

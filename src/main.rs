@@ -56,13 +56,15 @@ async fn run_command(
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::Serve => {
+        Command::Serve { worker } => {
             store.migrate().await.context("apply migrations")?;
-            serve(settings, store.clone()).await
+            let pool = worker_pool(settings, worker, store.clone())?;
+            serve(settings, store.clone(), pool).await
         }
-        Command::Worker => {
+        Command::Worker { worker } => {
             store.migrate().await.context("apply migrations")?;
-            worker(store.clone()).await
+            let pool = worker_pool(settings, worker, store.clone())?;
+            run_workers(pool).await
         }
         Command::Admin { command } => {
             store.migrate().await.context("apply migrations")?;
@@ -71,12 +73,16 @@ async fn run_command(
     }
 }
 
-async fn serve(settings: &cli::Settings, store: Store) -> anyhow::Result<()> {
+async fn serve(settings: &cli::Settings, store: Store, pool: Workers) -> anyhow::Result<()> {
     costline_web::install_metrics_recorder();
+    let platform_account_id = match &settings.platform_account_id {
+        Some(id) => Some(id.clone()),
+        None => platform_account_from_credentials(&pool.gateway).await,
+    };
     let config = WebConfig {
         public_url: settings.public_url.clone(),
         secure_cookies: settings.public_url.starts_with("https://"),
-        platform_account_id: settings.platform_account_id.clone(),
+        platform_account_id,
         template_base_url: settings.template_base_url.clone(),
     };
     let router = costline_web::router(AppState::new(store.clone(), config))
@@ -90,7 +96,7 @@ async fn serve(settings: &cli::Settings, store: Store) -> anyhow::Result<()> {
         )))?;
     tracing::info!(url = %format!("http://{}", listener.local_addr()?), "Costline is serving");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let workers = tokio::spawn(run_worker_pool(store, stop_rx));
+    let workers = tokio::spawn(run_pool(pool.pool, stop_rx));
     costline_web::serve(listener, router, shutdown_signal(), Duration::from_secs(20)).await?;
     stop_tx.send(true).ok();
     workers.await.ok();
@@ -98,18 +104,77 @@ async fn serve(settings: &cli::Settings, store: Store) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn worker(store: Store) -> anyhow::Result<()> {
+async fn run_workers(pool: Workers) -> anyhow::Result<()> {
+    costline_web::install_metrics_recorder();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let workers = tokio::spawn(run_worker_pool(store, stop_rx));
+    let workers = tokio::spawn(run_pool(pool.pool, stop_rx));
     shutdown_signal().await;
     stop_tx.send(true).ok();
     workers.await.ok();
     Ok(())
 }
 
+/// The worker pool with every job handler, and the AWS gateway it uses.
+struct Workers {
+    pool: costline_jobs::WorkerPool,
+    gateway: costline_aws::AwsGateway,
+}
+
+fn worker_pool(
+    settings: &cli::Settings,
+    args: &costline_jobs::WorkerArgs,
+    store: Store,
+) -> anyhow::Result<Workers> {
+    let config = args
+        .pool_config()
+        .map_err(|e| cli::ConfigError(e.to_string()))?;
+    let schedules = args
+        .schedule_intervals()
+        .map_err(|e| cli::ConfigError(e.to_string()))?;
+    let gateway = costline_aws::AwsGateway::new(costline_aws::GatewayConfig::from_default_chain(
+        settings.aws_endpoint_url.clone(),
+        std::env::var("AWS_REGION")
+            .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+            .ok(),
+    ));
+    let workflows = costline_workflows::Workflows::new(
+        store.clone(),
+        gateway.clone(),
+        costline_workflows::WorkflowSettings {
+            schedules,
+            ..Default::default()
+        },
+    );
+    let builder = costline_jobs::WorkerPool::builder(store, config);
+    let pool = costline_workflows::register(builder, &workflows)
+        .build()
+        .map_err(|e| cli::ConfigError(e.to_string()))?;
+    Ok(Workers { pool, gateway })
+}
+
+/// `COSTLINE_PLATFORM_ACCOUNT_ID` unset: ask STS who the platform's credentials are.
+async fn platform_account_from_credentials(gateway: &costline_aws::AwsGateway) -> Option<String> {
+    match tokio::time::timeout(Duration::from_secs(10), gateway.platform_account_id()).await {
+        Ok(Ok(id)) => Some(id.to_string()),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot tell the platform account from the AWS credentials; set COSTLINE_PLATFORM_ACCOUNT_ID");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("STS did not answer within 10s; set COSTLINE_PLATFORM_ACCOUNT_ID");
+            None
+        }
+    }
+}
+
 /// The background worker pool, until `stop` turns true.
-async fn run_worker_pool(_store: Store, mut stop: tokio::sync::watch::Receiver<bool>) {
-    stop.wait_for(|s| *s).await.ok();
+async fn run_pool(pool: costline_jobs::WorkerPool, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let stopped = async move {
+        stop.wait_for(|s| *s).await.ok();
+    };
+    if let Err(e) = pool.run(stopped).await {
+        tracing::error!(error = %e, "worker pool stopped with an error");
+    }
 }
 
 async fn admin(command: &AdminCommand, store: &Store) -> anyhow::Result<()> {

@@ -134,7 +134,7 @@ async fn connect_validates_the_arn_and_queues_a_verification() {
         )
         .await;
     assert_eq!(status, 200, "{job}");
-    assert_eq!(job["kind"], "integration.verify");
+    assert_eq!(job["kind"], "verify_integration");
     assert_eq!(job["status"], "queued");
     let (_, detail) = app
         .call(

@@ -1,10 +1,15 @@
-//! Names of the background job kinds, shared by the code that enqueues and the handlers.
+//! Names of the background job kinds, shared by the code that enqueues jobs (web, workflows)
+//! and the worker pool that runs them (`costline_jobs::JobKind` is built from these).
 
-/// Assume the role, classify the account, read the stack, then discover accounts.
-pub const VERIFY_INTEGRATION: &str = "integration.verify";
-/// List the organization's accounts and check member roles.
-pub const DISCOVER_ACCOUNTS: &str = "integration.discover_accounts";
-/// Look for new CUR deliveries and queue ingests.
-pub const FIND_DELIVERIES: &str = "cur.find_deliveries";
-/// Ingest one billing period.
-pub const INGEST_PERIOD: &str = "cur.ingest_period";
+/// Assume the role, classify the account, read the stack outputs.
+pub const VERIFY_INTEGRATION: &str = "verify_integration";
+/// List the organization's accounts and check the member accounts' roles.
+pub const DISCOVER_ACCOUNTS: &str = "discover_accounts";
+/// Look for new CUR deliveries in the bucket and queue an ingest per new assembly.
+pub const POLL_CUR: &str = "poll_cur";
+/// Ingest one billing period's newest report assembly.
+pub const INGEST_PERIOD: &str = "ingest_period";
+/// Re-ingest a range of billing periods on a support request.
+pub const BACKFILL: &str = "backfill";
+/// Send a notification (email) to a workspace's admins.
+pub const NOTIFY: &str = "notify";

@@ -1,5 +1,6 @@
 //! Job kinds: the name that ties a queued job to the handler that runs it.
 
+use costline_domain::job_kinds;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -31,19 +32,19 @@ const fn valid(s: &str) -> bool {
 
 impl JobKind {
     /// Verify that an integration's role can be assumed and has the permissions it needs.
-    pub const VERIFY_INTEGRATION: JobKind = JobKind::from_static("verify_integration");
+    pub const VERIFY_INTEGRATION: JobKind = JobKind::from_static(job_kinds::VERIFY_INTEGRATION);
     /// List an organization's member accounts.
-    pub const DISCOVER_ACCOUNTS: JobKind = JobKind::from_static("discover_accounts");
+    pub const DISCOVER_ACCOUNTS: JobKind = JobKind::from_static(job_kinds::DISCOVER_ACCOUNTS);
     /// Look for new Cost and Usage Report deliveries.
-    pub const POLL_CUR: JobKind = JobKind::from_static("poll_cur");
+    pub const POLL_CUR: JobKind = JobKind::from_static(job_kinds::POLL_CUR);
     /// Ingest one billing period's newest report assembly.
-    pub const INGEST_PERIOD: JobKind = JobKind::from_static("ingest_period");
+    pub const INGEST_PERIOD: JobKind = JobKind::from_static(job_kinds::INGEST_PERIOD);
     /// Re-ingest a range of billing periods.
-    pub const BACKFILL: JobKind = JobKind::from_static("backfill");
+    pub const BACKFILL: JobKind = JobKind::from_static(job_kinds::BACKFILL);
     /// Delete a revoked integration's data.
     pub const REVOKE_CLEANUP: JobKind = JobKind::from_static("revoke_cleanup");
     /// Send a notification.
-    pub const NOTIFY: JobKind = JobKind::from_static("notify");
+    pub const NOTIFY: JobKind = JobKind::from_static(job_kinds::NOTIFY);
 
     /// A kind from a literal; panics at compile time (in const context) if it is invalid.
     pub const fn from_static(name: &'static str) -> Self {

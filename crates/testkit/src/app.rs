@@ -19,7 +19,12 @@ pub struct TestApp {
     pub base_url: String,
     /// A plain client (no cookies).
     pub client: reqwest::Client,
+    /// The worker pool running beside the web server ([`spawn_app_with_workers`] only).
+    pub workers: Option<costline_jobs::WorkerPool>,
+    /// The AWS gateway the workers use ([`spawn_app_with_workers`] only).
+    pub gateway: Option<costline_aws::AwsGateway>,
     _stop: tokio::sync::oneshot::Sender<()>,
+    _stop_workers: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// A workspace created through the admin path, with an owner token.
@@ -32,9 +37,63 @@ pub struct TestWorkspace {
     pub token: String,
 }
 
-/// Starts the app on 127.0.0.1 on a free port, on a fresh database.
+/// Starts the app on 127.0.0.1 on a free port, on a fresh database, without workers: jobs
+/// stay queued.
 pub async fn spawn_app() -> TestApp {
-    let db = fresh_store().await;
+    spawn_web(fresh_store().await).await
+}
+
+/// Starts the app as `costline serve` does: the web server and, beside it, a worker pool with
+/// every job handler, whose AWS calls go to the emulator at `aws_endpoint_url` (see
+/// [`crate::moto`]). The pool polls every 100 ms and retries after 1 s, so tests stay fast.
+pub async fn spawn_app_with_workers(aws_endpoint_url: &str) -> TestApp {
+    let gateway =
+        costline_aws::AwsGateway::new(costline_aws::GatewayConfig::for_emulator(aws_endpoint_url));
+    spawn_app_with_gateway(gateway).await
+}
+
+/// [`spawn_app_with_workers`] with a gateway of the test's making (e.g. one whose STS is an
+/// in-process fake).
+pub async fn spawn_app_with_gateway(gateway: costline_aws::AwsGateway) -> TestApp {
+    let mut app = spawn_web(fresh_store().await).await;
+    let config = costline_jobs::PoolConfig {
+        poll_interval: Duration::from_millis(100),
+        backoff_base: Duration::from_secs(1),
+        backoff_cap: Duration::from_secs(2),
+        max_attempts: 3,
+        heartbeat_interval: Duration::from_secs(2),
+        lease: Duration::from_secs(10),
+        shutdown_grace: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let workflows = costline_workflows::Workflows::new(
+        app.db.store.clone(),
+        gateway.clone(),
+        costline_workflows::WorkflowSettings::default(),
+    );
+    let pool = costline_workflows::register(
+        costline_jobs::WorkerPool::builder(app.db.store.clone(), config),
+        &workflows,
+    )
+    .build()
+    .expect("build the worker pool");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = pool.clone();
+    tokio::spawn(async move {
+        running
+            .run(async move {
+                stopped.await.ok();
+            })
+            .await
+            .ok();
+    });
+    app.workers = Some(pool);
+    app.gateway = Some(gateway);
+    app._stop_workers = Some(stop);
+    app
+}
+
+async fn spawn_web(db: TestDb) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -63,7 +122,10 @@ pub async fn spawn_app() -> TestApp {
         addr,
         base_url,
         client: reqwest::Client::new(),
+        workers: None,
+        gateway: None,
         _stop: stop,
+        _stop_workers: None,
     }
 }
 
@@ -134,5 +196,27 @@ impl TestApp {
         let text = response.text().await.unwrap_or_default();
         let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
         (status, json)
+    }
+
+    /// GETs `path` every 100 ms until `done` holds for the JSON answer (at most `timeout`);
+    /// panics with the last answer otherwise. For waiting on jobs and integration states.
+    pub async fn poll_until(
+        &self,
+        path: &str,
+        token: &str,
+        timeout: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let (status, body) = self.call("GET", path, Some(token), None).await;
+            if status == 200 && done(&body) {
+                return body;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!("GET {path} did not reach the expected state within {timeout:?}; last answer {status}: {body:#}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }

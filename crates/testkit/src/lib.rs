@@ -14,7 +14,10 @@ mod database;
 mod moto;
 mod process;
 
-pub use app::{spawn_app, TestApp, TestWorkspace, PLATFORM_ACCOUNT_ID};
+pub use app::{
+    spawn_app, spawn_app_with_gateway, spawn_app_with_workers, TestApp, TestWorkspace,
+    PLATFORM_ACCOUNT_ID,
+};
 pub use browser::{chromedriver, chromium_capabilities, screenshot_dir, Chromedriver};
 pub use database::{fresh_store, TestDb};
 pub use moto::{moto, Moto};

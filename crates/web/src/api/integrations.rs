@@ -170,7 +170,7 @@ pub(super) async fn sync(
     }
     let now = Utc::now();
     let mut job_ids = Vec::new();
-    for kind in [job_kinds::VERIFY_INTEGRATION, job_kinds::FIND_DELIVERIES] {
+    for kind in [job_kinds::VERIFY_INTEGRATION, job_kinds::POLL_CUR] {
         let job = jobs::enqueue(&mut scope, &NewJob::new(kind).integration(id), now).await?;
         job_ids.push(job.job_id().to_string());
     }

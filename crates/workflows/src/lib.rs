@@ -1,0 +1,117 @@
+//! What each background job of Costline does.
+//!
+//! The job queue (`costline_jobs`) knows how to claim, lease, retry and schedule; this crate
+//! knows what a job means: verify an integration's role, discover its organization's accounts,
+//! look for new CUR deliveries, ingest a billing period, backfill history, notify admins. Each
+//! handler reads its inputs through the store, talks to AWS only through the gateway
+//! (`costline_aws`), parses reports only through `costline_cur`, and writes through the store.
+//!
+//! [`register`] adds every handler to a worker pool; `costline serve`, `costline worker` and the
+//! end-to-end tests build their pools the same way.
+
+mod verify;
+
+use costline_aws::AwsGateway;
+use costline_jobs::{JobKind, ScheduleIntervals, WorkerPoolBuilder};
+use costline_store::Store;
+use std::sync::Arc;
+
+/// What every handler needs, shared by all of them.
+#[derive(Clone)]
+pub struct Workflows {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    gateway: AwsGateway,
+    settings: WorkflowSettings,
+}
+
+/// Tunables of the handlers.
+#[derive(Debug, Clone)]
+pub struct WorkflowSettings {
+    /// How often a connected integration is verified, its accounts discovered and its bucket
+    /// polled (the schedules set when verification succeeds).
+    pub schedules: ScheduleIntervals,
+    /// The role name the member-account StackSet creates in every member account.
+    pub member_role_name: String,
+}
+
+impl Default for WorkflowSettings {
+    fn default() -> Self {
+        WorkflowSettings {
+            schedules: ScheduleIntervals::default(),
+            member_role_name: "CostlineReadOnly".to_string(),
+        }
+    }
+}
+
+impl Workflows {
+    /// The handlers' shared dependencies.
+    pub fn new(store: Store, gateway: AwsGateway, settings: WorkflowSettings) -> Workflows {
+        Workflows {
+            inner: Arc::new(Inner {
+                store,
+                gateway,
+                settings,
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The AWS gateway.
+    pub fn gateway(&self) -> &AwsGateway {
+        &self.inner.gateway
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &WorkflowSettings {
+        &self.inner.settings
+    }
+}
+
+/// Registers a handler for every job kind Costline enqueues.
+pub fn register(builder: WorkerPoolBuilder, workflows: &Workflows) -> WorkerPoolBuilder {
+    builder.register(
+        JobKind::VERIFY_INTEGRATION,
+        verify::VerifyIntegration(workflows.clone()),
+    )
+}
+
+/// The job's integration when it can still be worked on; `None` (and the job ends quietly)
+/// when it was revoked or never connected.
+pub(crate) async fn load_live_integration(
+    workflows: &Workflows,
+    job: &costline_jobs::JobContext,
+) -> Result<Option<verify::LiveIntegration>, costline_jobs::JobError> {
+    let Some(id) = job.integration_id() else {
+        return Err(costline_jobs::JobError::permanent(
+            "this job names no integration",
+        ));
+    };
+    let mut scope = workflows.store().scoped(job.workspace_id()).await?;
+    let found = costline_store::integrations::get(&mut scope, id).await;
+    scope.commit().await?;
+    let integration = match found {
+        Ok(integration) => integration,
+        Err(costline_store::StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if integration.status == "revoked" {
+        return Ok(None);
+    }
+    let (Some(role), Some(external_id)) = (integration.role(), integration.external_id.clone())
+    else {
+        return Ok(None);
+    };
+    Ok(Some(verify::LiveIntegration {
+        id,
+        role,
+        external_id: costline_domain::ExternalId::from_stored(external_id),
+    }))
+}

@@ -1,0 +1,136 @@
+//! `verify_integration`: assume the customer's role with the integration's external id, tell
+//! management, member and standalone accounts apart, read the Costline stack's outputs, then
+//! mark the integration connected, set its schedules and queue account discovery and CUR polling.
+
+use crate::{load_live_integration, Workflows};
+use async_trait::async_trait;
+use costline_aws::{workspace_session_name, AccountType, AwsError};
+use costline_domain::{job_kinds, ExternalId, IntegrationId, RoleArn};
+use costline_jobs::{schedule_integration, JobContext, JobError, JobHandler};
+use costline_store::integrations::{self, CurLocation, Verified};
+use costline_store::jobs::{self, NewJob};
+
+/// Handler of [`job_kinds::VERIFY_INTEGRATION`].
+pub(crate) struct VerifyIntegration(pub(crate) Workflows);
+
+#[async_trait]
+impl JobHandler for VerifyIntegration {
+    async fn run(&self, job: &JobContext) -> Result<(), JobError> {
+        let wf = &self.0;
+        let Some(live) = load_live_integration(wf, job).await? else {
+            return Ok(());
+        };
+        let session_name = workspace_session_name(job.workspace_id());
+        let outcome = async {
+            let session = wf
+                .gateway()
+                .assume(&live.role, &live.external_id, &session_name)
+                .await?;
+            let verification = session.verify().await?;
+            // The stack is optional (Terraform and manual roles have none); a role without
+            // cloudformation:DescribeStacks still connects.
+            let stack = match session.find_costline_stack().await {
+                Ok(stack) => stack,
+                Err(e) if e.is_retryable() => return Err(e),
+                Err(e) => {
+                    tracing::info!(error = %e, "no readable Costline stack; CUR location must come from connect");
+                    None
+                }
+            };
+            Ok::<_, AwsError>((verification, stack))
+        }
+        .await;
+
+        job.checkpoint().await?;
+        let (verification, stack) = match outcome {
+            Ok(found) => found,
+            Err(e) if e.is_retryable() && job.attempt() < job.max_attempts() => {
+                return Err(JobError::retryable(e));
+            }
+            Err(e) => {
+                let message = e.to_string();
+                let mut scope = wf.store().scoped(job.workspace_id()).await?;
+                integrations::mark_error(&mut scope, live.id, &message).await?;
+                scope.commit().await?;
+                return Err(JobError::permanent(message));
+            }
+        };
+
+        let verified = Verified {
+            account_id: verification.identity.account_id.to_string(),
+            account_type: verification.account_type.as_str(),
+            organization_id: verification.organization.as_ref().map(|o| o.id.clone()),
+            management_account_id: verification
+                .organization
+                .as_ref()
+                .map(|o| o.management_account_id.to_string()),
+        };
+        let stack_cur = stack.as_ref().and_then(|s| {
+            Some(CurLocation {
+                bucket: s.get("CurBucket")?.to_string(),
+                prefix: s
+                    .get("CurPrefix")
+                    .unwrap_or_default()
+                    .trim_matches('/')
+                    .to_string(),
+                report_name: s.get("CurReportName")?.to_string(),
+            })
+        });
+
+        let mut scope = wf.store().scoped(job.workspace_id()).await?;
+        // Locks the row: a revocation committed meanwhile is seen here and wins.
+        let current = integrations::lock(&mut scope, live.id).await?;
+        if current.status == "revoked" {
+            return Ok(());
+        }
+        if let Some(stack) = &stack {
+            integrations::record_stack(
+                &mut scope,
+                live.id,
+                Some(&stack.stack_id),
+                stack.template_version(),
+                stack_cur.as_ref(),
+            )
+            .await?;
+        }
+        integrations::mark_connected(&mut scope, live.id, &verified).await?;
+        let with_cur = current.cur_bucket.is_some() || stack_cur.is_some();
+        schedule_integration(
+            &mut scope,
+            live.id,
+            &wf.settings().schedules,
+            with_cur,
+            job.now(),
+        )
+        .await?;
+        let mut follow_ups = vec![job_kinds::DISCOVER_ACCOUNTS];
+        if with_cur {
+            follow_ups.push(job_kinds::POLL_CUR);
+        }
+        for kind in follow_ups {
+            jobs::enqueue(
+                &mut scope,
+                &NewJob::new(kind).integration(live.id),
+                job.now(),
+            )
+            .await?;
+        }
+        scope.commit().await?;
+        tracing::info!(
+            integration_id = %live.id,
+            account_type = verification.account_type.as_str(),
+            "integration verified"
+        );
+        if verification.account_type == AccountType::Member {
+            tracing::info!(integration_id = %live.id, "member-account connection: costs limited to this account");
+        }
+        Ok(())
+    }
+}
+
+/// An integration that may be assumed: connected (or being verified), with its role and id.
+pub(crate) struct LiveIntegration {
+    pub(crate) id: IntegrationId,
+    pub(crate) role: RoleArn,
+    pub(crate) external_id: ExternalId,
+}

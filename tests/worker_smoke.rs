@@ -1,0 +1,41 @@
+//! The worker pool runs beside the web server: a connect is verified against the emulator.
+
+use costline_testkit::{moto, spawn_app_with_workers};
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_standalone_account_is_verified_by_the_worker_pool() {
+    let moto = moto().await;
+    let app = spawn_app_with_workers(&moto.endpoint).await;
+    let ws = app.create_workspace("Solo", "owner@solo.test").await;
+    let (_, created) = app
+        .call(
+            "POST",
+            "/api/v1/integrations/aws",
+            Some(&ws.token),
+            Some(json!({})),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap();
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/integrations/aws/{id}/connect"),
+            Some(&ws.token),
+            Some(json!({"role_arn": "arn:aws:iam::210987654321:role/CostlineReadOnly"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let done = app
+        .poll_until(
+            &format!("/api/v1/integrations/aws/{id}"),
+            &ws.token,
+            Duration::from_secs(30),
+            |v| v["status"] != "verifying",
+        )
+        .await;
+    assert_eq!(done["status"], "connected", "{done:#}");
+    assert_eq!(done["account_id"], "210987654321");
+    assert_eq!(done["account_type"], "standalone");
+}
