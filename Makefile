@@ -58,12 +58,13 @@ run: ## install what is missing, build, serve at http://127.0.0.1:8080 (Ctrl-C s
 	@echo "make run: costline serve on http://$${COSTLINE_LISTEN:-127.0.0.1:8080} (data: $${COSTLINE_DATA_DIR:-./.costline}); Ctrl-C stops it"
 	exec ./target/release/costline serve
 
-test: ## install what is missing, then fmt check, clippy -D warnings, cargo nextest run --workspace
+test: ## install what is missing, then fmt check, clippy -D warnings, template lints, cargo nextest run --workspace
 	@$(SETUP_SYSTEM) test
 	@$(SETUP_RUST)
 	@$(SETUP_PYTHON)
 	$(CARGO) fmt --all -- --check $(FMT_ARGS)
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@bash scripts/lint-templates.sh
 	$(CARGO) nextest run --workspace --no-tests=warn $(NEXTEST_ARGS)
 
 lint: ## fmt check, clippy -D warnings, cfn-lint and checkov on cloudformation/ and terraform/
