@@ -6,6 +6,7 @@ pub mod auth;
 pub mod console;
 pub mod error;
 pub mod extract;
+mod integration_actions;
 mod observability;
 
 use axum::extract::DefaultBodyLimit;

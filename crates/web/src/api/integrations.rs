@@ -3,15 +3,16 @@
 use crate::auth::Member;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
+use crate::integration_actions as actions;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::Utc;
-use costline_domain::{job_kinds, IntegrationId, RoleArn};
+use costline_domain::IntegrationId;
 use costline_store::audit;
-use costline_store::integrations::{self, CurLocation, Integration};
-use costline_store::jobs::{self, NewJob};
+use costline_store::integrations::{self, Integration};
+use costline_store::jobs;
 use costline_store::{schedules, Scoped, StoreError};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -22,7 +23,6 @@ pub(super) async fn create(
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require_admin()?;
-    // The body is `{}` (or empty): everything an integration starts with is generated here.
     if !body.iter().all(u8::is_ascii_whitespace) {
         let parsed: Result<Value, _> = serde_json::from_slice(&body);
         if !matches!(parsed, Ok(Value::Object(_))) {
@@ -32,21 +32,11 @@ pub(super) async fn create(
             ));
         }
     }
+    let integration = actions::create(&state, caller.workspace_id, &caller.actor()).await?;
     let platform = state.platform_account_id()?;
-    let mut scope = state.store.scoped(caller.workspace_id).await?;
-    let integration = integrations::create(&mut scope, caller.user_id).await?;
-    audit::record(
-        &mut scope,
-        &caller.actor(),
-        "integration.created",
-        &target(&integration),
-        json!({}),
-    )
-    .await?;
-    scope.commit().await?;
     Ok((
         StatusCode::CREATED,
-        Json(onboarding_view(&state, &integration, &platform)),
+        Json(actions::onboarding(&state, &integration, &platform)),
     ))
 }
 
@@ -77,16 +67,7 @@ pub(super) async fn get(
 pub(super) struct ConnectBody {
     role_arn: String,
     #[serde(default)]
-    cur: Option<CurBody>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CurBody {
-    bucket: String,
-    #[serde(default)]
-    prefix: String,
-    report_name: String,
+    cur: Option<actions::CurInput>,
 }
 
 pub(super) async fn connect(
@@ -96,60 +77,19 @@ pub(super) async fn connect(
     ApiJson(body): ApiJson<ConnectBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require_admin()?;
-    let role = RoleArn::parse(&body.role_arn)
-        .map_err(|e| ApiError::bad_request("invalid_role_arn", e.to_string()))?;
-    let cur = body.cur.map(validate_cur).transpose()?;
-    let mut scope = state.store.scoped(caller.workspace_id).await?;
-    let integration = integrations::connect(&mut scope, id, &role, cur.as_ref())
-        .await
-        .map_err(not_found)?;
-    let job = jobs::enqueue(
-        &mut scope,
-        &NewJob::new(job_kinds::VERIFY_INTEGRATION).integration(id),
-        Utc::now(),
-    )
-    .await?;
-    audit::record(
-        &mut scope,
+    let (_, job_id) = actions::connect(
+        &state,
+        caller.workspace_id,
         &caller.actor(),
-        "integration.connected",
-        &target(&integration),
-        json!({"role_arn": role.to_string(), "cur": cur}),
+        id,
+        &body.role_arn,
+        body.cur,
     )
     .await?;
-    scope.commit().await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(
-            json!({"id": id.to_string(), "status": "verifying", "job_id": job.job_id().to_string()}),
-        ),
+        Json(json!({"id": id.to_string(), "status": "verifying", "job_id": job_id.to_string()})),
     ))
-}
-
-fn validate_cur(cur: CurBody) -> ApiResult<CurLocation> {
-    let bucket = cur.bucket.trim();
-    let bucket_ok = (3..=63).contains(&bucket.len())
-        && bucket
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
-    if !bucket_ok {
-        return Err(ApiError::bad_request(
-            "invalid_cur_location",
-            format!("cur.bucket {bucket:?} is not an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens"),
-        ));
-    }
-    let report = cur.report_name.trim();
-    if report.is_empty() || report.contains('/') {
-        return Err(ApiError::bad_request(
-            "invalid_cur_location",
-            "cur.report_name must be the report (or export) name, without slashes",
-        ));
-    }
-    Ok(CurLocation {
-        bucket: bucket.to_string(),
-        prefix: cur.prefix.trim().trim_matches('/').to_string(),
-        report_name: report.to_string(),
-    })
 }
 
 pub(super) async fn sync(
@@ -158,31 +98,8 @@ pub(super) async fn sync(
     ApiPath(id): ApiPath<IntegrationId>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require_admin()?;
-    let mut scope = state.store.scoped(caller.workspace_id).await?;
-    let integration = integrations::get(&mut scope, id).await.map_err(not_found)?;
-    if integration.role_arn.is_none() {
-        let why = if integration.status == "revoked" {
-            "this integration was revoked: create a new one"
-        } else {
-            "connect the integration with its role ARN first (POST .../connect)"
-        };
-        return Err(ApiError::Conflict(why.into()));
-    }
-    let now = Utc::now();
-    let mut job_ids = Vec::new();
-    for kind in [job_kinds::VERIFY_INTEGRATION, job_kinds::POLL_CUR] {
-        let job = jobs::enqueue(&mut scope, &NewJob::new(kind).integration(id), now).await?;
-        job_ids.push(job.job_id().to_string());
-    }
-    audit::record(
-        &mut scope,
-        &caller.actor(),
-        "integration.sync_requested",
-        &target(&integration),
-        json!({}),
-    )
-    .await?;
-    scope.commit().await?;
+    let job_ids = actions::sync(&state, caller.workspace_id, &caller.actor(), id).await?;
+    let job_ids: Vec<String> = job_ids.iter().map(ToString::to_string).collect();
     Ok((StatusCode::ACCEPTED, Json(json!({ "job_ids": job_ids }))))
 }
 
@@ -209,39 +126,12 @@ pub(super) async fn revoke(
     Ok(Json(json!({"id": id.to_string(), "status": "revoked"})))
 }
 
-fn not_found(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::NotFound("integration"),
-        other => other.into(),
-    }
-}
+use actions::{not_found, target};
 
-fn target(integration: &Integration) -> String {
-    format!("integration:{}", integration.integration_id)
-}
-
-/// What a customer needs to create the role: the four renderings of one permission set.
 fn onboarding_view(state: &AppState, integration: &Integration, platform: &str) -> Value {
-    let external_id = integration.external_id.clone().unwrap_or_default();
-    let templates = state.template_base_url();
-    json!({
-        "id": integration.integration_id.to_string(),
-        "external_id": external_id,
-        "status": integration.status,
-        "cloudformation_url": costline_onboarding::cloudformation_quick_create_url(
-            &format!("{templates}/integration.yaml"),
-            costline_onboarding::INTEGRATION_REGION,
-            costline_onboarding::DEFAULT_STACK_NAME,
-            &external_id,
-            platform,
-        ),
-        "terraform_snippet": costline_onboarding::terraform_snippet(&state.terraform_module_source(), &external_id, platform),
-        "trust_policy": costline_onboarding::trust_policy(platform, &external_id, None),
-        "inline_policy": costline_onboarding::inline_policy(integration.cur_bucket.as_deref()),
-    })
+    actions::onboarding(state, integration, platform)
 }
 
-/// Caveats of connecting a member account instead of the management account.
 pub(crate) const MEMBER_CAVEATS: [&str; 4] = [
     "Only this account's costs and resources are visible.",
     "Other member accounts' costs are missing: the organization's bill is incomplete here.",
