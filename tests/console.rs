@@ -370,3 +370,152 @@ async fn another_workspace_gets_404_on_every_route_with_an_id_and_anonymous_goes
     let (_, a_html) = page(&a, &app, "/settings").await;
     assert!(a_html.contains("ana@acme.test") && a_html.contains("a-token"));
 }
+
+/// Creates an integration through the console; returns its id and the page.
+async fn new_integration(client: &Client, app: &TestApp) -> (String, String) {
+    let (_, html) = page(client, app, "/integrations").await;
+    let csrf = csrf_of(&html);
+    let (status, body, location) = post(
+        client,
+        app,
+        "/integrations",
+        &[("authenticity_token", &csrf)],
+    )
+    .await;
+    assert_eq!(status, 303, "{body}");
+    let location = location.expect("redirect to the integration");
+    let id = location.trim_start_matches("/integrations/").to_string();
+    let (status, html) = page(client, app, &location).await;
+    assert_eq!(status, 200);
+    (id, html)
+}
+
+#[tokio::test]
+async fn onboarding_pages_show_every_method_and_check_the_role_arn() {
+    let app = spawn_app().await;
+    let a = sign_up(&app, "Acme", "ana@acme.test").await;
+    let (id, html) = new_integration(&a, &app).await;
+    // The three methods, each with this integration's external id in it.
+    let external_id = {
+        let start = html.find("id=\"external-id\">").unwrap() + "id=\"external-id\">".len();
+        html[start..start + html[start..].find('<').unwrap()].to_string()
+    };
+    assert!(external_id.len() >= 32, "{external_id}");
+    for anchor in [
+        "id=\"cloudformation-link\"",
+        "id=\"terraform-snippet\"",
+        "id=\"trust-policy\"",
+        "id=\"inline-policy\"",
+    ] {
+        assert!(html.contains(anchor), "missing {anchor}");
+    }
+    assert!(html.matches(external_id.as_str()).count() >= 3);
+    assert!(html.contains("quickcreate"));
+
+    // A malformed ARN is refused next to the field, nothing is stored.
+    let csrf = csrf_of(&html);
+    let (status, body, _) = post(
+        &a,
+        &app,
+        &format!("/integrations/{id}/connect"),
+        &[
+            ("authenticity_token", &csrf),
+            ("role_arn", "arn:aws:iam::12345:role/Costline"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("id=\"role-arn-error\""), "{body}");
+    assert!(
+        body.contains("12"),
+        "the message names the 12-digit rule: {body}"
+    );
+    assert!(body.contains("value=\"arn:aws:iam::12345:role/Costline\""));
+
+    // A good one queues verification; the status page refreshes itself.
+    let (status, _, location) = post(
+        &a,
+        &app,
+        &format!("/integrations/{id}/connect"),
+        &[
+            ("authenticity_token", &csrf),
+            (
+                "role_arn",
+                "arn:aws:iam::210987654321:role/CostlineReadOnly",
+            ),
+            ("cur_bucket", "acme-cur"),
+            ("cur_prefix", "cur"),
+            ("cur_report_name", "costline"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (_, html) = page(&a, &app, location.as_deref().unwrap()).await;
+    assert!(html.contains("id=\"verifying\""), "{html}");
+    assert!(html.contains("http-equiv=\"refresh\""));
+    let (_, list) = page(&a, &app, "/integrations").await;
+    assert!(list.contains(&id) && list.contains("verifying"));
+}
+
+#[tokio::test]
+async fn integration_pages_are_404_for_another_workspace_and_members_cannot_connect() {
+    let app = spawn_app().await;
+    let a = sign_up(&app, "Acme", "ana@acme.test").await;
+    let b = sign_up(&app, "Globex", "gus@globex.test").await;
+    let (id, _) = new_integration(&a, &app).await;
+
+    let (status, _) = page(&b, &app, &format!("/integrations/{id}")).await;
+    assert_eq!(status, 404);
+    let (_, b_html) = page(&b, &app, "/integrations").await;
+    assert!(!b_html.contains(&id));
+    let b_csrf = csrf_of(&b_html);
+    for route in [
+        format!("/integrations/{id}/connect"),
+        format!("/integrations/{id}/sync"),
+    ] {
+        let (status, _, _) = post(
+            &b,
+            &app,
+            &route,
+            &[
+                ("authenticity_token", &b_csrf),
+                ("role_arn", "arn:aws:iam::210987654321:role/X"),
+            ],
+        )
+        .await;
+        assert_eq!(status, 404, "{route}");
+        let (status, _, location) =
+            post(&browser(), &app, &route, &[("authenticity_token", "x")]).await;
+        assert!(
+            status == 303 && location.as_deref() == Some("/login") || status == 403,
+            "anonymous {route}: {status}"
+        );
+    }
+    let (status, _) = page(&browser(), &app, &format!("/integrations/{id}")).await;
+    assert_eq!(status, 303, "anonymous goes to login");
+    let (_, a_html) = page(&a, &app, &format!("/integrations/{id}")).await;
+    assert!(a_html.contains("pending"), "A's integration is untouched");
+}
+
+#[tokio::test]
+async fn the_permission_list_and_templates_are_published() {
+    let app = spawn_app().await;
+    let anonymous = browser();
+    let (status, html) = page(&anonymous, &app, "/permissions").await;
+    assert_eq!(status, 200);
+    let set = costline_onboarding::permission_set();
+    for group in &set.allow {
+        for action in &group.actions {
+            assert!(html.contains(action.as_str()), "{action} listed");
+        }
+    }
+    assert!(html.contains("id=\"denied\""));
+    assert!(html.contains(costline_onboarding::TEMPLATE_VERSION));
+    let (status, yaml) = page(&anonymous, &app, "/templates/integration.yaml").await;
+    assert_eq!(status, 200);
+    assert_eq!(yaml, costline_onboarding::INTEGRATION_TEMPLATE);
+    let (status, _) = page(&anonymous, &app, "/templates/../Cargo.toml").await;
+    assert_eq!(status, 404);
+    let (status, _) = page(&anonymous, &app, "/templates/secrets.yaml").await;
+    assert_eq!(status, 404);
+}

@@ -139,7 +139,7 @@ pub(crate) const MEMBER_CAVEATS: [&str; 4] = [
     "Reserved Instances and Savings Plans bought in this account apply here first; sharing across the organization is not visible.",
 ];
 
-async fn detail_view(
+pub(crate) async fn detail_view(
     state: &AppState,
     scope: &mut Scoped,
     integration: &Integration,

@@ -4,6 +4,8 @@ mod audit;
 mod integrations;
 mod jobs;
 
+pub(crate) use integrations::detail_view as integration_view;
+
 use crate::error::ApiError;
 use crate::AppState;
 use axum::routing::{get, post};

@@ -5,6 +5,7 @@
 #![allow(clippy::result_large_err)]
 
 mod account;
+mod integrations;
 mod settings;
 
 use crate::auth::client_ip;
@@ -38,6 +39,15 @@ pub(crate) fn routes() -> Router<AppState> {
             get(account::invitation_page).post(account::accept_invitation),
         )
         .route("/settings", get(settings::page))
+        .route(
+            "/integrations",
+            get(integrations::list).post(integrations::create),
+        )
+        .route("/integrations/{id}", get(integrations::page))
+        .route("/integrations/{id}/connect", post(integrations::connect))
+        .route("/integrations/{id}/sync", post(integrations::sync))
+        .route("/permissions", get(integrations::permissions))
+        .route("/templates/{file}", get(integrations::template_file))
         .route("/settings/members/invite", post(settings::invite))
         .route(
             "/settings/members/{user_id}/role",

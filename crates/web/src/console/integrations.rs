@@ -1,0 +1,501 @@
+//! AWS integrations in the console: the list, onboarding (choose a method, create the role,
+//! submit its ARN), the status page that refreshes itself while verifying, and the published
+//! permission list and templates.
+//!
+//! The integration page renders the same view the JSON API returns
+//! (`GET /api/v1/integrations/aws/{id}`), so the console and the API never disagree.
+
+use super::{check_csrf, csrf_value, internal_error, message_page, render, ConsoleUser, Nav};
+use crate::error::ApiError;
+use crate::integration_actions::{self as actions, CurInput};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use axum_csrf::CsrfToken;
+use costline_domain::IntegrationId;
+use costline_onboarding::{CliStep, PermissionSet};
+use costline_store::integrations;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// One integration as the list shows it.
+struct Row {
+    id: String,
+    status: String,
+    account_id: String,
+    account_type: String,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "integrations.html")]
+struct ListPage {
+    nav: Nav,
+    is_admin: bool,
+    rows: Vec<Row>,
+    error: Option<String>,
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    token: CsrfToken,
+) -> Response {
+    show_list(&state, &user, token, None, StatusCode::OK).await
+}
+
+async fn show_list(
+    state: &AppState,
+    user: &ConsoleUser,
+    token: CsrfToken,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let csrf = match csrf_value(&token) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let loaded = async {
+        let mut scope = state.store.scoped(user.workspace_id).await?;
+        let all = integrations::list(&mut scope).await?;
+        scope.commit().await?;
+        Ok::<_, costline_store::StoreError>(all)
+    }
+    .await;
+    let rows = match loaded {
+        Ok(all) => all
+            .into_iter()
+            .map(|i| Row {
+                id: i.integration_id.to_string(),
+                status: i.status,
+                account_id: i.account_id.unwrap_or_default(),
+                account_type: i.account_type.unwrap_or_default(),
+                created: i.created_at.format("%Y-%m-%d %H:%M").to_string(),
+            })
+            .collect(),
+        Err(e) => return internal_error(&e),
+    };
+    render(
+        Some(token),
+        status,
+        &ListPage {
+            nav: user.nav(csrf),
+            is_admin: user.role.is_admin(),
+            rows,
+            error,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfOnly {
+    authenticity_token: String,
+}
+
+pub(super) async fn create(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    token: CsrfToken,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    if let Err(r) = check_csrf(&token, &form.authenticity_token) {
+        return r;
+    }
+    if !user.role.is_admin() {
+        return forbidden();
+    }
+    match actions::create(&state, user.workspace_id, &user.actor()).await {
+        Ok(integration) => {
+            Redirect::to(&format!("/integrations/{}", integration.integration_id)).into_response()
+        }
+        Err(e) => {
+            let status = error_status(&e);
+            show_list(&state, &user, token, Some(e.to_string()), status).await
+        }
+    }
+}
+
+/// The integration as `GET /api/v1/integrations/aws/{id}` shows it; every field optional, so
+/// the page renders whatever the API view holds.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct View {
+    id: String,
+    status: String,
+    error: Option<String>,
+    role_arn: Option<String>,
+    account_id: Option<String>,
+    account_type: Option<String>,
+    organization_id: Option<String>,
+    external_id: Option<String>,
+    cloudformation_url: Option<String>,
+    terraform_snippet: Option<String>,
+    trust_policy: Option<Value>,
+    inline_policy: Option<Value>,
+    accounts: Vec<AccountView>,
+    caveats: Vec<String>,
+    cur: CurView,
+    template: Option<TemplateView>,
+    org_root_ids: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct AccountView {
+    account_id: String,
+    name: Option<String>,
+    status: Option<String>,
+    role_status: Option<String>,
+    role_error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CurView {
+    status: String,
+    bucket: Option<String>,
+    prefix: Option<String>,
+    report_name: Option<String>,
+    periods: Vec<PeriodView>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PeriodView {
+    period: String,
+    status: String,
+    assembly_id: Option<String>,
+    rows: Option<i64>,
+    ingested_at: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct TemplateView {
+    deployed_version: String,
+    current_version: String,
+    update_available: bool,
+}
+
+/// What the connect form keeps when it is shown again with an error.
+#[derive(Default)]
+struct ConnectForm {
+    role_arn: String,
+    bucket: String,
+    prefix: String,
+    report_name: String,
+    role_arn_error: Option<String>,
+    cur_error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "integration.html")]
+struct IntegrationPage {
+    nav: Nav,
+    is_admin: bool,
+    view: View,
+    trust_policy_json: String,
+    inline_policy_json: String,
+    stackset_steps: Vec<CliStep>,
+    update_command: String,
+    form: ConnectForm,
+    notice: Option<String>,
+    refreshing: bool,
+}
+
+pub(super) async fn page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    token: CsrfToken,
+    Path(id): Path<String>,
+) -> Response {
+    show_integration(
+        &state,
+        &user,
+        token,
+        &id,
+        ConnectForm::default(),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn show_integration(
+    state: &AppState,
+    user: &ConsoleUser,
+    token: CsrfToken,
+    id: &str,
+    form: ConnectForm,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let Ok(id) = id.parse::<IntegrationId>() else {
+        return not_found();
+    };
+    let csrf = match csrf_value(&token) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let loaded = async {
+        let mut scope = state.store.scoped(user.workspace_id).await?;
+        let integration = integrations::get(&mut scope, id).await?;
+        let view = crate::api::integration_view(state, &mut scope, &integration).await?;
+        scope.commit().await?;
+        Ok::<_, costline_store::StoreError>(view)
+    }
+    .await;
+    let raw = match loaded {
+        Ok(raw) => raw,
+        Err(costline_store::StoreError::NotFound) => return not_found(),
+        Err(e) => return internal_error(&e),
+    };
+    let view: View = match serde_json::from_value(raw) {
+        Ok(view) => view,
+        Err(e) => return internal_error(&e),
+    };
+    let pretty = |v: &Option<Value>| {
+        v.as_ref()
+            .and_then(|v| serde_json::to_string_pretty(v).ok())
+            .unwrap_or_default()
+    };
+    let templates = state.template_base_url();
+    let platform = state.platform_account_id().unwrap_or_default();
+    let stackset_steps = if view.account_type.as_deref() == Some("management") {
+        costline_onboarding::stackset_steps(
+            &view.org_root_ids,
+            &format!("{templates}/member-role.yaml"),
+            view.external_id.as_deref().unwrap_or_default(),
+            &platform,
+            costline_onboarding::INTEGRATION_REGION,
+        )
+    } else {
+        Vec::new()
+    };
+    let page = IntegrationPage {
+        nav: user.nav(csrf),
+        is_admin: user.role.is_admin(),
+        trust_policy_json: pretty(&view.trust_policy),
+        inline_policy_json: pretty(&view.inline_policy),
+        stackset_steps,
+        update_command: costline_onboarding::stack_update_command(
+            costline_onboarding::DEFAULT_STACK_NAME,
+            costline_onboarding::INTEGRATION_REGION,
+            &format!("{templates}/integration.yaml"),
+        ),
+        refreshing: view.status == "verifying" || view.cur.status == "ingesting",
+        view,
+        form,
+        notice,
+    };
+    render(Some(token), status, &page)
+}
+
+#[derive(Deserialize)]
+pub(super) struct ConnectFields {
+    authenticity_token: String,
+    role_arn: String,
+    #[serde(default)]
+    cur_bucket: String,
+    #[serde(default)]
+    cur_prefix: String,
+    #[serde(default)]
+    cur_report_name: String,
+}
+
+pub(super) async fn connect(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    token: CsrfToken,
+    Path(id): Path<String>,
+    Form(fields): Form<ConnectFields>,
+) -> Response {
+    if let Err(r) = check_csrf(&token, &fields.authenticity_token) {
+        return r;
+    }
+    if !user.role.is_admin() {
+        return forbidden();
+    }
+    let Ok(integration_id) = id.parse::<IntegrationId>() else {
+        return not_found();
+    };
+    let any_cur = [&fields.cur_bucket, &fields.cur_report_name]
+        .iter()
+        .any(|f| !f.trim().is_empty());
+    let cur = any_cur.then(|| CurInput {
+        bucket: fields.cur_bucket.clone(),
+        prefix: fields.cur_prefix.clone(),
+        report_name: fields.cur_report_name.clone(),
+    });
+    let result = actions::connect(
+        &state,
+        user.workspace_id,
+        &user.actor(),
+        integration_id,
+        &fields.role_arn,
+        cur,
+    )
+    .await;
+    match result {
+        Ok(_) => Redirect::to(&format!("/integrations/{id}")).into_response(),
+        Err(e) => {
+            let status = error_status(&e);
+            if status == StatusCode::NOT_FOUND {
+                return not_found();
+            }
+            let mut form = ConnectForm {
+                role_arn: fields.role_arn,
+                bucket: fields.cur_bucket,
+                prefix: fields.cur_prefix,
+                report_name: fields.cur_report_name,
+                ..Default::default()
+            };
+            match &e {
+                ApiError::BadRequest {
+                    code: "invalid_role_arn",
+                    message,
+                } => form.role_arn_error = Some(message.clone()),
+                ApiError::BadRequest { message, .. } => form.cur_error = Some(message.clone()),
+                other => form.role_arn_error = Some(other.to_string()),
+            }
+            show_integration(&state, &user, token, &id, form, None, status).await
+        }
+    }
+}
+
+pub(super) async fn sync(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    token: CsrfToken,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    if let Err(r) = check_csrf(&token, &form.authenticity_token) {
+        return r;
+    }
+    if !user.role.is_admin() {
+        return forbidden();
+    }
+    let Ok(integration_id) = id.parse::<IntegrationId>() else {
+        return not_found();
+    };
+    match actions::sync(&state, user.workspace_id, &user.actor(), integration_id).await {
+        Ok(jobs) => {
+            let notice = format!(
+                "Queued {} background jobs: verification, account discovery and a look for new reports.",
+                jobs.len()
+            );
+            show_integration(
+                &state,
+                &user,
+                token,
+                &id,
+                ConnectForm::default(),
+                Some(notice),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(e) if error_status(&e) == StatusCode::NOT_FOUND => not_found(),
+        Err(e) => {
+            let status = error_status(&e);
+            show_integration(
+                &state,
+                &user,
+                token,
+                &id,
+                ConnectForm::default(),
+                Some(e.to_string()),
+                status,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "permissions.html")]
+struct PermissionsPage {
+    nav: Option<Nav>,
+    set: &'static PermissionSet,
+    template_version: &'static str,
+    trust_example: String,
+}
+
+/// The published permission set, readable before signing up: customers audit it first.
+pub(super) async fn permissions(
+    State(state): State<AppState>,
+    user: Result<ConsoleUser, Response>,
+    token: CsrfToken,
+) -> Response {
+    let nav = match user {
+        Ok(user) => match csrf_value(&token) {
+            Ok(csrf) => Some(user.nav(csrf)),
+            Err(r) => return r,
+        },
+        Err(_) => None,
+    };
+    let platform = state
+        .platform_account_id()
+        .unwrap_or_else(|_| "PLATFORM-ACCOUNT-ID".into());
+    let page = PermissionsPage {
+        nav,
+        set: costline_onboarding::permission_set(),
+        template_version: costline_onboarding::TEMPLATE_VERSION,
+        trust_example: costline_onboarding::trust_policy_text(
+            &platform,
+            "YOUR-INTEGRATION-EXTERNAL-ID",
+            None,
+        ),
+    };
+    render(Some(token), StatusCode::OK, &page)
+}
+
+/// The CloudFormation templates, served as published (public: the AWS console and customers'
+/// reviewers fetch them).
+pub(super) async fn template_file(Path(file): Path<String>) -> Response {
+    match costline_onboarding::template(&file) {
+        Some(t) => (
+            [
+                (header::CONTENT_TYPE, t.media_type),
+                (header::CACHE_CONTROL, "public, max-age=300"),
+            ],
+            t.contents,
+        )
+            .into_response(),
+        None => message_page(
+            StatusCode::NOT_FOUND,
+            "No such template",
+            "Costline publishes integration.yaml and member-role.yaml.",
+            "/permissions",
+            "See the permissions",
+        ),
+    }
+}
+
+fn error_status(e: &ApiError) -> StatusCode {
+    e.status()
+}
+
+fn not_found() -> Response {
+    message_page(
+        StatusCode::NOT_FOUND,
+        "Integration not found",
+        "There is no such integration in this workspace.",
+        "/integrations",
+        "All integrations",
+    )
+}
+
+fn forbidden() -> Response {
+    message_page(
+        StatusCode::FORBIDDEN,
+        "Admins only",
+        "Only workspace admins and owners can change integrations. Ask one of them.",
+        "/integrations",
+        "All integrations",
+    )
+}
