@@ -64,7 +64,7 @@ async fn run_command(
         Command::Worker { worker } => {
             store.migrate().await.context("apply migrations")?;
             let pool = worker_pool(settings, worker, store.clone())?;
-            run_workers(pool).await
+            run_workers(store, pool).await
         }
         Command::Admin { command } => {
             store.migrate().await.context("apply migrations")?;
@@ -85,9 +85,11 @@ async fn serve(settings: &cli::Settings, store: Store, pool: Workers) -> anyhow:
         platform_account_id,
         template_base_url: settings.template_base_url.clone(),
     };
-    let router = costline_web::router(AppState::new(store.clone(), config))
-        .await
-        .context("build the web application")?;
+    let router = costline_web::router(
+        AppState::new(store.clone(), config).with_gateway(pool.gateway.clone()),
+    )
+    .await
+    .context("build the web application")?;
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .map_err(|e| cli::ConfigError(format!(
@@ -96,21 +98,25 @@ async fn serve(settings: &cli::Settings, store: Store, pool: Workers) -> anyhow:
         )))?;
     tracing::info!(url = %format!("http://{}", listener.local_addr()?), "Costline is serving");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let revocations = costline_workflows::revocation::spawn_listener(&store, pool.gateway.clone());
     let workers = tokio::spawn(run_pool(pool.pool, stop_rx));
     costline_web::serve(listener, router, shutdown_signal(), Duration::from_secs(20)).await?;
     stop_tx.send(true).ok();
     workers.await.ok();
+    revocations.abort();
     tracing::info!("Costline stopped");
     Ok(())
 }
 
-async fn run_workers(pool: Workers) -> anyhow::Result<()> {
+async fn run_workers(store: &Store, pool: Workers) -> anyhow::Result<()> {
     costline_web::install_metrics_recorder();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let revocations = costline_workflows::revocation::spawn_listener(store, pool.gateway.clone());
     let workers = tokio::spawn(run_pool(pool.pool, stop_rx));
     shutdown_signal().await;
     stop_tx.send(true).ok();
     workers.await.ok();
+    revocations.abort();
     Ok(())
 }
 

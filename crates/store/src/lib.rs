@@ -7,12 +7,18 @@
 
 pub mod admin;
 pub mod audit;
+pub mod costs;
+pub mod cur;
 pub mod integrations;
 pub mod jobs;
 pub mod members;
+pub mod notifications;
+pub mod revocation;
 pub mod schedules;
+pub mod support;
 pub mod tokens;
 pub mod users;
+pub mod workspace_deletion;
 pub mod workspaces;
 
 use costline_domain::WorkspaceId;

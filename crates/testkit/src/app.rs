@@ -25,6 +25,16 @@ pub struct TestApp {
     pub gateway: Option<costline_aws::AwsGateway>,
     _stop: tokio::sync::oneshot::Sender<()>,
     _stop_workers: Option<tokio::sync::oneshot::Sender<()>>,
+    _revocations: Option<AbortOnDrop>,
+}
+
+/// Stops a background task when the app is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A workspace created through the admin path, with an owner token.
@@ -40,7 +50,7 @@ pub struct TestWorkspace {
 /// Starts the app on 127.0.0.1 on a free port, on a fresh database, without workers: jobs
 /// stay queued.
 pub async fn spawn_app() -> TestApp {
-    spawn_web(fresh_store().await).await
+    spawn_web(fresh_store().await, None).await
 }
 
 /// Starts the app as `costline serve` does: the web server and, beside it, a worker pool with
@@ -55,7 +65,7 @@ pub async fn spawn_app_with_workers(aws_endpoint_url: &str) -> TestApp {
 /// [`spawn_app_with_workers`] with a gateway of the test's making (e.g. one whose STS is an
 /// in-process fake).
 pub async fn spawn_app_with_gateway(gateway: costline_aws::AwsGateway) -> TestApp {
-    let mut app = spawn_web(fresh_store().await).await;
+    let mut app = spawn_web(fresh_store().await, Some(gateway.clone())).await;
     let config = costline_jobs::PoolConfig {
         poll_interval: Duration::from_millis(100),
         backoff_base: Duration::from_secs(1),
@@ -87,13 +97,16 @@ pub async fn spawn_app_with_gateway(gateway: costline_aws::AwsGateway) -> TestAp
             .await
             .ok();
     });
+    // As in `costline serve`: forget a revoked integration's sessions when told.
+    let listener = costline_workflows::revocation::spawn_listener(&app.db.store, gateway.clone());
+    app._revocations = Some(AbortOnDrop(listener));
     app.workers = Some(pool);
     app.gateway = Some(gateway);
     app._stop_workers = Some(stop);
     app
 }
 
-async fn spawn_web(db: TestDb) -> TestApp {
+async fn spawn_web(db: TestDb, gateway: Option<costline_aws::AwsGateway>) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -105,9 +118,11 @@ async fn spawn_web(db: TestDb) -> TestApp {
         platform_account_id: Some(PLATFORM_ACCOUNT_ID.into()),
         template_base_url: None,
     };
-    let router = costline_web::router(AppState::new(db.store.clone(), config))
-        .await
-        .expect("build router");
+    let mut state = AppState::new(db.store.clone(), config);
+    if let Some(gateway) = gateway {
+        state = state.with_gateway(gateway);
+    }
+    let router = costline_web::router(state).await.expect("build router");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(costline_web::serve(
         listener,
@@ -126,6 +141,7 @@ async fn spawn_web(db: TestDb) -> TestApp {
         gateway: None,
         _stop: stop,
         _stop_workers: None,
+        _revocations: None,
     }
 }
 

@@ -42,6 +42,8 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     pub(crate) limits: Arc<console::RateLimits>,
     pub(crate) csrf: axum_csrf::CsrfConfig,
+    /// The AWS gateway, for the support console's bucket listings; `None` in tests without AWS.
+    pub gateway: Option<costline_aws::AwsGateway>,
 }
 
 impl axum::extract::FromRef<AppState> for axum_csrf::CsrfConfig {
@@ -63,7 +65,14 @@ impl AppState {
             config: Arc::new(config),
             limits: Arc::new(console::RateLimits::new()),
             csrf,
+            gateway: None,
         }
+    }
+
+    /// The same state with an AWS gateway (the process's, shared with its workers).
+    pub fn with_gateway(mut self, gateway: costline_aws::AwsGateway) -> Self {
+        self.gateway = Some(gateway);
+        self
     }
 }
 

@@ -9,6 +9,9 @@
 //! [`register`] adds every handler to a worker pool; `costline serve`, `costline worker` and the
 //! end-to-end tests build their pools the same way.
 
+mod discover;
+mod notify;
+pub mod revocation;
 mod verify;
 
 use costline_aws::AwsGateway;
@@ -36,6 +39,8 @@ pub struct WorkflowSettings {
     pub schedules: ScheduleIntervals,
     /// The role name the member-account StackSet creates in every member account.
     pub member_role_name: String,
+    /// Sends notices by email; `None` (no `COSTLINE_SMTP_URL`): notices stay in the console.
+    pub mailer: Option<costline_notify::Mailer>,
 }
 
 impl Default for WorkflowSettings {
@@ -43,6 +48,7 @@ impl Default for WorkflowSettings {
         WorkflowSettings {
             schedules: ScheduleIntervals::default(),
             member_role_name: "CostlineReadOnly".to_string(),
+            mailer: None,
         }
     }
 }
@@ -77,10 +83,16 @@ impl Workflows {
 
 /// Registers a handler for every job kind Costline enqueues.
 pub fn register(builder: WorkerPoolBuilder, workflows: &Workflows) -> WorkerPoolBuilder {
-    builder.register(
-        JobKind::VERIFY_INTEGRATION,
-        verify::VerifyIntegration(workflows.clone()),
-    )
+    builder
+        .register(
+            JobKind::VERIFY_INTEGRATION,
+            verify::VerifyIntegration(workflows.clone()),
+        )
+        .register(
+            JobKind::DISCOVER_ACCOUNTS,
+            discover::DiscoverAccounts(workflows.clone()),
+        )
+        .register(JobKind::NOTIFY, notify::Notify(workflows.clone()))
 }
 
 /// The job's integration when it can still be worked on; `None` (and the job ends quietly)

@@ -8,12 +8,9 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::Utc;
 use costline_domain::IntegrationId;
-use costline_store::audit;
 use costline_store::integrations::{self, Integration};
-use costline_store::jobs;
-use costline_store::{schedules, Scoped, StoreError};
+use costline_store::{Scoped, StoreError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -103,30 +100,36 @@ pub(super) async fn sync(
     Ok((StatusCode::ACCEPTED, Json(json!({ "job_ids": job_ids }))))
 }
 
+/// Revokes the integration: every row derived from it is gone before this answers, and every
+/// worker process forgets its credentials (`costline_store::revocation`).
 pub(super) async fn revoke(
     State(state): State<AppState>,
     caller: Member,
     ApiPath(id): ApiPath<IntegrationId>,
 ) -> ApiResult<Json<Value>> {
     caller.require_admin()?;
-    let mut scope = state.store.scoped(caller.workspace_id).await?;
-    let integration = integrations::get(&mut scope, id).await.map_err(not_found)?;
-    let cancelled = jobs::cancel_for_integration(&mut scope, id, Utc::now()).await?;
-    schedules::delete_for_integration(&mut scope, id).await?;
-    let role = integrations::revoke(&mut scope, id).await?;
-    audit::record(
-        &mut scope,
+    let revoked = costline_store::revocation::revoke_integration(
+        &state.store,
+        caller.workspace_id,
+        id,
         &caller.actor(),
-        "integration.revoked",
-        &target(&integration),
-        json!({"role_arn": role, "cancelled_jobs": cancelled}),
     )
-    .await?;
-    scope.commit().await?;
-    Ok(Json(json!({"id": id.to_string(), "status": "revoked"})))
+    .await
+    .map_err(not_found)?;
+    tracing::info!(
+        integration_id = %id,
+        cancelled_jobs = revoked.cancelled_jobs,
+        dropped_partitions = revoked.dropped_partitions.len(),
+        "integration revoked"
+    );
+    Ok(Json(json!({
+        "id": id.to_string(),
+        "status": "revoked",
+        "cancelled_jobs": revoked.cancelled_jobs,
+    })))
 }
 
-use actions::{not_found, target};
+use actions::not_found;
 
 fn onboarding_view(state: &AppState, integration: &Integration, platform: &str) -> Value {
     actions::onboarding(state, integration, platform)
@@ -174,16 +177,7 @@ pub(crate) async fn detail_view(
         "created_at": integration.created_at,
         "verified_at": integration.verified_at,
     });
-    if integration.account_type.as_deref() == Some("member") {
-        view["caveats"] = json!(MEMBER_CAVEATS);
-    }
-    if let Some(deployed) = &integration.template_version {
-        view["template"] = json!({
-            "deployed_version": deployed,
-            "current_version": costline_onboarding::TEMPLATE_VERSION,
-            "update_available": costline_onboarding::is_update_available(deployed),
-        });
-    }
+    connection_details(state, integration, &mut view);
     if integration.status != "revoked" {
         if let Ok(platform) = state.platform_account_id() {
             let onboarding = onboarding_view(state, integration, &platform);
@@ -199,4 +193,97 @@ pub(crate) async fn detail_view(
         }
     }
     Ok(view)
+}
+
+/// What connecting told about the customer's AWS side: why it failed (with the trust policy the
+/// role must have), what a member-only connection misses, how to deploy the member roles of a
+/// management account's organization, and whether the deployed template is behind.
+fn connection_details(state: &AppState, integration: &Integration, view: &mut Value) {
+    let platform = state.platform_account_id().ok();
+    let external_id = integration.external_id.as_deref().unwrap_or_default();
+    view["error_code"] = json!(integration.error_code);
+    if integration.status == "error"
+        && integration.error_code.as_deref() == Some(ASSUME_ROLE_DENIED)
+    {
+        if let Some(platform) = &platform {
+            view["expected_trust_policy"] =
+                costline_onboarding::trust_policy(platform, external_id, None);
+        }
+    }
+    match integration.account_type.as_deref() {
+        Some("member") => {
+            view["caveats"] = json!(MEMBER_CAVEATS);
+            view["advice"] = json!(MEMBER_ADVICE);
+        }
+        Some("management") if integration.status != "revoked" => {
+            if let Some(platform) = &platform {
+                view["stackset"] = stackset_view(state, integration, external_id, platform);
+            }
+        }
+        _ => {}
+    }
+    if let Some(deployed) = &integration.template_version {
+        view["template"] = template_view(state, deployed, integration.stack_id.as_deref());
+    }
+}
+
+/// The error code of a verification whose AssumeRole was denied (`costline_aws::AwsError::code`).
+const ASSUME_ROLE_DENIED: &str = "assume_role_denied";
+
+/// What to do instead of a member-only connection.
+const MEMBER_ADVICE: &str = "Connect the organization's management account instead (or as well): \
+its Cost and Usage Report covers every member account, and Costline then verifies each member's \
+role from there.";
+
+fn stackset_view(
+    state: &AppState,
+    integration: &Integration,
+    external_id: &str,
+    platform: &str,
+) -> Value {
+    let template_url = format!("{}/member-role.yaml", state.template_base_url());
+    let region = costline_onboarding::INTEGRATION_REGION;
+    let roots = &integration.org_root_ids;
+    json!({
+        "org_root_ids": roots,
+        "member_template_url": template_url,
+        "steps": costline_onboarding::stackset_steps(roots, &template_url, external_id, platform, region),
+        "instructions": costline_onboarding::stackset_instructions(roots, &template_url, external_id, platform, region),
+        "organizations_access_error": costline_onboarding::ORGANIZATIONS_ACCESS_ERROR,
+        "organizations_access_help": costline_onboarding::ORGANIZATIONS_ACCESS_HELP,
+    })
+}
+
+fn template_view(state: &AppState, deployed: &str, stack_id: Option<&str>) -> Value {
+    let update_available = costline_onboarding::is_update_available(deployed);
+    let mut template = json!({
+        "deployed_version": deployed,
+        "current_version": costline_onboarding::TEMPLATE_VERSION,
+        "update_available": update_available,
+    });
+    if let (true, Some(stack_id)) = (update_available, stack_id) {
+        let template_url = format!("{}/integration.yaml", state.template_base_url());
+        // arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>
+        let region = stack_id
+            .split(':')
+            .nth(3)
+            .filter(|r| !r.is_empty())
+            .unwrap_or(costline_onboarding::INTEGRATION_REGION);
+        let name = stack_id
+            .split(":stack/")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or(costline_onboarding::DEFAULT_STACK_NAME);
+        template["update_url"] = json!(costline_onboarding::cloudformation_update_url(
+            stack_id,
+            region,
+            &template_url
+        ));
+        template["update_command"] = json!(costline_onboarding::stack_update_command(
+            name,
+            region,
+            &template_url
+        ));
+    }
+    template
 }

@@ -3,12 +3,15 @@
 mod audit;
 mod integrations;
 mod jobs;
+mod notifications;
+mod support;
+mod workspace;
 
 pub(crate) use integrations::detail_view as integration_view;
 
 use crate::error::ApiError;
 use crate::AppState;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -28,5 +31,9 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/integrations/aws/{id}/sync", post(integrations::sync))
         .route("/jobs/{id}", get(jobs::get))
+        .route("/notifications", get(notifications::list))
+        .route("/notifications/{id}/read", post(notifications::mark_read))
+        .route("/workspace", delete(workspace::delete))
+        .merge(support::routes())
         .fallback(|| async { ApiError::NotFound("route") })
 }

@@ -1,0 +1,423 @@
+//! Revocation: everything derived from an AWS integration is deleted in one transaction, before
+//! the API answers (docs: issue 7).
+//!
+//! What stays: the `integrations` row as a `revoked` tombstone without role ARN or external id,
+//! and the workspace's audit events. Jobs of the integration that were still queued or running
+//! stay as anonymous `cancelled` stubs (kind, status and times only: no integration id, period,
+//! payload, progress or error), so that whoever follows a job id sees that it was cancelled;
+//! jobs that had already finished are deleted.
+//!
+//! Ingested data lives in partitions of the integration (one per integration, see
+//! `migrations/0005_cur.sql`): they are dropped, a catalog operation whose cost does not depend
+//! on the number of rows. The partitions are found in the catalog by their bound, so any
+//! partitioned table keyed by integration is covered without a change here.
+//!
+//! Runs on the owner connection (dropping a partition needs table ownership) with every
+//! statement filtered by workspace, after locking the integration row `FOR UPDATE`: an ingest
+//! that holds the row `FOR SHARE` for its final swap (see [`lock_live_integration`]) finishes
+//! first and its rows are deleted here; one that starts its swap later sees `revoked` and writes
+//! nothing.
+
+use crate::audit::{self, Actor};
+use crate::{Scoped, Store, StoreError, StoreResult};
+use costline_domain::{IntegrationId, WorkspaceId};
+use serde::Serialize;
+use serde_json::json;
+
+/// The channel every worker process listens on; the payload is the revoked external id.
+pub const REVOKED_CHANNEL: &str = "costline_revoked";
+
+/// What a revocation removed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Revoked {
+    /// The integration.
+    pub integration_id: uuid::Uuid,
+    /// The external id it had (for forgetting cached sessions); `None` if it was never set or
+    /// the integration had already been revoked.
+    #[serde(skip)]
+    pub external_id: Option<String>,
+    /// The role it had.
+    #[serde(skip)]
+    pub role_arn: Option<String>,
+    /// Whether it was already revoked before (then only leftovers were removed).
+    pub already_revoked: bool,
+    /// Queued or running jobs turned `cancelled`.
+    pub cancelled_jobs: u64,
+    /// Finished jobs deleted.
+    pub deleted_jobs: u64,
+    /// Rows deleted per table (tables without rows of the integration are left out).
+    pub deleted_rows: std::collections::BTreeMap<String, u64>,
+    /// Partitions dropped (their rows are not counted).
+    pub dropped_partitions: Vec<String>,
+}
+
+/// Tables that keep rows of a revoked integration, or handle them apart: the tombstone, the
+/// audit log, and jobs (stubbed or deleted above). Every other table with `workspace_id` and
+/// `integration_id` columns loses the integration's rows, so a table added by a later migration
+/// is covered without a change here (tests/revocation.rs scans the catalog to prove it).
+const KEEP: &[&str] = &["integrations", "audit_events", "jobs"];
+
+/// Revokes `id` in `workspace` and records `integration.revoked` by `actor`, in one
+/// transaction. `NotFound` when the workspace has no such integration. Revoking a revoked
+/// integration again removes any leftovers and answers the same.
+pub async fn revoke_integration(
+    store: &Store,
+    workspace: WorkspaceId,
+    id: IntegrationId,
+    actor: &Actor,
+) -> StoreResult<Revoked> {
+    let mut scope = owner_scope(store, workspace).await?;
+    let revoked = purge_integration(&mut scope, id).await?;
+    audit::record(
+        &mut scope,
+        actor,
+        "integration.revoked",
+        &format!("integration:{id}"),
+        json!({
+            "role_arn": revoked.role_arn,
+            "cancelled_jobs": revoked.cancelled_jobs,
+            "deleted_jobs": revoked.deleted_jobs,
+            "deleted_rows": revoked.deleted_rows,
+            "dropped_partitions": revoked.dropped_partitions.len(),
+            "already_revoked": revoked.already_revoked,
+        }),
+    )
+    .await?;
+    scope.commit().await?;
+    Ok(revoked)
+}
+
+/// A transaction on the owner connection, still confined to `workspace` by every statement and
+/// by `costline.workspace_id` (so store functions taking a `Scoped` work in it).
+pub(crate) async fn owner_scope(store: &Store, workspace: WorkspaceId) -> StoreResult<Scoped> {
+    let mut tx = store.system().begin().await?;
+    sqlx::query("SELECT set_config('costline.workspace_id', $1, true)")
+        .bind(workspace.to_string())
+        .execute(&mut *tx)
+        .await?;
+    Ok(Scoped {
+        tx,
+        workspace_id: workspace,
+    })
+}
+
+/// Deletes everything derived from `id` inside `scope` (an owner transaction) and turns the
+/// integration into a tombstone. Also used by workspace deletion.
+pub(crate) async fn purge_integration(
+    scope: &mut Scoped,
+    id: IntegrationId,
+) -> StoreResult<Revoked> {
+    let ws = scope.workspace_id().as_uuid();
+    let integration = id.as_uuid();
+    // Waits for an ingest's final swap (FOR SHARE) to commit; blocks any later one.
+    let row: Option<(Option<String>, Option<String>, String)> = sqlx::query_as(
+        "SELECT external_id, role_arn, status FROM integrations
+          WHERE workspace_id = $1 AND integration_id = $2 FOR UPDATE",
+    )
+    .bind(ws)
+    .bind(integration)
+    .fetch_optional(scope.tx())
+    .await?;
+    let Some((external_id, role_arn, status)) = row else {
+        return Err(StoreError::NotFound);
+    };
+    let mut out = Revoked {
+        integration_id: integration,
+        external_id,
+        role_arn,
+        already_revoked: status == "revoked",
+        ..Default::default()
+    };
+
+    // Jobs: the running and queued ones become anonymous cancelled stubs (a running one stops at
+    // its next checkpoint: its lease no longer holds), the finished ones go. Jobs that name the
+    // integration only in their payload (e.g. a notification) count as the integration's.
+    let needle = integration.to_string();
+    let cancelled = sqlx::query(
+        "UPDATE jobs SET status = 'cancelled', finished_at = now(), lease_expires_at = NULL,
+                integration_id = NULL, billing_period = NULL, payload = '{}', progress = '{}',
+                error = 'cancelled: the integration was revoked'
+          WHERE workspace_id = $1 AND status IN ('queued', 'running')
+            AND (integration_id = $2 OR strpos(payload::text, $3) > 0 OR strpos(progress::text, $3) > 0)",
+    )
+    .bind(ws)
+    .bind(integration)
+    .bind(&needle)
+    .execute(scope.tx())
+    .await?;
+    out.cancelled_jobs = cancelled.rows_affected();
+    let deleted = sqlx::query(
+        "DELETE FROM jobs WHERE workspace_id = $1
+            AND (integration_id = $2 OR strpos(payload::text, $3) > 0 OR strpos(progress::text, $3) > 0
+                 OR strpos(coalesce(error, ''), $3) > 0)",
+    )
+    .bind(ws)
+    .bind(integration)
+    .bind(&needle)
+    .execute(scope.tx())
+    .await?;
+    out.deleted_jobs = deleted.rows_affected();
+
+    // Ingested data: drop the integration's partitions (catalog operations).
+    out.dropped_partitions = drop_partitions_naming(scope, integration).await?;
+    out.dropped_partitions
+        .extend(drop_staging_tables_naming(scope, integration).await?);
+
+    // Per-integration metadata (accounts, schedules, periods and files seen, notifications):
+    // small, deleted row by row, referencing tables first.
+    for table in tables_with_column(scope, "integration_id", KEEP).await? {
+        let n = delete_rows(scope, &table, id).await?;
+        if n > 0 {
+            out.deleted_rows.insert(table, n);
+        }
+    }
+
+    sqlx::query(
+        "UPDATE integrations SET status = 'revoked', role_arn = NULL, external_id = NULL, error = NULL,
+                account_id = NULL, account_type = NULL, organization_id = NULL,
+                management_account_id = NULL, cur_bucket = NULL, cur_prefix = NULL,
+                cur_report_name = NULL, cur_source = NULL, stack_id = NULL, template_version = NULL,
+                verified_at = NULL, accounts_synced_at = NULL,
+                revoked_at = COALESCE(revoked_at, now())
+          WHERE workspace_id = $1 AND integration_id = $2",
+    )
+    .bind(ws)
+    .bind(integration)
+    .execute(scope.tx())
+    .await?;
+
+    // Delivered to every listening worker process when (and only if) this transaction commits.
+    if let Some(external_id) = &out.external_id {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(REVOKED_CHANNEL)
+            .bind(external_id)
+            .execute(scope.tx())
+            .await?;
+    }
+    Ok(out)
+}
+
+/// For an ingest's final swap, inside its transaction: locks the integration row `FOR SHARE`
+/// and answers whether it may still be written to (exists and is not revoked). A revocation
+/// waits for the swap to commit (and then deletes what it wrote); a swap that comes after a
+/// revocation sees `false` and must roll back.
+pub async fn lock_live_integration(scope: &mut Scoped, id: IntegrationId) -> StoreResult<bool> {
+    let ws = scope.workspace_id();
+    let status: Option<String> = sqlx::query_scalar(
+        "SELECT status FROM integrations WHERE workspace_id = $1 AND integration_id = $2 FOR SHARE",
+    )
+    .bind(ws.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(scope.tx())
+    .await?;
+    Ok(matches!(status.as_deref(), Some(s) if s != "revoked"))
+}
+
+/// Whether the integration may be used now (exists, not revoked): read before every assume.
+pub async fn is_live(
+    store: &Store,
+    workspace: WorkspaceId,
+    id: IntegrationId,
+) -> StoreResult<bool> {
+    let status: Option<String> = sqlx::query_scalar(
+        "SELECT status FROM integrations WHERE workspace_id = $1 AND integration_id = $2",
+    )
+    .bind(workspace.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(store.system())
+    .await?;
+    Ok(matches!(status.as_deref(), Some(s) if s != "revoked"))
+}
+
+/// Whether an external id still belongs to a live integration (any workspace): the listener's
+/// catch-up after a lost connection asks this for every cached session.
+pub async fn external_id_is_live(store: &Store, external_id: &str) -> StoreResult<bool> {
+    let found: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM integrations WHERE external_id = $1 AND status <> 'revoked' LIMIT 1",
+    )
+    .bind(external_id)
+    .fetch_optional(store.system())
+    .await?;
+    Ok(found.is_some())
+}
+
+/// A connection LISTENing on [`REVOKED_CHANNEL`], outside the store's pools (a listener holds
+/// its connection for good).
+pub struct RevocationListener {
+    listener: sqlx::postgres::PgListener,
+}
+
+impl RevocationListener {
+    /// Connects (as the owner) and starts listening.
+    pub async fn connect(store: &Store) -> StoreResult<RevocationListener> {
+        let options = (*store.system().connect_options()).clone();
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with(options);
+        let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+        listener.listen(REVOKED_CHANNEL).await?;
+        Ok(RevocationListener { listener })
+    }
+
+    /// The next revoked external id; `None` when the connection was lost (notifications sent
+    /// meanwhile are lost; the next call reconnects).
+    pub async fn next(&mut self) -> StoreResult<Option<String>> {
+        Ok(self
+            .listener
+            .try_recv()
+            .await?
+            .map(|n| n.payload().to_string()))
+    }
+}
+
+/// Drops every partition whose bound names `key` (an integration or workspace id; the topmost
+/// one of each sub-partitioned tree, `DROP` takes its children along), returning their names.
+pub(crate) async fn drop_partitions_naming(
+    scope: &mut Scoped,
+    key: uuid::Uuid,
+) -> StoreResult<Vec<String>> {
+    // A partition of the key: its bound (`FOR VALUES IN ('<uuid>')`) names it, and its parent's
+    // does not (so that nested partitions are dropped with their parent only).
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT c.oid::regclass::text
+           FROM pg_class c
+           JOIN pg_inherits i ON i.inhrelid = c.oid
+           JOIN pg_class p ON p.oid = i.inhparent
+          WHERE c.relispartition
+            AND strpos(pg_get_expr(c.relpartbound, c.oid), $1) > 0
+            AND NOT (p.relispartition AND strpos(coalesce(pg_get_expr(p.relpartbound, p.oid), ''), $1) > 0)
+          ORDER BY 1",
+    )
+    .bind(key.to_string())
+    .fetch_all(scope.tx())
+    .await?;
+    for name in &names {
+        // The name comes from the catalog as a quoted identifier (regclass output), never from
+        // input; DDL takes no bind parameters.
+        sqlx::query(&format!("DROP TABLE {name}"))
+            .execute(scope.tx())
+            .await?;
+    }
+    Ok(names)
+}
+
+/// Drops the tables not (yet) attached whose check constraint names `key`: an ingest's
+/// staging tables (`cur_parts`), loaded with `COPY` before the final swap attaches them. A
+/// `COPY` still writing into one is cancelled first (its job was cancelled above), so that the
+/// drop does not wait for the whole load.
+pub(crate) async fn drop_staging_tables_naming(
+    scope: &mut Scoped,
+    key: uuid::Uuid,
+) -> StoreResult<Vec<String>> {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT c.oid::regclass::text
+           FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+          WHERE k.contype = 'c' AND c.relkind = 'r' AND NOT c.relispartition
+            AND strpos(pg_get_constraintdef(k.oid), $1) > 0
+          ORDER BY 1",
+    )
+    .bind(key.to_string())
+    .fetch_all(scope.tx())
+    .await?;
+    if names.is_empty() {
+        return Ok(names);
+    }
+    sqlx::query(
+        "SELECT pg_cancel_backend(l.pid) FROM pg_locks l
+          WHERE l.relation = ANY(SELECT t::regclass::oid FROM unnest($1::text[]) AS t)
+            AND l.pid <> pg_backend_pid()",
+    )
+    .bind(&names)
+    .execute(scope.tx())
+    .await?;
+    for name in &names {
+        // A catalog name (regclass output, already quoted), never input.
+        sqlx::query(&format!("DROP TABLE IF EXISTS {name}"))
+            .execute(scope.tx())
+            .await?;
+    }
+    Ok(names)
+}
+
+/// Plain tables of the public schema with a `workspace_id` column and a `column` column, except
+/// `keep` and partitioned tables (whose partitions of the key are dropped instead), ordered so
+/// that a table comes before the tables its foreign keys reference.
+pub(crate) async fn tables_with_column(
+    scope: &mut Scoped,
+    column: &str,
+    keep: &[&str],
+) -> StoreResult<Vec<String>> {
+    let keep: Vec<String> = keep.iter().map(|s| s.to_string()).collect();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+          WHERE c.relkind = 'r' AND NOT c.relispartition AND NOT (c.relname = ANY($1))
+            AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'workspace_id' AND NOT a.attisdropped)
+            AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = $2 AND NOT a.attisdropped)
+          ORDER BY 1",
+    )
+    .bind(&keep)
+    .bind(column)
+    .fetch_all(scope.tx())
+    .await?;
+    let edges: Vec<(String, String)> = sqlx::query_as(
+        "SELECT ch.relname::text, pa.relname::text FROM pg_constraint k
+           JOIN pg_class ch ON ch.oid = k.conrelid JOIN pg_class pa ON pa.oid = k.confrelid
+          WHERE k.contype = 'f' AND ch.relname = ANY($1) AND pa.relname = ANY($1) AND ch.oid <> pa.oid",
+    )
+    .bind(&tables)
+    .fetch_all(scope.tx())
+    .await?;
+    Ok(referencing_first(tables, &edges))
+}
+
+/// `name` as a quoted SQL identifier.
+pub(crate) fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Orders `tables` so that every child of an `(child, parent)` edge comes before its parent.
+fn referencing_first(mut tables: Vec<String>, edges: &[(String, String)]) -> Vec<String> {
+    let mut out = Vec::with_capacity(tables.len());
+    while !tables.is_empty() {
+        // A table no remaining table references can go now; a cycle takes the first one.
+        let pick = tables
+            .iter()
+            .position(|t| {
+                !edges
+                    .iter()
+                    .any(|(child, parent)| parent == t && child != t && tables.contains(child))
+            })
+            .unwrap_or(0);
+        out.push(tables.remove(pick));
+    }
+    out
+}
+
+async fn delete_rows(scope: &mut Scoped, table: &str, id: IntegrationId) -> StoreResult<u64> {
+    // `table` is a table name read from the catalog, never input; quoted as an identifier.
+    let table = quote_ident(table);
+    let done = sqlx::query(&format!(
+        "DELETE FROM {table} WHERE workspace_id = $1 AND integration_id = $2"
+    ))
+    .bind(scope.workspace_id().as_uuid())
+    .bind(id.as_uuid())
+    .execute(scope.tx())
+    .await?;
+    Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::referencing_first;
+
+    #[test]
+    fn referencing_tables_come_first() {
+        let tables = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+        let edges = vec![
+            ("c".to_string(), "a".to_string()),
+            ("b".to_string(), "c".to_string()),
+        ];
+        assert_eq!(referencing_first(tables, &edges), vec!["b", "c", "a"]);
+    }
+}
