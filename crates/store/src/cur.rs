@@ -1,0 +1,1073 @@
+//! CUR storage: billing periods and their files, line item partitions, the atomic swap of a
+//! period's assembly, rollups and tag keys (migrations/0005_cur.sql,
+//! docs/adr/0007-cur-storage.md).
+//!
+//! Line items are loaded into a fresh table ([`create_staging`], [`LineItemCopy`]) and swapped in
+//! with [`prepare_swap`] + [`PendingSwap::commit`] (or [`swap_period`]): one transaction
+//! replaces the period's line item partition and rebuilds its rollups, so readers see the
+//! previous assembly until it commits and a failed ingest leaves it in place.
+//!
+//! Partition DDL needs the table owner, so the loading functions take the [`Store`] and the
+//! workspace explicitly and run on the owner pool; they filter by that workspace themselves.
+//! Partition names are built only from ids and dates (never from report content), which is the
+//! one place SQL text is assembled: identifiers cannot be bound as parameters.
+
+use crate::{Scoped, Store, StoreError, StoreResult};
+use chrono::{DateTime, NaiveDate, Utc};
+use costline_domain::{BillingPeriod, IntegrationId, WorkspaceId};
+use rust_decimal::Decimal;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgCopyIn;
+use sqlx::{PgConnection, Postgres};
+use std::fmt::Write as _;
+use uuid::Uuid;
+
+/// Schema of the line item partitions (no privileges for the application role).
+const PARTS_SCHEMA: &str = "cur_parts";
+
+/// Period status: the newest assembly is being ingested.
+pub const PERIOD_INGESTING: &str = "ingesting";
+/// Period status: the newest assembly is ingested and served.
+pub const PERIOD_READY: &str = "ready";
+/// Period status: the newest assembly failed; the previous one (if any) is still served.
+pub const PERIOD_ERROR: &str = "error";
+
+// ---------------------------------------------------------------------------------------------
+// Periods, sources, files (scoped reads and writes)
+// ---------------------------------------------------------------------------------------------
+
+/// A billing period of an integration as stored.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct CurPeriod {
+    /// The integration.
+    pub integration_id: Uuid,
+    /// First day of the billing period.
+    pub billing_period: NaiveDate,
+    /// `ingesting`, `ready` or `error` (of the newest assembly seen).
+    pub status: String,
+    /// The newest assembly seen.
+    pub assembly_id: String,
+    /// Its format (`legacy_csv`, `cur2_parquet`, ...).
+    pub format: String,
+    /// Its number of data files.
+    pub files: i32,
+    /// Its total size in bytes.
+    pub bytes: i64,
+    /// Why it failed, naming the file.
+    pub error: Option<String>,
+    /// The assembly served to readers, if any.
+    pub live_assembly_id: Option<String>,
+    /// Line items of the served assembly.
+    pub rows: Option<i64>,
+    /// Currency of the served assembly.
+    pub currency: Option<String>,
+    /// When the served assembly was swapped in.
+    pub ingested_at: Option<DateTime<Utc>>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl CurPeriod {
+    /// The billing period as a domain value.
+    pub fn period(&self) -> BillingPeriod {
+        BillingPeriod::containing(self.billing_period)
+    }
+}
+
+const PERIOD_COLUMNS: &str =
+    "integration_id, billing_period, status, assembly_id, format, files, bytes, error,
+    live_assembly_id, rows, currency, ingested_at, updated_at";
+
+/// The CUR state of an integration found by polling.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct CurSource {
+    /// `awaiting_first_report`, `delivered` or `error`.
+    pub status: String,
+    /// Why the last poll failed.
+    pub error: Option<String>,
+    /// Last poll.
+    pub last_polled_at: Option<DateTime<Utc>>,
+    /// When the first report was ingested.
+    pub first_ingested_at: Option<DateTime<Utc>>,
+}
+
+/// Records a poll of the integration's bucket: `delivered` when any delivery was found,
+/// `error` with a message when the listing failed.
+pub async fn record_poll(
+    scope: &mut Scoped,
+    integration: IntegrationId,
+    delivered: bool,
+    error: Option<&str>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let ws = scope.workspace_id();
+    let status = match (error, delivered) {
+        (Some(_), _) => "error",
+        (None, true) => "delivered",
+        (None, false) => "awaiting_first_report",
+    };
+    sqlx::query(
+        "INSERT INTO cur_sources (workspace_id, integration_id, status, error, last_polled_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (workspace_id, integration_id)
+         DO UPDATE SET status = EXCLUDED.status, error = EXCLUDED.error, last_polled_at = EXCLUDED.last_polled_at",
+    )
+    .bind(ws.as_uuid())
+    .bind(integration.as_uuid())
+    .bind(status)
+    .bind(error)
+    .bind(now)
+    .execute(scope.tx())
+    .await?;
+    Ok(())
+}
+
+/// The integration's poll state, if it was ever polled.
+pub async fn source(
+    scope: &mut Scoped,
+    integration: IntegrationId,
+) -> StoreResult<Option<CurSource>> {
+    let ws = scope.workspace_id();
+    Ok(sqlx::query_as(
+        "SELECT status, error, last_polled_at, first_ingested_at FROM cur_sources
+          WHERE workspace_id = $1 AND integration_id = $2",
+    )
+    .bind(ws.as_uuid())
+    .bind(integration.as_uuid())
+    .fetch_optional(scope.tx())
+    .await?)
+}
+
+/// Every billing period of the integration, newest first.
+pub async fn periods(
+    scope: &mut Scoped,
+    integration: IntegrationId,
+) -> StoreResult<Vec<CurPeriod>> {
+    let ws = scope.workspace_id();
+    Ok(sqlx::query_as(&format!(
+        "SELECT {PERIOD_COLUMNS} FROM cur_periods
+          WHERE workspace_id = $1 AND integration_id = $2 ORDER BY billing_period DESC"
+    ))
+    .bind(ws.as_uuid())
+    .bind(integration.as_uuid())
+    .fetch_all(scope.tx())
+    .await?)
+}
+
+/// One billing period of the integration.
+pub async fn period(
+    scope: &mut Scoped,
+    integration: IntegrationId,
+    period: BillingPeriod,
+) -> StoreResult<Option<CurPeriod>> {
+    let ws = scope.workspace_id();
+    Ok(sqlx::query_as(&format!(
+        "SELECT {PERIOD_COLUMNS} FROM cur_periods
+          WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3"
+    ))
+    .bind(ws.as_uuid())
+    .bind(integration.as_uuid())
+    .bind(period.start())
+    .fetch_optional(scope.tx())
+    .await?)
+}
+
+/// The integration-level CUR status of the API (`cur.status`), from its poll state and periods:
+/// `ingesting` while any period is, `error` when the newest assembly of any period (or the last
+/// poll) failed, `ready` once a period is served, else `awaiting_first_report`.
+pub fn integration_status(source: Option<&CurSource>, periods: &[CurPeriod]) -> &'static str {
+    if periods.iter().any(|p| p.status == PERIOD_INGESTING) {
+        "ingesting"
+    } else if periods.iter().any(|p| p.status == PERIOD_ERROR)
+        || source.is_some_and(|s| s.status == "error")
+    {
+        "error"
+    } else if periods.iter().any(|p| p.live_assembly_id.is_some()) {
+        "ready"
+    } else {
+        "awaiting_first_report"
+    }
+}
+
+/// What an ingest is about to load.
+#[derive(Debug, Clone)]
+pub struct AssemblyInfo<'a> {
+    /// Manifest assembly id (or content hash).
+    pub assembly_id: &'a str,
+    /// Format name (`legacy_csv`, ...).
+    pub format: &'a str,
+    /// Number of data files.
+    pub files: i32,
+    /// Their total size.
+    pub bytes: i64,
+}
+
+/// Marks the period's newest assembly as being ingested (creating the period row). The served
+/// assembly, if any, stays as it is.
+pub async fn begin_period(
+    scope: &mut Scoped,
+    integration: IntegrationId,
+    period: BillingPeriod,
+    assembly: &AssemblyInfo<'_>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let ws = scope.workspace_id();
+    sqlx::query(
+        "INSERT INTO cur_periods (workspace_id, integration_id, billing_period, status, assembly_id,
+                                  format, files, bytes, updated_at)
+         VALUES ($1, $2, $3, 'ingesting', $4, $5, $6, $7, $8)
+         ON CONFLICT (workspace_id, integration_id, billing_period)
+         DO UPDATE SET status = 'ingesting', assembly_id = EXCLUDED.assembly_id,
+                       format = EXCLUDED.format, files = EXCLUDED.files, bytes = EXCLUDED.bytes,
+                       error = NULL, updated_at = EXCLUDED.updated_at",
+    )
+    .bind(ws.as_uuid())
+    .bind(integration.as_uuid())
+    .bind(period.start())
+    .bind(assembly.assembly_id)
+    .bind(assembly.format)
+    .bind(assembly.files)
+    .bind(assembly.bytes)
+    .bind(now)
+    .execute(scope.tx())
+    .await?;
+    Ok(())
+}
+
+/// Marks the period's newest assembly as failed with an actionable message (naming the file).
+/// The served assembly, if any, stays in place.
+pub async fn fail_period(
+    scope: &mut Scoped,
+    integration: IntegrationId,
+    period: BillingPeriod,
+    assembly_id: &str,
+    error: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let ws = scope.workspace_id();
+    sqlx::query(
+        "UPDATE cur_periods SET status = 'error', error = $5, updated_at = $6
+          WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3 AND assembly_id = $4",
+    )
+    .bind(ws.as_uuid())
+    .bind(integration.as_uuid())
+    .bind(period.start())
+    .bind(assembly_id)
+    .bind(error)
+    .bind(now)
+    .execute(scope.tx())
+    .await?;
+    Ok(())
+}
+
+/// A data file as ingested.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CurFile {
+    /// Its S3 key.
+    pub file_key: String,
+    /// Its position in the assembly (the high half of `line_no`).
+    pub file_no: i32,
+    /// Its size in bytes.
+    pub bytes: i64,
+    /// Line items read from it.
+    pub rows: i64,
+}
+
+/// The files of the period's served assembly.
+pub async fn files(
+    scope: &mut Scoped,
+    integration: IntegrationId,
+    period: BillingPeriod,
+) -> StoreResult<Vec<CurFile>> {
+    let ws = scope.workspace_id();
+    Ok(sqlx::query_as(
+        "SELECT f.file_key, f.file_no, f.bytes, f.rows FROM cur_files f
+           JOIN cur_periods p USING (workspace_id, integration_id, billing_period)
+          WHERE f.workspace_id = $1 AND f.integration_id = $2 AND f.billing_period = $3
+            AND f.assembly_id = p.live_assembly_id
+          ORDER BY f.file_no",
+    )
+    .bind(ws.as_uuid())
+    .bind(integration.as_uuid())
+    .bind(period.start())
+    .fetch_all(scope.tx())
+    .await?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tag keys
+// ---------------------------------------------------------------------------------------------
+
+/// The tag keys the workspace rolls up, sorted.
+pub async fn tag_keys(scope: &mut Scoped) -> StoreResult<Vec<String>> {
+    let ws = scope.workspace_id();
+    Ok(sqlx::query_scalar(
+        "SELECT tag_key FROM workspace_tag_keys WHERE workspace_id = $1 ORDER BY tag_key",
+    )
+    .bind(ws.as_uuid())
+    .fetch_all(scope.tx())
+    .await?)
+}
+
+/// Replaces the workspace's rolled-up tag keys. Takes effect for periods ingested afterwards
+/// (or re-ingested by a backfill); until then `tag:<key>` costs are answered from line items.
+pub async fn set_tag_keys(scope: &mut Scoped, keys: &[String]) -> StoreResult<()> {
+    let ws = scope.workspace_id();
+    for k in keys {
+        if k.is_empty() || k.len() > 256 {
+            return Err(StoreError::Conflict(format!(
+                "tag key {k:?} must be 1 to 256 characters"
+            )));
+        }
+    }
+    sqlx::query(
+        "DELETE FROM workspace_tag_keys WHERE workspace_id = $1 AND NOT (tag_key = ANY($2))",
+    )
+    .bind(ws.as_uuid())
+    .bind(keys)
+    .execute(scope.tx())
+    .await?;
+    sqlx::query(
+        "INSERT INTO workspace_tag_keys (workspace_id, tag_key)
+         SELECT $1, k FROM unnest($2::text[]) k ON CONFLICT DO NOTHING",
+    )
+    .bind(ws.as_uuid())
+    .bind(keys)
+    .execute(scope.tx())
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading line items (owner pool)
+// ---------------------------------------------------------------------------------------------
+
+/// A fresh, not yet attached line item table for one assembly of one period.
+#[derive(Debug, Clone)]
+pub struct Staging {
+    workspace_id: WorkspaceId,
+    integration_id: IntegrationId,
+    period: BillingPeriod,
+    assembly_id: String,
+    table: String,
+}
+
+impl Staging {
+    /// The table's name inside the partitions schema.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The assembly it holds.
+    pub fn assembly_id(&self) -> &str {
+        &self.assembly_id
+    }
+
+    /// The billing period it holds.
+    pub fn period(&self) -> BillingPeriod {
+        self.period
+    }
+
+    fn qualified(&self) -> String {
+        format!("{PARTS_SCHEMA}.{}", self.table)
+    }
+}
+
+fn integration_table(integration: IntegrationId) -> String {
+    format!("li_{}", integration.as_uuid().simple())
+}
+
+fn leaf_prefix(integration: IntegrationId, period: BillingPeriod) -> String {
+    format!(
+        "li_{}_{:04}{:02}_",
+        integration.as_uuid().simple(),
+        period.year(),
+        period.month()
+    )
+}
+
+/// Makes sure the integration's partition exists. Serialized per integration with an advisory
+/// lock, so two periods starting at once do not race on it.
+async fn ensure_integration_partition(
+    conn: &mut PgConnection,
+    workspace_id: WorkspaceId,
+    integration: IntegrationId,
+) -> StoreResult<()> {
+    let table = integration_table(integration);
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                         WHERE n.nspname = $1 AND c.relname = $2)",
+    )
+    .bind(PARTS_SCHEMA)
+    .bind(&table)
+    .fetch_one(&mut *conn)
+    .await?;
+    if exists {
+        return Ok(());
+    }
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
+        .bind(integration.to_string())
+        .execute(&mut *tx)
+        .await?;
+    // The integration must belong to the workspace: the owner connection bypasses RLS.
+    let owned: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM integrations WHERE workspace_id = $1 AND integration_id = $2)",
+    )
+    .bind(workspace_id.as_uuid())
+    .bind(integration.as_uuid())
+    .fetch_one(&mut *tx)
+    .await?;
+    if !owned {
+        return Err(StoreError::NotFound);
+    }
+    sqlx::query(&format!(
+        "CREATE TABLE IF NOT EXISTS {PARTS_SCHEMA}.{table} PARTITION OF cur_line_items
+             FOR VALUES IN ('{}') PARTITION BY LIST (billing_period)",
+        integration.as_uuid()
+    ))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Drops staging tables of the period left by failed or interrupted ingests (every table of
+/// the period that is not attached).
+async fn drop_leftovers(
+    conn: &mut PgConnection,
+    integration: IntegrationId,
+    period: BillingPeriod,
+) -> StoreResult<()> {
+    let like = format!("{}%", leaf_prefix(integration, period));
+    let stale: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = $1 AND c.relkind = 'r' AND NOT c.relispartition AND c.relname LIKE $2",
+    )
+    .bind(PARTS_SCHEMA)
+    .bind(&like)
+    .fetch_all(&mut *conn)
+    .await?;
+    for t in stale {
+        sqlx::query(&format!("DROP TABLE IF EXISTS {PARTS_SCHEMA}.{t}"))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Creates the empty table an assembly of `period` is loaded into, after dropping what earlier
+/// failed attempts left. Its check constraint lets the later attach skip a validation scan.
+pub async fn create_staging(
+    store: &Store,
+    workspace_id: WorkspaceId,
+    integration: IntegrationId,
+    period: BillingPeriod,
+    assembly_id: &str,
+) -> StoreResult<Staging> {
+    let mut conn = store.system().acquire().await?;
+    ensure_integration_partition(&mut conn, workspace_id, integration).await?;
+    drop_leftovers(&mut conn, integration, period).await?;
+    let suffix = Uuid::new_v4().simple().to_string();
+    let staging = Staging {
+        workspace_id,
+        integration_id: integration,
+        period,
+        assembly_id: assembly_id.to_owned(),
+        table: format!("{}{}", leaf_prefix(integration, period), &suffix[..8]),
+    };
+    let q = staging.qualified();
+    sqlx::query(&format!(
+        "CREATE TABLE {q} (LIKE cur_line_items INCLUDING DEFAULTS,
+             CHECK (workspace_id = '{ws}' AND integration_id = '{int}' AND billing_period = '{p}'))",
+        ws = workspace_id.as_uuid(),
+        int = integration.as_uuid(),
+        p = period.start(),
+    ))
+    .execute(&mut *conn)
+    .await?;
+    Ok(staging)
+}
+
+/// A `COPY` into a staging table. Feed it buffers built with [`CopyEncoder`]; several may run
+/// at once into the same table (one per file).
+pub struct LineItemCopy {
+    copy: PgCopyIn<PoolConnection<Postgres>>,
+}
+
+impl LineItemCopy {
+    /// Starts a COPY on its own owner connection.
+    pub async fn start(store: &Store, staging: &Staging) -> StoreResult<LineItemCopy> {
+        use sqlx::postgres::PgPoolCopyExt;
+        let copy = store
+            .system()
+            .copy_in_raw(&format!(
+                "COPY {} ({COPY_COLUMNS}) FROM STDIN",
+                staging.qualified()
+            ))
+            .await?;
+        Ok(LineItemCopy { copy })
+    }
+
+    /// Sends whole rows (a buffer of [`CopyEncoder`]).
+    pub async fn send(&mut self, rows: &[u8]) -> StoreResult<()> {
+        self.copy.send(rows).await?;
+        Ok(())
+    }
+
+    /// Ends the COPY; the number of rows the server stored.
+    pub async fn finish(self) -> StoreResult<u64> {
+        Ok(self.copy.finish().await?)
+    }
+
+    /// Abandons the COPY (nothing it sent is kept).
+    pub async fn abort(self, why: &str) -> StoreResult<()> {
+        self.copy.abort(why).await?;
+        Ok(())
+    }
+}
+
+const COPY_COLUMNS: &str =
+    "workspace_id, integration_id, billing_period, line_no, usage_start, usage_end,
+    payer_account_id, usage_account_id, line_item_type, product_code, usage_type, operation, region,
+    availability_zone, resource_id, usage_amount, pricing_unit, unblended_rate, unblended_cost,
+    net_unblended_cost, amortized_cost, net_amortized_cost, public_on_demand_cost, currency, tags";
+
+/// One line item to store, borrowed from the parser's item.
+#[derive(Debug, Clone, Copy)]
+pub struct NewLineItem<'a> {
+    /// Usage start.
+    pub usage_start: DateTime<Utc>,
+    /// Usage end.
+    pub usage_end: DateTime<Utc>,
+    /// Payer account.
+    pub payer_account_id: &'a str,
+    /// Usage account.
+    pub usage_account_id: &'a str,
+    /// Line item type.
+    pub line_item_type: &'a str,
+    /// Product code (the `service` of the cost API).
+    pub product_code: &'a str,
+    /// Usage type.
+    pub usage_type: &'a str,
+    /// Operation.
+    pub operation: &'a str,
+    /// Region.
+    pub region: &'a str,
+    /// Availability zone.
+    pub availability_zone: &'a str,
+    /// Resource id.
+    pub resource_id: &'a str,
+    /// Usage amount.
+    pub usage_amount: Decimal,
+    /// Pricing unit.
+    pub pricing_unit: &'a str,
+    /// Unblended rate.
+    pub unblended_rate: Option<Decimal>,
+    /// Unblended cost.
+    pub unblended_cost: Decimal,
+    /// Net unblended cost.
+    pub net_unblended_cost: Option<Decimal>,
+    /// Amortized cost.
+    pub amortized_cost: Decimal,
+    /// Net amortized cost.
+    pub net_amortized_cost: Option<Decimal>,
+    /// Public on-demand cost.
+    pub public_on_demand_cost: Option<Decimal>,
+    /// Currency.
+    pub currency: &'a str,
+    /// User tags (key, value).
+    pub tags: &'a [(String, String)],
+}
+
+/// Encodes line items as rows of PostgreSQL's COPY text format into a reusable buffer.
+pub struct CopyEncoder {
+    prefix: String,
+    file_no: u32,
+    buf: Vec<u8>,
+    json: String,
+    ts_cache: [(i64, String); 2],
+}
+
+impl CopyEncoder {
+    /// An encoder for the rows of file number `file_no` of a staging table.
+    pub fn new(staging: &Staging, file_no: u32) -> CopyEncoder {
+        CopyEncoder {
+            prefix: format!(
+                "{}\t{}\t{}\t",
+                staging.workspace_id.as_uuid(),
+                staging.integration_id.as_uuid(),
+                staging.period.start()
+            ),
+            file_no,
+            buf: Vec::with_capacity(1 << 20),
+            json: String::new(),
+            ts_cache: [(i64::MIN, String::new()), (i64::MIN, String::new())],
+        }
+    }
+
+    /// Bytes encoded and not yet taken.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether nothing is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Takes the buffered rows, leaving the encoder empty (with a buffer of the same capacity).
+    pub fn take(&mut self) -> Vec<u8> {
+        let cap = self.buf.capacity();
+        std::mem::replace(&mut self.buf, Vec::with_capacity(cap))
+    }
+
+    /// Appends row `row` (from 1) of the file.
+    pub fn push(&mut self, row: u32, item: &NewLineItem<'_>) {
+        let line_no = ((self.file_no as i64) << 32) | row as i64;
+        let b = &mut self.buf;
+        b.extend_from_slice(self.prefix.as_bytes());
+        push_display(b, line_no);
+        b.push(b'\t');
+        for (slot, ts) in [item.usage_start, item.usage_end].into_iter().enumerate() {
+            let key = ts.timestamp_micros();
+            let cached = &mut self.ts_cache[slot];
+            if cached.0 != key {
+                cached.0 = key;
+                cached.1.clear();
+                let _ = write!(cached.1, "{}", ts.format("%Y-%m-%d %H:%M:%S%.f+00"));
+            }
+            b.extend_from_slice(cached.1.as_bytes());
+            b.push(b'\t');
+        }
+        for s in [
+            item.payer_account_id,
+            item.usage_account_id,
+            item.line_item_type,
+            item.product_code,
+            item.usage_type,
+            item.operation,
+            item.region,
+            item.availability_zone,
+            item.resource_id,
+        ] {
+            push_text(b, s);
+            b.push(b'\t');
+        }
+        push_display(b, item.usage_amount);
+        b.push(b'\t');
+        push_text(b, item.pricing_unit);
+        b.push(b'\t');
+        push_opt(b, item.unblended_rate);
+        push_display(b, item.unblended_cost);
+        b.push(b'\t');
+        push_opt(b, item.net_unblended_cost);
+        push_display(b, item.amortized_cost);
+        b.push(b'\t');
+        push_opt(b, item.net_amortized_cost);
+        push_opt(b, item.public_on_demand_cost);
+        push_text(b, item.currency);
+        b.push(b'\t');
+        self.json.clear();
+        self.json.push('{');
+        for (i, (k, v)) in item.tags.iter().enumerate() {
+            if i > 0 {
+                self.json.push(',');
+            }
+            json_string(&mut self.json, k);
+            self.json.push(':');
+            json_string(&mut self.json, v);
+        }
+        self.json.push('}');
+        push_text(b, &self.json);
+        b.push(b'\n');
+    }
+}
+
+fn push_display(b: &mut Vec<u8>, v: impl std::fmt::Display) {
+    use std::io::Write as _;
+    let _ = write!(b, "{v}");
+}
+
+fn push_opt(b: &mut Vec<u8>, v: Option<Decimal>) {
+    match v {
+        Some(d) => push_display(b, d),
+        None => b.extend_from_slice(b"\\N"),
+    }
+    b.push(b'\t');
+}
+
+/// COPY text escaping; NUL cannot be stored in text and is dropped.
+fn push_text(b: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    if !bytes
+        .iter()
+        .any(|c| matches!(c, b'\\' | b'\t' | b'\n' | b'\r' | 0))
+    {
+        b.extend_from_slice(bytes);
+        return;
+    }
+    for &c in bytes {
+        match c {
+            b'\\' => b.extend_from_slice(b"\\\\"),
+            b'\t' => b.extend_from_slice(b"\\t"),
+            b'\n' => b.extend_from_slice(b"\\n"),
+            b'\r' => b.extend_from_slice(b"\\r"),
+            0 => {}
+            _ => b.push(c),
+        }
+    }
+}
+
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => {}
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Drops a staging table that will not be swapped in (a failed ingest).
+pub async fn drop_staging(store: &Store, staging: &Staging) -> StoreResult<()> {
+    sqlx::query(&format!("DROP TABLE IF EXISTS {}", staging.qualified()))
+        .execute(store.system())
+        .await?;
+    Ok(())
+}
+
+/// Builds the staging table's primary key (after the load: faster than maintaining it during
+/// COPY) and its statistics, so the swap only attaches.
+pub async fn finish_staging(store: &Store, staging: &Staging) -> StoreResult<()> {
+    let q = staging.qualified();
+    let mut conn = store.system().acquire().await?;
+    sqlx::query(&format!(
+        "ALTER TABLE {q} ADD PRIMARY KEY (workspace_id, integration_id, billing_period, line_no)"
+    ))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(&format!("ANALYZE {q}"))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// A file of the assembly, for the integrity record.
+#[derive(Debug, Clone)]
+pub struct FileRecord {
+    /// S3 key.
+    pub key: String,
+    /// Position in the assembly.
+    pub file_no: i32,
+    /// Size in bytes.
+    pub bytes: i64,
+    /// Line items read.
+    pub rows: i64,
+}
+
+/// What a swap did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwapOutcome {
+    /// Line items now served for the period.
+    pub rows: i64,
+    /// True when this was the integration's first ingested report (the caller notifies the
+    /// admins: `costline_store::notifications::notify_admins_at`, idempotent per integration).
+    pub first_report: bool,
+}
+
+/// A swap done but not committed: readers still see the previous assembly.
+pub struct PendingSwap {
+    tx: sqlx::Transaction<'static, Postgres>,
+    outcome: SwapOutcome,
+}
+
+impl PendingSwap {
+    /// What the swap will have done once committed.
+    pub fn outcome(&self) -> &SwapOutcome {
+        &self.outcome
+    }
+
+    /// Commits: readers see the new assembly from now on.
+    pub async fn commit(self) -> StoreResult<SwapOutcome> {
+        self.tx.commit().await?;
+        Ok(self.outcome)
+    }
+}
+
+/// [`prepare_swap`] and commit.
+pub async fn swap_period(
+    store: &Store,
+    staging: &Staging,
+    files: &[FileRecord],
+    now: DateTime<Utc>,
+) -> StoreResult<SwapOutcome> {
+    prepare_swap(store, staging, files, now)
+        .await?
+        .commit()
+        .await
+}
+
+/// In one transaction (not committed yet): rebuilds the period's daily and tag rollups from the
+/// staging table, replaces the period's line item partition with it (the old one is dropped),
+/// records the files and row counts, marks the period `ready`, and notes the integration's first
+/// ingested report. Fails with `Conflict` when the period no longer
+/// expects this assembly (a newer ingest started or the integration's data was deleted).
+pub async fn prepare_swap(
+    store: &Store,
+    staging: &Staging,
+    files: &[FileRecord],
+    now: DateTime<Utc>,
+) -> StoreResult<PendingSwap> {
+    let ws = staging.workspace_id.as_uuid();
+    let int = staging.integration_id.as_uuid();
+    let bp = staging.period.start();
+    let mut tx = store.system().begin().await?;
+    // Lock order: the period row first, so concurrent swaps of one period queue here.
+    let current: Option<(String, Option<String>)> = sqlx::query_as(
+        "SELECT assembly_id, live_table FROM cur_periods
+          WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3 FOR UPDATE",
+    )
+    .bind(ws)
+    .bind(int)
+    .bind(bp)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((expected_assembly, old_table)) = current else {
+        return Err(StoreError::Conflict(format!(
+            "billing period {} of integration {} is no longer recorded (was the integration revoked?)",
+            staging.period, staging.integration_id
+        )));
+    };
+    if expected_assembly != staging.assembly_id {
+        return Err(StoreError::Conflict(format!(
+            "billing period {} now expects assembly {expected_assembly}, not {}",
+            staging.period, staging.assembly_id
+        )));
+    }
+    let q = staging.qualified();
+
+    sqlx::query(
+        "DELETE FROM cur_daily_costs WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3",
+    )
+    .bind(ws)
+    .bind(int)
+    .bind(bp)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM cur_daily_tag_costs WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3",
+    )
+    .bind(ws)
+    .bind(int)
+    .bind(bp)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(&format!(
+        "INSERT INTO cur_daily_costs (workspace_id, integration_id, billing_period, day, payer_account_id,
+                usage_account_id, product_code, region, line_item_type, currency,
+                unblended, net_unblended, amortized, line_items)
+         SELECT workspace_id, integration_id, billing_period, (usage_start AT TIME ZONE 'UTC')::date,
+                payer_account_id, usage_account_id, product_code, region, line_item_type, currency,
+                sum(unblended_cost), sum(coalesce(net_unblended_cost, unblended_cost)),
+                sum(amortized_cost), count(*)
+           FROM {q}
+          GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
+    ))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(&format!(
+        "INSERT INTO cur_daily_tag_costs (workspace_id, integration_id, billing_period, tag_key, tag_value,
+                day, payer_account_id, usage_account_id, product_code, region, line_item_type, currency,
+                unblended, net_unblended, amortized, line_items)
+         SELECT li.workspace_id, li.integration_id, li.billing_period, k.tag_key,
+                coalesce(li.tags ->> k.tag_key, ''), (li.usage_start AT TIME ZONE 'UTC')::date,
+                li.payer_account_id, li.usage_account_id, li.product_code, li.region,
+                li.line_item_type, li.currency,
+                sum(li.unblended_cost), sum(coalesce(li.net_unblended_cost, li.unblended_cost)),
+                sum(li.amortized_cost), count(*)
+           FROM {q} li
+           JOIN workspace_tag_keys k ON k.workspace_id = li.workspace_id
+          WHERE li.workspace_id = $1
+          GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"
+    ))
+    .bind(ws)
+    .execute(&mut *tx)
+    .await?;
+    let (rows, currency): (i64, Option<String>) =
+        sqlx::query_as(&format!("SELECT count(*), min(currency) FROM {q}"))
+            .fetch_one(&mut *tx)
+            .await?;
+
+    let parent = format!(
+        "{PARTS_SCHEMA}.{}",
+        integration_table(staging.integration_id)
+    );
+    if let Some(old) = old_table.as_deref() {
+        sqlx::query(&format!(
+            "ALTER TABLE {parent} DETACH PARTITION {PARTS_SCHEMA}.{old}"
+        ))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&format!("DROP TABLE {PARTS_SCHEMA}.{old}"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(&format!(
+        "ALTER TABLE {parent} ATTACH PARTITION {q} FOR VALUES IN ('{bp}')"
+    ))
+    .execute(&mut *tx)
+    .await?;
+
+    sqlx::query(
+        "DELETE FROM cur_files WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3",
+    )
+    .bind(ws)
+    .bind(int)
+    .bind(bp)
+    .execute(&mut *tx)
+    .await?;
+    for f in files {
+        sqlx::query(
+            "INSERT INTO cur_files (workspace_id, integration_id, billing_period, assembly_id, file_key,
+                                    file_no, bytes, rows, ingested_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(ws)
+        .bind(int)
+        .bind(bp)
+        .bind(&staging.assembly_id)
+        .bind(&f.key)
+        .bind(f.file_no)
+        .bind(f.bytes)
+        .bind(f.rows)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query(
+        "UPDATE cur_periods SET status = 'ready', error = NULL, live_assembly_id = assembly_id,
+                live_table = $4, rows = $5, currency = $6, ingested_at = $7, updated_at = $7
+          WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3",
+    )
+    .bind(ws)
+    .bind(int)
+    .bind(bp)
+    .bind(&staging.table)
+    .bind(rows)
+    .bind(&currency)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+
+    let first: Option<bool> = sqlx::query_scalar(
+        "INSERT INTO cur_sources (workspace_id, integration_id, status, first_ingested_at)
+         VALUES ($1, $2, 'delivered', $3)
+         ON CONFLICT (workspace_id, integration_id) DO UPDATE
+            SET first_ingested_at = coalesce(cur_sources.first_ingested_at, EXCLUDED.first_ingested_at)
+         RETURNING first_ingested_at = $3",
+    )
+    .bind(ws)
+    .bind(int)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let first_report = first.unwrap_or(false);
+    Ok(PendingSwap {
+        tx,
+        outcome: SwapOutcome { rows, first_report },
+    })
+}
+
+/// Deletes every CUR row of an integration: its line item partitions are dropped (metadata
+/// only), its periods, files, rollups, poll state and notices deleted. Idempotent.
+pub async fn delete_integration_data(
+    store: &Store,
+    workspace_id: WorkspaceId,
+    integration: IntegrationId,
+) -> StoreResult<()> {
+    let mut tx = store.system().begin().await?;
+    let owned: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM integrations WHERE workspace_id = $1 AND integration_id = $2)",
+    )
+    .bind(workspace_id.as_uuid())
+    .bind(integration.as_uuid())
+    .fetch_one(&mut *tx)
+    .await?;
+    if !owned {
+        return Err(StoreError::NotFound);
+    }
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
+        .bind(integration.to_string())
+        .execute(&mut *tx)
+        .await?;
+    let like = format!("li_{}%", integration.as_uuid().simple());
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND c.relname LIKE $2
+          ORDER BY length(c.relname)",
+    )
+    .bind(PARTS_SCHEMA)
+    .bind(&like)
+    .fetch_all(&mut *tx)
+    .await?;
+    // The integration's partition first: dropping it drops its attached periods too.
+    for t in tables {
+        sqlx::query(&format!("DROP TABLE IF EXISTS {PARTS_SCHEMA}.{t}"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    for table in ["cur_periods", "cur_sources", "notifications"] {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE workspace_id = $1 AND integration_id = $2"
+        ))
+        .bind(workspace_id.as_uuid())
+        .bind(integration.as_uuid())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Line items stored for the integration's period (through RLS), for integrity checks.
+pub async fn line_item_count(
+    scope: &mut Scoped,
+    integration: IntegrationId,
+    period: BillingPeriod,
+) -> StoreResult<i64> {
+    let ws = scope.workspace_id();
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM cur_line_items
+          WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3",
+    )
+    .bind(ws.as_uuid())
+    .bind(integration.as_uuid())
+    .bind(period.start())
+    .fetch_one(scope.tx())
+    .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_text_escapes_what_copy_would_misread() {
+        let mut b = Vec::new();
+        push_text(&mut b, "a\tb\\c\nd\re\0f");
+        assert_eq!(b, br"a\tb\\c\nd\ref");
+        let mut j = String::new();
+        json_string(&mut j, "q\"uo\\te\u{1}");
+        assert_eq!(j, "\"q\\\"uo\\\\te\\u0001\"");
+    }
+}

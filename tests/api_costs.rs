@@ -1,0 +1,377 @@
+//! CUR storage and the cost API without AWS: assemblies loaded straight through the store.
+//!
+//! - readers see the previous assembly until the swap commits, then only the new one;
+//! - a failed load leaves the served assembly in place;
+//! - line item partitions are unreachable for the application role except through RLS;
+//! - `GET /api/v1/costs` validates its parameters and sums exactly.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use costline_domain::{BillingPeriod, IntegrationId, WorkspaceId};
+use costline_store::costs::{self, CostDimension, CostMetric, CostQuery};
+use costline_store::cur::{self, AssemblyInfo, CopyEncoder, FileRecord, LineItemCopy, NewLineItem};
+use costline_store::Store;
+use costline_testkit::{spawn_app, TestApp, TestWorkspace};
+use rust_decimal::Decimal;
+use serde_json::json;
+use std::str::FromStr;
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+fn period() -> BillingPeriod {
+    "2024-03".parse().unwrap()
+}
+
+fn at(day: u32) -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(2024, 3, day)
+        .unwrap()
+        .and_hms_opt(5, 0, 0)
+        .unwrap()
+        .and_utc()
+}
+
+async fn integration(app: &TestApp, ws: &TestWorkspace) -> (WorkspaceId, IntegrationId) {
+    let (status, created) = app
+        .call(
+            "POST",
+            "/api/v1/integrations/aws",
+            Some(&ws.token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    (
+        ws.workspace_id.parse().unwrap(),
+        created["id"].as_str().unwrap().parse().unwrap(),
+    )
+}
+
+/// Loads one assembly: `items` as (day, account, service, unblended, tag Team) rows.
+async fn load(
+    store: &Store,
+    ws: WorkspaceId,
+    int: IntegrationId,
+    assembly: &str,
+    items: &[(u32, &str, &str, &str, Option<&str>)],
+) -> cur::Staging {
+    let mut scope = store.scoped(ws).await.unwrap();
+    cur::begin_period(
+        &mut scope,
+        int,
+        period(),
+        &AssemblyInfo {
+            assembly_id: assembly,
+            format: "legacy_csv",
+            files: 1,
+            bytes: 10,
+        },
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    scope.commit().await.unwrap();
+    let staging = cur::create_staging(store, ws, int, period(), assembly)
+        .await
+        .unwrap();
+    let mut enc = CopyEncoder::new(&staging, 0);
+    for (i, (day, account, service, cost, team)) in items.iter().enumerate() {
+        let tags: Vec<(String, String)> = team
+            .map(|t| vec![("Team".to_string(), t.to_string())])
+            .unwrap_or_default();
+        enc.push(
+            i as u32 + 1,
+            &NewLineItem {
+                usage_start: at(*day),
+                usage_end: at(*day),
+                payer_account_id: "111111111111",
+                usage_account_id: account,
+                line_item_type: "Usage",
+                product_code: service,
+                usage_type: "BoxUsage\t\"x\"\\y",
+                operation: "RunInstances",
+                region: "us-east-1",
+                availability_zone: "",
+                resource_id: "i-1",
+                usage_amount: Decimal::ONE,
+                pricing_unit: "Hrs",
+                unblended_rate: None,
+                unblended_cost: dec(cost),
+                net_unblended_cost: None,
+                amortized_cost: dec(cost) * Decimal::TWO,
+                net_amortized_cost: None,
+                public_on_demand_cost: None,
+                currency: "USD",
+                tags: &tags,
+            },
+        );
+    }
+    let mut copy = LineItemCopy::start(store, &staging).await.unwrap();
+    copy.send(&enc.take()).await.unwrap();
+    assert_eq!(copy.finish().await.unwrap(), items.len() as u64);
+    cur::finish_staging(store, &staging).await.unwrap();
+    staging
+}
+
+async fn total(store: &Store, ws: WorkspaceId, metric: CostMetric) -> Decimal {
+    let mut scope = store.scoped(ws).await.unwrap();
+    let answer = costs::query(
+        &mut scope,
+        &CostQuery {
+            start: NaiveDate::from_ymd_opt(2024, 3, 1).unwrap(),
+            end: NaiveDate::from_ymd_opt(2024, 4, 1).unwrap(),
+            group_by: vec![],
+            metric,
+        },
+    )
+    .await
+    .unwrap();
+    scope.commit().await.unwrap();
+    answer.total
+}
+
+fn file(rows: i64) -> Vec<FileRecord> {
+    vec![FileRecord {
+        key: "cur/r/20240301-20240401/a/r-1.csv.gz".into(),
+        file_no: 0,
+        bytes: 10,
+        rows,
+    }]
+}
+
+#[tokio::test]
+async fn readers_see_the_previous_assembly_until_the_swap_commits() {
+    let app = spawn_app().await;
+    let acme = app.create_workspace("Acme", "owner@acme.test").await;
+    let (ws, int) = integration(&app, &acme).await;
+    let store = &app.db.store;
+
+    let a = load(
+        store,
+        ws,
+        int,
+        "asm-a",
+        &[
+            (1, "222222222222", "AmazonEC2", "1.10", Some("web")),
+            (2, "222222222222", "AmazonS3", "0.000001", None),
+        ],
+    )
+    .await;
+    let first = cur::swap_period(store, &a, &file(2), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(first.rows, 2);
+    assert!(first.first_report);
+    assert_eq!(
+        total(store, ws, CostMetric::Unblended).await,
+        dec("1.100001")
+    );
+    assert_eq!(
+        total(store, ws, CostMetric::Amortized).await,
+        dec("2.200002")
+    );
+
+    // Assembly B is loaded and swapped, but not yet committed: readers still see A.
+    let b = load(
+        store,
+        ws,
+        int,
+        "asm-b",
+        &[(3, "333333333333", "AmazonRDS", "5.00", Some("db"))],
+    )
+    .await;
+    let pending = cur::prepare_swap(store, &b, &file(1), Utc::now())
+        .await
+        .unwrap();
+    assert!(!pending.outcome().first_report);
+    assert_eq!(
+        total(store, ws, CostMetric::Unblended).await,
+        dec("1.100001")
+    );
+    let mut scope = store.scoped(ws).await.unwrap();
+    let p = cur::period(&mut scope, int, period())
+        .await
+        .unwrap()
+        .unwrap();
+    scope.commit().await.unwrap();
+    assert_eq!(p.live_assembly_id.as_deref(), Some("asm-a"));
+    pending.commit().await.unwrap();
+    assert_eq!(total(store, ws, CostMetric::Unblended).await, dec("5.00"));
+
+    let mut scope = store.scoped(ws).await.unwrap();
+    let p = cur::period(&mut scope, int, period())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (p.status.as_str(), p.live_assembly_id.as_deref(), p.rows),
+        ("ready", Some("asm-b"), Some(1))
+    );
+    assert_eq!(
+        cur::line_item_count(&mut scope, int, period())
+            .await
+            .unwrap(),
+        1,
+        "A's rows are gone, not mixed in"
+    );
+    scope.commit().await.unwrap();
+
+    // A failed load of C leaves B served.
+    let c = load(
+        store,
+        ws,
+        int,
+        "asm-c",
+        &[(4, "444444444444", "AWSLambda", "9", None)],
+    )
+    .await;
+    cur::drop_staging(store, &c).await.unwrap();
+    let mut scope = store.scoped(ws).await.unwrap();
+    cur::fail_period(
+        &mut scope,
+        int,
+        period(),
+        "asm-c",
+        "file x is corrupt",
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    scope.commit().await.unwrap();
+    assert_eq!(total(store, ws, CostMetric::Unblended).await, dec("5.00"));
+    let mut scope = store.scoped(ws).await.unwrap();
+    let p = cur::period(&mut scope, int, period())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (p.status.as_str(), p.live_assembly_id.as_deref()),
+        ("error", Some("asm-b"))
+    );
+    scope.commit().await.unwrap();
+
+    // Deleting the integration's data drops its partitions.
+    cur::delete_integration_data(store, ws, int).await.unwrap();
+    assert_eq!(total(store, ws, CostMetric::Unblended).await, Decimal::ZERO);
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'cur_parts'",
+    )
+    .fetch_one(store.system())
+    .await
+    .unwrap();
+    assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn line_items_are_reachable_only_through_rls() {
+    let app = spawn_app().await;
+    let acme = app.create_workspace("Acme", "owner@acme.test").await;
+    let globex = app.create_workspace("Globex", "owner@globex.test").await;
+    let (ws_a, int_a) = integration(&app, &acme).await;
+    let (ws_b, _) = integration(&app, &globex).await;
+    let store = &app.db.store;
+    let a = load(
+        store,
+        ws_a,
+        int_a,
+        "asm-a",
+        &[(1, "222222222222", "AmazonEC2", "7", None)],
+    )
+    .await;
+    cur::swap_period(store, &a, &file(1), Utc::now())
+        .await
+        .unwrap();
+
+    // B's scope sees nothing of A, even without a workspace filter.
+    let mut scope = store.scoped(ws_b).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM cur_line_items")
+        .fetch_one(scope.tx())
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM cur_daily_costs")
+        .fetch_one(scope.tx())
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    scope.commit().await.unwrap();
+    assert_eq!(
+        total(store, ws_b, CostMetric::Unblended).await,
+        Decimal::ZERO
+    );
+    assert_eq!(total(store, ws_a, CostMetric::Unblended).await, dec("7"));
+
+    // The partition itself is out of the application role's reach.
+    let mut scope = store.scoped(ws_a).await.unwrap();
+    let err = sqlx::query(&format!("SELECT count(*) FROM cur_parts.{}", a.table()))
+        .execute(scope.tx())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("permission denied"), "{err}");
+}
+
+#[tokio::test]
+async fn costs_by_tag_come_from_tag_rollups_or_line_items() {
+    let app = spawn_app().await;
+    let acme = app.create_workspace("Acme", "owner@acme.test").await;
+    let (ws, int) = integration(&app, &acme).await;
+    let store = &app.db.store;
+    let items = [
+        (1, "222222222222", "AmazonEC2", "1.5", Some("web")),
+        (1, "222222222222", "AmazonEC2", "2.25", Some("web")),
+        (2, "333333333333", "AmazonS3", "0.125", Some("data")),
+        (2, "333333333333", "AmazonS3", "10", None),
+    ];
+    let s = load(store, ws, int, "asm-a", &items).await;
+    cur::swap_period(store, &s, &file(4), Utc::now())
+        .await
+        .unwrap();
+    let by_team = |scope_store: &Store| {
+        let store = scope_store.clone();
+        async move {
+            let mut scope = store.scoped(ws).await.unwrap();
+            let a = costs::query(
+                &mut scope,
+                &CostQuery {
+                    start: NaiveDate::from_ymd_opt(2024, 3, 1).unwrap(),
+                    end: NaiveDate::from_ymd_opt(2024, 4, 1).unwrap(),
+                    group_by: vec![CostDimension::Tag("Team".into())],
+                    metric: CostMetric::Unblended,
+                },
+            )
+            .await
+            .unwrap();
+            scope.commit().await.unwrap();
+            a
+        }
+    };
+    let from_items = by_team(store).await;
+    assert!(!from_items.from_rollups);
+    let mut scope = store.scoped(ws).await.unwrap();
+    cur::set_tag_keys(&mut scope, &["Team".to_string()])
+        .await
+        .unwrap();
+    scope.commit().await.unwrap();
+    // Re-swap the same rows so the tag rollup is built.
+    let s = load(store, ws, int, "asm-b", &items).await;
+    cur::swap_period(store, &s, &file(4), Utc::now())
+        .await
+        .unwrap();
+    let from_rollups = by_team(store).await;
+    assert!(from_rollups.from_rollups);
+    assert_eq!(from_items.rows, from_rollups.rows);
+    let got: Vec<(Option<String>, Decimal)> = from_rollups
+        .rows
+        .iter()
+        .map(|r| (r.keys[0].clone(), r.amount))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Some("data".into()), dec("0.125")),
+            (Some("web".into()), dec("3.75")),
+            (None, dec("10")),
+        ]
+    );
+    assert_eq!(from_rollups.total, dec("13.875"));
+}
