@@ -13,6 +13,7 @@ mod browser;
 mod database;
 mod moto;
 mod process;
+mod smtp;
 
 pub use app::{
     spawn_app, spawn_app_with_gateway, spawn_app_with_workers, TestApp, TestWorkspace,
@@ -22,3 +23,4 @@ pub use browser::{chromedriver, chromium_capabilities, screenshot_dir, Chromedri
 pub use database::{fresh_store, TestDb};
 pub use moto::{moto, Moto};
 pub use process::ChildGuard;
+pub use smtp::{ReceivedMail, SmtpSink};
