@@ -158,6 +158,46 @@ impl AwsGateway {
         Ok(sessions.by_role.entry(key).or_insert(session).clone())
     }
 
+    /// Whether `role` can be assumed with `external_id`: AssumeRole, then GetCallerIdentity with
+    /// the credentials it returned. Nothing is cached, so that checking every member role of
+    /// an organization of thousands of accounts leaves no session (and no credentials) behind.
+    /// Refused with [`AwsError::Revoked`] once the external id's integration is revoked.
+    pub async fn probe_role(
+        &self,
+        role: &RoleArn,
+        external_id: &ExternalId,
+        session_name: &str,
+    ) -> Result<CallerIdentity, AwsError> {
+        let revoked = || {
+            self.inner
+                .sessions
+                .lock()
+                .expect("sessions lock")
+                .revoked
+                .contains(external_id)
+        };
+        if revoked() {
+            return Err(AwsError::Revoked {
+                role_arn: role.to_string(),
+            });
+        }
+        let session = RoleSession::build(
+            self.sdk_config().await,
+            self.inner.config.endpoint_url.is_some(),
+            self.platform().await,
+            role.clone(),
+            external_id.clone(),
+            sanitize_session_name(session_name),
+        );
+        let identity = session.caller_identity().await?;
+        if revoked() {
+            return Err(AwsError::Revoked {
+                role_arn: role.to_string(),
+            });
+        }
+        Ok(identity)
+    }
+
     /// Drops every cached session of `role` (e.g. after the customer changed its trust policy or
     /// the integration now names another role); the next [`AwsGateway::assume`] starts afresh.
     /// Clones of the dropped sessions keep working until their credentials expire.

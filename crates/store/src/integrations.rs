@@ -41,6 +41,10 @@ pub struct Integration {
     pub verified_at: Option<DateTime<Utc>>,
     /// Last account discovery.
     pub accounts_synced_at: Option<DateTime<Utc>>,
+    /// The organization's root ids (`r-…`), found by discovery of a management account.
+    pub org_root_ids: Vec<String>,
+    /// A stable code for [`Integration::error`], e.g. `assume_role_denied`.
+    pub error_code: Option<String>,
 }
 
 impl Integration {
@@ -71,7 +75,7 @@ pub struct CurLocation {
 
 const COLUMNS: &str = "integration_id, external_id, status, error, role_arn, account_id, account_type,
     organization_id, management_account_id, cur_bucket, cur_prefix, cur_report_name, template_version,
-    stack_id, created_at, verified_at, accounts_synced_at";
+    stack_id, created_at, verified_at, accounts_synced_at, org_root_ids, error_code";
 
 /// Creates a pending integration with a fresh external id.
 pub async fn create(scope: &mut Scoped, created_by: UserId) -> StoreResult<Integration> {
@@ -141,7 +145,7 @@ pub async fn connect(
     }
     let ws = scope.workspace_id();
     Ok(sqlx::query_as(&format!(
-        "UPDATE integrations SET role_arn = $3, status = 'verifying', error = NULL,
+        "UPDATE integrations SET role_arn = $3, status = 'verifying', error = NULL, error_code = NULL,
                 cur_bucket = COALESCE($4, cur_bucket), cur_prefix = COALESCE($5, cur_prefix),
                 cur_report_name = COALESCE($6, cur_report_name),
                 cur_source = CASE WHEN $4::text IS NULL THEN cur_source ELSE 'connect' END,
@@ -180,7 +184,7 @@ pub async fn mark_connected(
 ) -> StoreResult<bool> {
     let ws = scope.workspace_id();
     let done = sqlx::query(
-        "UPDATE integrations SET status = 'connected', error = NULL, account_id = $3, account_type = $4,
+        "UPDATE integrations SET status = 'connected', error = NULL, error_code = NULL, account_id = $3, account_type = $4,
                 organization_id = $5, management_account_id = $6, verified_at = now()
           WHERE workspace_id = $1 AND integration_id = $2 AND status <> 'revoked'",
     )
@@ -197,17 +201,50 @@ pub async fn mark_connected(
 
 /// Marks a verification as failed with an actionable message.
 pub async fn mark_error(scope: &mut Scoped, id: IntegrationId, message: &str) -> StoreResult<bool> {
+    mark_error_with_code(scope, id, None, message).await
+}
+
+/// Marks a verification as failed with an actionable message and a stable code (e.g.
+/// `assume_role_denied`, from which the API tells what to show beside the message). No-op
+/// (returns false) on a revoked integration.
+pub async fn mark_error_with_code(
+    scope: &mut Scoped,
+    id: IntegrationId,
+    code: Option<&str>,
+    message: &str,
+) -> StoreResult<bool> {
     let ws = scope.workspace_id();
     let done = sqlx::query(
-        "UPDATE integrations SET status = 'error', error = $3
+        "UPDATE integrations SET status = 'error', error = $3, error_code = $4
           WHERE workspace_id = $1 AND integration_id = $2 AND status <> 'revoked'",
     )
     .bind(ws.as_uuid())
     .bind(id.as_uuid())
     .bind(message)
+    .bind(code)
     .execute(scope.tx())
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Records the organization's root ids (the member-role StackSet targets). No-op on a revoked
+/// integration.
+pub async fn record_org_roots(
+    scope: &mut Scoped,
+    id: IntegrationId,
+    root_ids: &[String],
+) -> StoreResult<()> {
+    let ws = scope.workspace_id();
+    sqlx::query(
+        "UPDATE integrations SET org_root_ids = $3
+          WHERE workspace_id = $1 AND integration_id = $2 AND status <> 'revoked'",
+    )
+    .bind(ws.as_uuid())
+    .bind(id.as_uuid())
+    .bind(root_ids)
+    .execute(scope.tx())
+    .await?;
+    Ok(())
 }
 
 /// Records what the CloudFormation stack says (CUR location unless given on connect, version).
@@ -254,7 +291,8 @@ pub struct Account {
     pub joined_at: Option<DateTime<Utc>>,
     /// When Costline saw it gone from the organization.
     pub left_at: Option<DateTime<Utc>>,
-    /// Whether Costline's role is usable in it: `unknown`, `ok`, `missing`, `not_applicable`.
+    /// Whether Costline's role is usable in it: `unknown`, `ok`, `denied`, `missing`, `error`,
+    /// `not_checked` (see migrations/0006_discovery.sql).
     pub role_status: String,
     /// Why the member role failed.
     pub role_error: Option<String>,
@@ -313,7 +351,8 @@ pub async fn replace_accounts(
     .execute(scope.tx())
     .await?;
     sqlx::query(
-        "UPDATE aws_accounts SET status = 'LEFT', left_at = COALESCE(left_at, now())
+        "UPDATE aws_accounts SET status = 'LEFT', left_at = COALESCE(left_at, now()),
+                role_status = 'not_checked', role_error = 'the account left the organization'
           WHERE workspace_id = $1 AND integration_id = $2 AND NOT (account_id = ANY($3))",
     )
     .bind(ws)
@@ -327,6 +366,43 @@ pub async fn replace_accounts(
         .execute(scope.tx())
         .await?;
     Ok(true)
+}
+
+/// One member account's role check, for [`set_role_statuses`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleCheck {
+    /// 12 digits.
+    pub account_id: String,
+    /// `ok`, `denied`, `missing`, `error` or `not_checked`.
+    pub role_status: &'static str,
+    /// Why, when not `ok`.
+    pub role_error: Option<String>,
+}
+
+/// Records many role checks in one statement (discovery of a large organization). Accounts no
+/// longer stored are skipped; nothing is written for a revoked integration (its rows are gone).
+pub async fn set_role_statuses(
+    scope: &mut Scoped,
+    id: IntegrationId,
+    checks: &[RoleCheck],
+) -> StoreResult<()> {
+    let ws = scope.workspace_id();
+    let ids: Vec<&str> = checks.iter().map(|c| c.account_id.as_str()).collect();
+    let statuses: Vec<&str> = checks.iter().map(|c| c.role_status).collect();
+    let errors: Vec<Option<&str>> = checks.iter().map(|c| c.role_error.as_deref()).collect();
+    sqlx::query(
+        "UPDATE aws_accounts AS a SET role_status = c.status, role_error = c.error
+           FROM unnest($3::text[], $4::text[], $5::text[]) AS c(id, status, error)
+          WHERE a.workspace_id = $1 AND a.integration_id = $2 AND a.account_id = c.id",
+    )
+    .bind(ws.as_uuid())
+    .bind(id.as_uuid())
+    .bind(&ids)
+    .bind(&statuses)
+    .bind(&errors)
+    .execute(scope.tx())
+    .await?;
+    Ok(())
 }
 
 /// Records whether Costline's role works in a member account.
@@ -379,7 +455,8 @@ pub async fn revoke(scope: &mut Scoped, id: IntegrationId) -> StoreResult<Option
         "UPDATE integrations SET status = 'revoked', role_arn = NULL, external_id = NULL, error = NULL,
                 account_id = NULL, organization_id = NULL, management_account_id = NULL,
                 cur_bucket = NULL, cur_prefix = NULL, cur_report_name = NULL, stack_id = NULL,
-                template_version = NULL, revoked_at = COALESCE(revoked_at, now())
+                template_version = NULL, org_root_ids = '{}', error_code = NULL,
+                revoked_at = COALESCE(revoked_at, now())
           WHERE workspace_id = $1 AND integration_id = $2",
     )
     .bind(ws)

@@ -48,10 +48,15 @@ impl JobHandler for VerifyIntegration {
                 return Err(JobError::retryable(e));
             }
             Err(e) => {
+                // A session that no longer works must not be served from the cache when the
+                // customer fixes the trust relationship and syncs again.
+                wf.gateway().forget(&live.role);
                 let message = e.to_string();
                 let mut scope = wf.store().scoped(job.workspace_id()).await?;
-                integrations::mark_error(&mut scope, live.id, &message).await?;
+                integrations::mark_error_with_code(&mut scope, live.id, Some(e.code()), &message)
+                    .await?;
                 scope.commit().await?;
+                tracing::warn!(integration_id = %live.id, code = e.code(), "verification failed");
                 return Err(JobError::permanent(message));
             }
         };
