@@ -519,3 +519,19 @@ async fn the_permission_list_and_templates_are_published() {
     let (status, _) = page(&anonymous, &app, "/templates/secrets.yaml").await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn the_costs_page_explains_an_empty_month_and_refuses_bad_parameters_kindly() {
+    let app = spawn_app().await;
+    let a = sign_up(&app, "Acme", "ana@acme.test").await;
+    let (status, html) = page(&a, &app, "/costs?month=2026-10").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"no-costs\""), "{html}");
+    assert!(html.contains("href=\"/costs?month=2026-09&amp;metric=unblended\""));
+    assert!(html.contains("href=\"/costs?month=2026-11&amp;metric=unblended\""));
+    let (status, html) = page(&a, &app, "/costs?month=October&metric=blended").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"form-error\""), "{html}");
+    let (status, _) = page(&browser(), &app, "/costs").await;
+    assert_eq!(status, 303, "anonymous goes to login");
+}

@@ -5,6 +5,7 @@
 #![allow(clippy::result_large_err)]
 
 mod account;
+mod costs;
 mod integrations;
 mod settings;
 
@@ -46,6 +47,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/integrations/{id}", get(integrations::page))
         .route("/integrations/{id}/connect", post(integrations::connect))
         .route("/integrations/{id}/sync", post(integrations::sync))
+        .route("/costs", get(costs::page))
         .route("/permissions", get(integrations::permissions))
         .route("/templates/{file}", get(integrations::template_file))
         .route("/settings/members/invite", post(settings::invite))

@@ -1,0 +1,246 @@
+//! The costs page: one month's costs by service and by account, a daily chart drawn as
+//! server-side SVG, and each integration's ingestion status per billing period.
+
+use super::{csrf_value, internal_error, render, ConsoleUser, Nav};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum_csrf::CsrfToken;
+use chrono::Utc;
+use costline_domain::BillingPeriod;
+use costline_store::costs::{self, CostAnswer, CostDimension, CostMetric, CostQuery};
+use costline_store::{integrations, StoreError};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// One group and its share of the month.
+struct Line {
+    label: String,
+    amount: String,
+    /// 0 to 100, for the bar next to the amount.
+    percent: u32,
+}
+
+/// One day's bar of the chart.
+struct Bar {
+    x: u32,
+    y: u32,
+    height: u32,
+    title: String,
+}
+
+/// One billing period of one integration, as ingested.
+struct PeriodStatus {
+    integration: String,
+    period: String,
+    status: String,
+    rows: String,
+    ingested_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "costs.html")]
+struct CostsPage {
+    nav: Nav,
+    month: String,
+    previous: String,
+    next: String,
+    metric: &'static str,
+    currency: String,
+    total: String,
+    by_service: Vec<Line>,
+    by_account: Vec<Line>,
+    bars: Vec<Bar>,
+    chart_width: u32,
+    periods: Vec<PeriodStatus>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct CostsParams {
+    month: Option<String>,
+    metric: Option<String>,
+}
+
+const CHART_HEIGHT: u32 = 160;
+const BAR_WIDTH: u32 = 18;
+
+pub(super) async fn page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    token: CsrfToken,
+    Query(params): Query<CostsParams>,
+) -> Response {
+    let csrf = match csrf_value(&token) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let mut error = None;
+    let month = match params.month.as_deref().map(str::parse::<BillingPeriod>) {
+        None => BillingPeriod::containing(Utc::now().date_naive()),
+        Some(Ok(month)) => month,
+        Some(Err(_)) => {
+            error = Some("month must look like 2026-10; showing this month".to_string());
+            BillingPeriod::containing(Utc::now().date_naive())
+        }
+    };
+    let metric = match params.metric.as_deref().map(str::parse::<CostMetric>) {
+        None => CostMetric::Unblended,
+        Some(Ok(metric)) => metric,
+        Some(Err(_)) => {
+            error = Some("metric must be unblended, net_unblended or amortized".to_string());
+            CostMetric::Unblended
+        }
+    };
+    let question = |dimension: CostDimension| CostQuery {
+        start: month.start(),
+        end: month.end(),
+        group_by: vec![dimension],
+        metric,
+    };
+    let loaded = async {
+        let mut scope = state.store.scoped(user.workspace_id).await?;
+        let by_service = costs::query(&mut scope, &question(CostDimension::Service)).await?;
+        let by_account = costs::query(&mut scope, &question(CostDimension::Account)).await?;
+        let by_day = costs::query(&mut scope, &question(CostDimension::Day)).await?;
+        let mut periods = Vec::new();
+        for integration in integrations::list(&mut scope).await? {
+            if integration.status == "revoked" {
+                continue;
+            }
+            let view = crate::api::integration_view(&state, &mut scope, &integration).await?;
+            periods.extend(period_statuses(
+                &integration.integration_id.to_string(),
+                &view,
+            ));
+        }
+        scope.commit().await?;
+        Ok::<_, StoreError>((by_service, by_account, by_day, periods))
+    }
+    .await;
+    let (by_service, by_account, by_day, periods) = match loaded {
+        Ok(found) => found,
+        Err(e) => return internal_error(&e),
+    };
+    let (bars, chart_width) = chart(&by_day);
+    let page = CostsPage {
+        nav: user.nav(csrf),
+        month: month.to_string(),
+        previous: previous(month).to_string(),
+        next: month.next().to_string(),
+        metric: metric.as_str(),
+        currency: by_service
+            .currencies
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "USD".into()),
+        total: by_service.total.round_dp(2).to_string(),
+        by_service: lines(&by_service),
+        by_account: lines(&by_account),
+        bars,
+        chart_width,
+        periods,
+        error,
+    };
+    render(Some(token), StatusCode::OK, &page)
+}
+
+fn previous(month: BillingPeriod) -> BillingPeriod {
+    let (year, m) = if month.month() == 1 {
+        (month.year() - 1, 12)
+    } else {
+        (month.year(), month.month() - 1)
+    };
+    BillingPeriod::new(year, m).unwrap_or(month)
+}
+
+/// Groups by amount, largest first, with their share of the largest.
+fn lines(answer: &CostAnswer) -> Vec<Line> {
+    let mut rows: Vec<_> = answer.rows.iter().collect();
+    rows.sort_by(|a, b| b.amount.cmp(&a.amount));
+    let largest = rows.first().map(|r| r.amount).unwrap_or_default();
+    rows.into_iter()
+        .map(|r| Line {
+            label: r.keys.first().cloned().flatten().unwrap_or_default(),
+            amount: r.amount.round_dp(2).to_string(),
+            percent: share(r.amount, largest),
+        })
+        .collect()
+}
+
+/// `part` as a whole percentage of `whole` (0 when either is not positive).
+fn share(part: Decimal, whole: Decimal) -> u32 {
+    if whole <= Decimal::ZERO || part <= Decimal::ZERO {
+        return 0;
+    }
+    let percent = (part * Decimal::from(100) / whole).round();
+    u32::try_from(percent.mantissa()).unwrap_or(100).min(100)
+}
+
+/// One bar per day with a cost, scaled to the tallest day.
+fn chart(by_day: &CostAnswer) -> (Vec<Bar>, u32) {
+    let tallest = by_day
+        .rows
+        .iter()
+        .map(|r| r.amount)
+        .max()
+        .unwrap_or_default();
+    let bars: Vec<Bar> = by_day
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let height = share(r.amount, tallest) * CHART_HEIGHT / 100;
+            let day = r.keys.first().cloned().flatten().unwrap_or_default();
+            Bar {
+                x: u32::try_from(i).unwrap_or(0) * (BAR_WIDTH + 4),
+                y: CHART_HEIGHT - height,
+                height,
+                title: format!("{day}: {}", r.amount.round_dp(2)),
+            }
+        })
+        .collect();
+    let width = u32::try_from(bars.len()).unwrap_or(0) * (BAR_WIDTH + 4);
+    (bars, width.max(BAR_WIDTH))
+}
+
+fn period_statuses(integration: &str, view: &Value) -> Vec<PeriodStatus> {
+    let text = |v: &Value| match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    view["cur"]["periods"]
+        .as_array()
+        .map(|periods| {
+            periods
+                .iter()
+                .map(|p| PeriodStatus {
+                    integration: integration.to_string(),
+                    period: text(&p["period"]),
+                    status: text(&p["status"]),
+                    rows: text(&p["rows"]),
+                    ingested_at: text(&p["ingested_at"]),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_are_whole_percentages_of_the_largest() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(share(d("50"), d("200")), 25);
+        assert_eq!(share(d("200"), d("200")), 100);
+        assert_eq!(share(d("-3"), d("200")), 0);
+        assert_eq!(share(d("1"), d("0")), 0);
+        assert_eq!(share(d("0.004"), d("1")), 0);
+    }
+}
