@@ -10,7 +10,9 @@
 //! end-to-end tests build their pools the same way.
 
 mod discover;
+pub mod ingest;
 mod notify;
+pub mod poll_cur;
 pub mod revocation;
 mod verify;
 
@@ -93,6 +95,11 @@ pub fn register(builder: WorkerPoolBuilder, workflows: &Workflows) -> WorkerPool
             discover::DiscoverAccounts(workflows.clone()),
         )
         .register(JobKind::NOTIFY, notify::Notify(workflows.clone()))
+        .register(JobKind::POLL_CUR, poll_cur::PollCur(workflows.clone()))
+        .register(
+            JobKind::INGEST_PERIOD,
+            ingest::IngestPeriod(workflows.clone()),
+        )
 }
 
 /// The job's integration when it can still be worked on; `None` (and the job ends quietly)

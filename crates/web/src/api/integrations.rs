@@ -142,6 +142,40 @@ pub(crate) const MEMBER_CAVEATS: [&str; 4] = [
     "Reserved Instances and Savings Plans bought in this account apply here first; sharing across the organization is not visible.",
 ];
 
+/// The `cur` part of the detail view: the CUR status and every billing period, newest first.
+async fn cur_view(
+    scope: &mut Scoped,
+    integration: &Integration,
+) -> Result<(&'static str, Vec<Value>), StoreError> {
+    let periods = costline_store::cur::periods(scope, integration.id()).await?;
+    let source = costline_store::cur::source(scope, integration.id()).await?;
+    let status = if integration.status == "revoked" || integration.cur_bucket.is_none() {
+        "not_configured"
+    } else {
+        costline_store::cur::integration_status(source.as_ref(), &periods)
+    };
+    let rfc3339 =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let periods = periods
+        .iter()
+        .map(|p| {
+            json!({
+                "period": p.period().to_string(),
+                "status": p.status,
+                "assembly_id": p.assembly_id,
+                "rows": p.rows,
+                "ingested_at": p.ingested_at.map(rfc3339),
+                "error": p.error,
+                "live_assembly_id": p.live_assembly_id,
+                "format": p.format,
+                "files": p.files,
+                "bytes": p.bytes,
+            })
+        })
+        .collect();
+    Ok((status, periods))
+}
+
 pub(crate) async fn detail_view(
     state: &AppState,
     scope: &mut Scoped,
@@ -152,11 +186,7 @@ pub(crate) async fn detail_view(
         .into_iter()
         .map(|a| json!({"account_id": a.account_id, "name": a.name, "email": a.email, "status": a.status, "role_status": a.role_status, "role_error": a.role_error, "joined_at": a.joined_at, "left_at": a.left_at}))
         .collect();
-    let cur_status = if integration.status == "revoked" || integration.cur_bucket.is_none() {
-        "not_configured"
-    } else {
-        "awaiting_first_report"
-    };
+    let (cur_status, cur_periods) = cur_view(scope, integration).await?;
     let mut view = json!({
         "id": integration.integration_id.to_string(),
         "status": integration.status,
@@ -172,7 +202,7 @@ pub(crate) async fn detail_view(
             "bucket": integration.cur_bucket,
             "prefix": integration.cur_prefix,
             "report_name": integration.cur_report_name,
-            "periods": [],
+            "periods": cur_periods,
         },
         "created_at": integration.created_at,
         "verified_at": integration.verified_at,

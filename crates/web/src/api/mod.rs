@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1` (see CONTRACT.md and docs/openapi.yaml).
 
 mod audit;
+mod costs;
 mod integrations;
 mod jobs;
 mod notifications;
@@ -30,6 +31,8 @@ pub(crate) fn routes() -> Router<AppState> {
             post(integrations::connect),
         )
         .route("/integrations/aws/{id}/sync", post(integrations::sync))
+        .route("/costs", get(costs::get))
+        .route("/costs/tag-keys", get(costs::tag_keys).put(costs::set_tag_keys))
         .route("/jobs/{id}", get(jobs::get))
         .route("/notifications", get(notifications::list))
         .route("/notifications/{id}/read", post(notifications::mark_read))
