@@ -412,7 +412,8 @@ async fn ensure_integration_partition(
         .await?;
     // The integration must belong to the workspace: the owner connection bypasses RLS.
     let owned: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM integrations WHERE workspace_id = $1 AND integration_id = $2)",
+        "SELECT EXISTS (SELECT 1 FROM integrations WHERE workspace_id = $1 AND integration_id = $2
+                          AND status <> 'revoked')",
     )
     .bind(workspace_id.as_uuid())
     .bind(integration.as_uuid())
@@ -832,6 +833,20 @@ pub async fn prepare_swap(
     let int = staging.integration_id.as_uuid();
     let bp = staging.period.start();
     let mut tx = store.system().begin().await?;
+    // A revocation (which locks the integration FOR UPDATE) waits for this swap to commit and
+    // then deletes what it wrote; a swap after a revocation writes nothing.
+    if !crate::revocation::lock_live_integration_on(
+        &mut tx,
+        staging.workspace_id,
+        staging.integration_id,
+    )
+    .await?
+    {
+        return Err(StoreError::Conflict(format!(
+            "integration {} was revoked: nothing of it is stored any more",
+            staging.integration_id
+        )));
+    }
     // Lock order: the period row first, so concurrent swaps of one period queue here.
     let current: Option<(String, Option<String>)> = sqlx::query_as(
         "SELECT assembly_id, live_table FROM cur_periods

@@ -203,12 +203,21 @@ pub(crate) async fn purge_integration(
 /// revocation sees `false` and must roll back.
 pub async fn lock_live_integration(scope: &mut Scoped, id: IntegrationId) -> StoreResult<bool> {
     let ws = scope.workspace_id();
+    lock_live_integration_on(scope.tx(), ws, id).await
+}
+
+/// [`lock_live_integration`] on a bare connection (the ingest's swap transaction).
+pub(crate) async fn lock_live_integration_on(
+    conn: &mut sqlx::PgConnection,
+    workspace: WorkspaceId,
+    id: IntegrationId,
+) -> StoreResult<bool> {
     let status: Option<String> = sqlx::query_scalar(
         "SELECT status FROM integrations WHERE workspace_id = $1 AND integration_id = $2 FOR SHARE",
     )
-    .bind(ws.as_uuid())
+    .bind(workspace.as_uuid())
     .bind(id.as_uuid())
-    .fetch_optional(scope.tx())
+    .fetch_optional(conn)
     .await?;
     Ok(matches!(status.as_deref(), Some(s) if s != "revoked"))
 }
