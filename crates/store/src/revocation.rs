@@ -197,6 +197,44 @@ pub(crate) async fn purge_integration(
     Ok(out)
 }
 
+/// What revoking an integration would delete, for the confirmation page.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct RevocationPreview {
+    /// Discovered AWS accounts.
+    pub accounts: i64,
+    /// Billing periods stored.
+    pub periods: i64,
+    /// Line items stored (served assemblies).
+    pub line_items: i64,
+    /// Jobs (queued and running ones are cancelled, finished ones deleted).
+    pub jobs: i64,
+    /// Of which queued or running.
+    pub pending_jobs: i64,
+    /// Schedules.
+    pub schedules: i64,
+    /// In-console notices about it.
+    pub notifications: i64,
+}
+
+/// Counts what [`revoke_integration`] would delete (cheap: line items from the period rows).
+pub async fn preview(scope: &mut Scoped, id: IntegrationId) -> StoreResult<RevocationPreview> {
+    let ws = scope.workspace_id().as_uuid();
+    Ok(sqlx::query_as(
+        "SELECT (SELECT count(*) FROM aws_accounts WHERE workspace_id = $1 AND integration_id = $2) AS accounts,
+                (SELECT count(*) FROM cur_periods WHERE workspace_id = $1 AND integration_id = $2) AS periods,
+                (SELECT coalesce(sum(rows), 0)::bigint FROM cur_periods WHERE workspace_id = $1 AND integration_id = $2) AS line_items,
+                (SELECT count(*) FROM jobs WHERE workspace_id = $1 AND integration_id = $2) AS jobs,
+                (SELECT count(*) FROM jobs WHERE workspace_id = $1 AND integration_id = $2
+                    AND status IN ('queued', 'running')) AS pending_jobs,
+                (SELECT count(*) FROM schedules WHERE workspace_id = $1 AND integration_id = $2) AS schedules,
+                (SELECT count(*) FROM notifications WHERE workspace_id = $1 AND integration_id = $2) AS notifications",
+    )
+    .bind(ws)
+    .bind(id.as_uuid())
+    .fetch_one(scope.tx())
+    .await?)
+}
+
 /// For an ingest's final swap, inside its transaction: locks the integration row `FOR SHARE`
 /// and answers whether it may still be written to (exists and is not revoked). A revocation
 /// waits for the swap to commit (and then deletes what it wrote); a swap that comes after a

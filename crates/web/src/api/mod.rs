@@ -9,6 +9,7 @@ mod support;
 mod workspace;
 
 pub(crate) use integrations::detail_view as integration_view;
+pub(crate) use workspace::delete_confirmed as delete_workspace_confirmed;
 
 use crate::error::ApiError;
 use crate::AppState;

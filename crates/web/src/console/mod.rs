@@ -5,6 +5,8 @@
 #![allow(clippy::result_large_err)]
 
 mod account;
+mod danger;
+mod revoke;
 mod costs;
 mod integrations;
 mod settings;
@@ -40,6 +42,12 @@ pub(crate) fn routes() -> Router<AppState> {
             get(account::invitation_page).post(account::accept_invitation),
         )
         .route("/settings", get(settings::page))
+        .route("/settings/danger", get(danger::page))
+        .route("/settings/danger/delete", post(danger::delete))
+        .route(
+            "/integrations/{id}/revoke",
+            get(revoke::page).post(revoke::revoke),
+        )
         .route(
             "/integrations",
             get(integrations::list).post(integrations::create),
