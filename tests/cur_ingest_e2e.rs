@@ -1,0 +1,470 @@
+//! CUR ingestion end to end on the emulator: reports generated with independently computed
+//! totals are put into the customer's bucket, the integration syncs, and the cost API must give
+//! the generator's totals to the last digit; a new assembly replaces the old one whole; a corrupt
+//! file fails the period by name and leaves the previous numbers; other workspaces see nothing.
+
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+use costline_cur::generate::{
+    generate, ExpectedTotals, GenFormat, GenerateOptions, GeneratedReport,
+};
+use costline_testkit::{moto, spawn_app_with_workers, TestApp, TestWorkspace};
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+const CUSTOMER: &str = "210987654321";
+const PREFIX: &str = "billing";
+const REPORT: &str = "costline";
+
+/// An S3 client acting as the customer's account (moto picks the account from the assumed
+/// role's credentials).
+async fn customer_s3(endpoint: &str) -> aws_sdk_s3::Client {
+    let platform = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .load()
+        .await;
+    let assumed = aws_sdk_sts::Client::new(&platform)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{CUSTOMER}:role/TestUploader"))
+        .role_session_name("cur-e2e")
+        .send()
+        .await
+        .expect("assume a role in the customer account");
+    let c = assumed.credentials().expect("credentials");
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            None,
+            "customer",
+        ))
+        .load()
+        .await;
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// Uploads every file under `dir` with its relative path as key; data files first, manifests
+/// last (as AWS writes them).
+async fn upload(s3: &aws_sdk_s3::Client, bucket: &str, dir: &Path) {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.sort_by_key(|p| p.to_string_lossy().ends_with("-Manifest.json"));
+    for p in files {
+        let key = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+        s3.put_object()
+            .bucket(bucket)
+            .key(&key)
+            .body(std::fs::read(&p).unwrap().into())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+    }
+}
+
+fn gen(
+    bucket: &str,
+    seed: u64,
+    period: &str,
+    rows: usize,
+    format: GenFormat,
+) -> (tempfile::TempDir, GeneratedReport) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = GenerateOptions::new(seed, period.parse().unwrap(), rows, format);
+    opts.files = 2;
+    opts.accounts = 4;
+    opts.bucket = bucket.into();
+    opts.prefix = PREFIX.into();
+    opts.report_name = REPORT.into();
+    let report = generate(&opts, dir.path()).unwrap();
+    (dir, report)
+}
+
+async fn costs(app: &TestApp, ws: &TestWorkspace, query: &str) -> Value {
+    let (status, body) = app
+        .call(
+            "GET",
+            &format!("/api/v1/costs?{query}"),
+            Some(&ws.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{query}: {body}");
+    body
+}
+
+fn dec(v: &Value) -> Decimal {
+    Decimal::from_str(
+        v.as_str()
+            .unwrap_or_else(|| panic!("not a decimal string: {v}")),
+    )
+    .unwrap()
+}
+
+/// The period's numbers from the API equal the generator's totals, for every metric and several
+/// group-bys.
+async fn assert_period_matches(app: &TestApp, ws: &TestWorkspace, r: &GeneratedReport) {
+    let e: &ExpectedTotals = &r.expected;
+    let (start, end) = (r.period.start(), r.period.end());
+    let range = format!("start={start}&end={end}");
+    // The report must tell the metrics and groups apart, or the comparisons prove little.
+    assert_ne!(e.amortized, e.unblended);
+    assert!(e.net_unblended.is_some_and(|n| n != e.unblended), "{e:?}");
+    assert!(
+        e.by_team.len() > 1 && e.by_line_item_type.len() > 3,
+        "{e:?}"
+    );
+    for (metric, want) in [
+        ("unblended", Some(e.unblended)),
+        ("amortized", Some(e.amortized)),
+        ("net_unblended", e.net_unblended),
+    ] {
+        let body = costs(app, ws, &format!("{range}&metric={metric}")).await;
+        let want = want.unwrap_or(e.unblended);
+        assert_eq!(dec(&body["total"]), want, "{metric} total of {}", r.period);
+        assert_eq!(body["metric"], metric);
+        assert_eq!(body["currency"], "USD");
+        let by_month = costs(app, ws, &format!("{range}&metric={metric}&group_by=month")).await;
+        assert_eq!(by_month["rows"].as_array().unwrap().len(), 1, "{by_month}");
+        assert_eq!(by_month["rows"][0]["month"], r.period.to_string());
+        assert_eq!(dec(&by_month["rows"][0]["amount"]), want);
+    }
+
+    let body = costs(app, ws, &format!("{range}&group_by=day,account,service")).await;
+    let got: BTreeMap<(String, String, String), Decimal> = body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                (
+                    row["day"].as_str().unwrap().to_owned(),
+                    row["account"].as_str().unwrap().to_owned(),
+                    row["service"].as_str().unwrap().to_owned(),
+                ),
+                dec(&row["amount"]),
+            )
+        })
+        .collect();
+    let want: BTreeMap<(String, String, String), Decimal> = e
+        .by_day_account_service
+        .iter()
+        .map(|((d, a, s), v)| ((d.to_string(), a.clone(), s.clone()), *v))
+        .collect();
+    assert_eq!(got, want, "by day, account and service");
+
+    let body = costs(app, ws, &format!("{range}&group_by=line_item_type")).await;
+    let got: BTreeMap<String, Decimal> = body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["line_item_type"].as_str().unwrap().to_owned(),
+                dec(&row["amount"]),
+            )
+        })
+        .collect();
+    assert_eq!(got, e.by_line_item_type, "by line item type");
+
+    let tag = r.format.team_tag_key();
+    let body = costs(app, ws, &format!("{range}&group_by=tag:{tag}")).await;
+    let got: BTreeMap<String, Decimal> = body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|row| {
+            Some((
+                row[format!("tag:{tag}")].as_str()?.to_owned(),
+                dec(&row["amount"]),
+            ))
+        })
+        .collect();
+    assert_eq!(got, e.by_team, "by tag {tag}");
+    assert_eq!(dec(&body["total"]), e.unblended);
+}
+
+async fn period_view(app: &TestApp, ws: &TestWorkspace, id: &str, period: &str) -> Value {
+    let (_, view) = app
+        .call(
+            "GET",
+            &format!("/api/v1/integrations/aws/{id}"),
+            Some(&ws.token),
+            None,
+        )
+        .await;
+    view["cur"]["periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["period"] == period)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+async fn sync_until(
+    app: &TestApp,
+    ws: &TestWorkspace,
+    id: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/integrations/aws/{id}/sync"),
+            Some(&ws.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let (_, view) = app
+            .call(
+                "GET",
+                &format!("/api/v1/integrations/aws/{id}"),
+                Some(&ws.token),
+                None,
+            )
+            .await;
+        if done(&view) {
+            return view;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}: {view:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn reports_in_the_bucket_become_exact_costs_and_assemblies_replace_each_other() {
+    let moto = moto().await;
+    let app = spawn_app_with_workers(&moto.endpoint).await;
+    let s3 = customer_s3(&moto.endpoint).await;
+    let bucket = format!(
+        "cur-e2e-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+
+    let ws = app.create_workspace("Acme", "owner@acme.test").await;
+    let other = app.create_workspace("Globex", "owner@globex.test").await;
+    let (_, created) = app
+        .call(
+            "POST",
+            "/api/v1/integrations/aws",
+            Some(&ws.token),
+            Some(json!({})),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/integrations/aws/{id}/connect"),
+            Some(&ws.token),
+            Some(json!({
+                "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/CostlineReadOnly"),
+                "cur": {"bucket": bucket, "prefix": PREFIX, "report_name": REPORT},
+            })),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+
+    // Nothing delivered yet.
+    let view = app
+        .poll_until(
+            &format!("/api/v1/integrations/aws/{id}"),
+            &ws.token,
+            Duration::from_secs(30),
+            |v| v["status"] == "connected",
+        )
+        .await;
+    assert_eq!(view["cur"]["status"], "awaiting_first_report", "{view:#}");
+    assert_eq!(view["cur"]["periods"], json!([]));
+
+    // A legacy CSV gzip month and a legacy Parquet month.
+    let (_d1, jan) = gen(&bucket, 1, "2024-01", 3_000, GenFormat::LegacyCsvGzip);
+    let (_d2, feb) = gen(&bucket, 2, "2024-02", 2_000, GenFormat::LegacyParquet);
+    upload(&s3, &bucket, _d1.path()).await;
+    upload(&s3, &bucket, _d2.path()).await;
+    let view = sync_until(&app, &ws, &id, "both periods ready", |v| {
+        let p = v["cur"]["periods"].as_array().unwrap();
+        p.len() == 2 && p.iter().all(|p| p["status"] == "ready")
+    })
+    .await;
+    assert_eq!(view["cur"]["status"], "ready", "{view:#}");
+    let jan_view = period_view(&app, &ws, &id, "2024-01").await;
+    assert_eq!(jan_view["assembly_id"], jan.assembly_id.as_str());
+    assert_eq!(jan_view["rows"], jan.expected.rows);
+    assert!(jan_view["ingested_at"].as_str().is_some(), "{jan_view}");
+    let feb_view = period_view(&app, &ws, &id, "2024-02").await;
+    assert_eq!(feb_view["rows"], feb.expected.rows);
+    assert_period_matches(&app, &ws, &jan).await;
+    assert_period_matches(&app, &ws, &feb).await;
+    // Both months at once.
+    let body = costs(&app, &ws, "start=2024-01-01&end=2024-03-01").await;
+    assert_eq!(
+        dec(&body["total"]),
+        jan.expected.unblended + feb.expected.unblended
+    );
+
+    // The first report was announced once, in the console.
+    let mut scope = app
+        .db
+        .store
+        .scoped(ws.workspace_id.parse().unwrap())
+        .await
+        .unwrap();
+    let notices = costline_store::notifications::list(&mut scope, 50)
+        .await
+        .unwrap();
+    scope.commit().await.unwrap();
+    let firsts = notices
+        .iter()
+        .filter(|n| n.kind == "cur_first_report")
+        .count();
+    assert_eq!(firsts, 1, "{notices:?}");
+
+    // Another workspace sees none of it.
+    let body = costs(
+        &app,
+        &other,
+        "start=2024-01-01&end=2024-03-01&group_by=account",
+    )
+    .await;
+    assert_eq!(body["rows"], json!([]));
+    assert_eq!(dec(&body["total"]), Decimal::ZERO);
+    let (status, _) = app
+        .call(
+            "GET",
+            &format!("/api/v1/integrations/aws/{id}"),
+            Some(&other.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // A second assembly of January replaces the first whole.
+    let (_d3, jan2) = gen(&bucket, 3, "2024-01", 2_500, GenFormat::LegacyCsvGzip);
+    assert_ne!(jan2.assembly_id, jan.assembly_id);
+    upload(&s3, &bucket, _d3.path()).await;
+    sync_until(&app, &ws, &id, "the second January assembly", |v| {
+        v["cur"]["periods"].as_array().unwrap().iter().any(|p| {
+            p["period"] == "2024-01"
+                && p["status"] == "ready"
+                && p["assembly_id"] == jan2.assembly_id.as_str()
+        })
+    })
+    .await;
+    assert_period_matches(&app, &ws, &jan2).await;
+    assert_eq!(
+        period_view(&app, &ws, &id, "2024-01").await["rows"],
+        jan2.expected.rows
+    );
+
+    // A third assembly with a corrupt gzip file fails January by name; the second stays.
+    let (d4, jan3) = gen(&bucket, 4, "2024-01", 2_000, GenFormat::LegacyCsvGzip);
+    let bad_key = jan3.data_keys[1].clone();
+    let bad_path = d4.path().join(&bad_key);
+    let good = std::fs::read(&bad_path).unwrap();
+    let mut corrupt = good[..good.len() / 2].to_vec();
+    corrupt.extend(std::iter::repeat_n(0xA5u8, 4096));
+    std::fs::write(&bad_path, corrupt).unwrap();
+    upload(&s3, &bucket, d4.path()).await;
+    sync_until(&app, &ws, &id, "January to fail", |v| {
+        v["cur"]["periods"].as_array().unwrap().iter().any(|p| {
+            p["period"] == "2024-01"
+                && p["status"] == "error"
+                && p["assembly_id"] == jan3.assembly_id.as_str()
+        })
+    })
+    .await;
+    let failed = period_view(&app, &ws, &id, "2024-01").await;
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains(&bad_key),
+        "the error names the file: {error}"
+    );
+    assert!(
+        error.contains("gzip"),
+        "the error says what is wrong: {error}"
+    );
+    eprintln!("corrupt file error: {error}");
+    assert_eq!(failed["rows"], jan2.expected.rows, "{failed}");
+    assert_eq!(failed["live_assembly_id"], jan2.assembly_id.as_str());
+    assert_period_matches(&app, &ws, &jan2).await;
+}
+
+#[tokio::test]
+async fn bad_cost_queries_are_refused_with_the_fix() {
+    let moto = moto().await;
+    let app = spawn_app_with_workers(&moto.endpoint).await;
+    let ws = app.create_workspace("Acme", "owner@acme.test").await;
+    for (query, needle) in [
+        ("end=2024-02-01", "start is required"),
+        ("start=2024-01-01&end=2024-13-01", "end must be a date"),
+        ("start=2024-02-01&end=2024-01-01", "must be after start"),
+        (
+            "start=2024-01-01&end=2024-02-01&group_by=usage_type",
+            "unknown group_by key",
+        ),
+        ("start=2024-01-01&end=2024-02-01&group_by=day,day", "twice"),
+        (
+            "start=2024-01-01&end=2024-02-01&metric=blended",
+            "unknown metric",
+        ),
+        (
+            "start=2024-01-01&end=2024-02-01&group_by=tag:",
+            "unknown group_by key",
+        ),
+    ] {
+        let (status, body) = app
+            .call(
+                "GET",
+                &format!("/api/v1/costs?{query}"),
+                Some(&ws.token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_query");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{query}: {message}");
+    }
+    let body = costs(
+        &app,
+        &ws,
+        "start=2024-01-01&end=2024-02-01&group_by=service&metric=amortized",
+    )
+    .await;
+    assert_eq!(
+        body,
+        json!({"currency": "USD", "metric": "amortized", "start": "2024-01-01", "end": "2024-02-01", "group_by": ["service"], "rows": [], "total": "0"})
+    );
+}
