@@ -222,6 +222,12 @@ pub(crate) async fn detail_view(
             }
         }
     }
+    // The latest support backfill, with each period's state ("backfill in progress").
+    let backfill = costline_store::support::backfills(scope, integration.id(), 1).await?;
+    view["backfill"] = backfill
+        .first()
+        .map(super::support::backfill_view)
+        .unwrap_or(Value::Null);
     Ok(view)
 }
 
