@@ -51,6 +51,14 @@ pub struct Cli {
     #[arg(long, env = "COSTLINE_TEMPLATE_BASE_URL", global = true)]
     pub template_base_url: Option<String>,
 
+    /// SMTP server for admin notifications: smtp://[user:pass@]host[:port][?tls=required] or smtps://... Unset: notices only in the console.
+    #[arg(long, env = "COSTLINE_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<SecretUrl>,
+
+    /// Sender of notification emails, e.g. 'Costline <costline@example.com>' (needed with COSTLINE_SMTP_URL).
+    #[arg(long, env = "COSTLINE_MAIL_FROM", global = true)]
+    pub mail_from: Option<String>,
+
     /// Log format on stderr.
     #[arg(
         long,
@@ -76,6 +84,11 @@ pub enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Developer tools that need no database (report generator).
+    Dev {
+        #[command(subcommand)]
+        command: DevCommand,
+    },
     /// Administrative tasks that print one JSON line.
     Admin {
         #[command(subcommand)]
@@ -102,6 +115,92 @@ pub enum AdminCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Write a synthetic Cost and Usage Report in the real S3 layout under --out (upload it with
+    /// `aws s3 sync DIR s3://BUCKET/`); prints its independently computed totals as one JSON line.
+    GenCur(GenCurArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GenCurArgs {
+    /// Directory the bucket's keys are written under (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "legacy-csv")]
+    pub format: GenCurFormat,
+    /// Billing period, YYYY-MM.
+    #[arg(long)]
+    pub period: costline_domain::BillingPeriod,
+    /// Number of line items.
+    #[arg(long, default_value_t = 1000)]
+    pub rows: usize,
+    /// Seed: the same arguments write byte-identical files.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Number of data files the rows are split into.
+    #[arg(long, default_value_t = 1)]
+    pub files: usize,
+    /// Number of usage accounts (the first is also the payer).
+    #[arg(long, default_value_t = 5)]
+    pub accounts: usize,
+    /// Bucket named in the manifests (Data Exports list full s3:// URIs).
+    #[arg(long, default_value = "costline-example-cur")]
+    pub bucket: String,
+    /// Report key prefix.
+    #[arg(long, default_value = "cur")]
+    pub prefix: String,
+    /// Report (or export) name.
+    #[arg(long, default_value = "costline")]
+    pub report_name: String,
+}
+
+/// Formats `costline dev gen-cur` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenCurFormat {
+    /// Legacy CUR, CSV gzip, with a manifest per assembly.
+    LegacyCsv,
+    /// Legacy CUR, Parquet (Athena integration layout).
+    LegacyParquet,
+    /// CUR 2.0 Data Export, CSV gzip.
+    Cur2,
+    /// CUR 2.0 Data Export, Parquet.
+    Cur2Parquet,
+    /// FOCUS 1.0 Data Export, CSV gzip.
+    Focus,
+}
+
+impl GenCurFormat {
+    pub fn generator_format(self) -> costline_cur::generate::GenFormat {
+        use costline_cur::generate::GenFormat;
+        match self {
+            GenCurFormat::LegacyCsv => GenFormat::LegacyCsvGzip,
+            GenCurFormat::LegacyParquet => GenFormat::LegacyParquet,
+            GenCurFormat::Cur2 => GenFormat::Cur2CsvGzip,
+            GenCurFormat::Cur2Parquet => GenFormat::Cur2Parquet,
+            GenCurFormat::Focus => GenFormat::FocusCsvGzip,
+        }
+    }
+}
+
+/// A URL that may hold a password: shown without it in Debug output.
+#[derive(Clone)]
+pub struct SecretUrl(pub String);
+
+impl std::str::FromStr for SecretUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(SecretUrl(s.to_string()))
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretUrl(<redacted>)")
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -126,6 +225,8 @@ pub struct Settings {
     pub aws_endpoint_url: Option<String>,
     pub platform_account_id: Option<String>,
     pub template_base_url: Option<String>,
+    /// SMTP settings (the Debug output hides the URL's password).
+    pub mail: costline_notify::MailerConfig,
 }
 
 impl Cli {
@@ -163,17 +264,25 @@ impl Cli {
             }
         }
         let database_url = self.database_url.clone().filter(|u| !u.trim().is_empty());
+        let mail = costline_notify::MailerConfig {
+            smtp_url: self.smtp_url.as_ref().map(|u| u.0.clone()),
+            mail_from: self.mail_from.clone(),
+            console_url: Some(public_url.clone()),
+        };
+        // Checked here so that a bad SMTP setting stops every command at start (exit 2).
+        costline_notify::Mailer::from_config(&mail).map_err(|e| ConfigError(e.0))?;
         Ok(Settings {
             database_url,
             data_dir: self.data_dir.clone(),
             listen: self.listen.clone(),
-            public_url,
+            public_url: public_url.clone(),
             aws_endpoint_url: self.aws_endpoint_url.clone(),
             platform_account_id: self.platform_account_id.clone(),
             template_base_url: self
                 .template_base_url
                 .clone()
                 .map(|u| u.trim_end_matches('/').to_string()),
+            mail,
         })
     }
 }

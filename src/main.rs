@@ -5,7 +5,7 @@ mod database;
 
 use anyhow::Context;
 use clap::Parser;
-use cli::{AdminCommand, Cli, Command, LogFormat};
+use cli::{AdminCommand, Cli, Command, DevCommand, LogFormat};
 use costline_store::Store;
 use costline_web::{AppState, WebConfig};
 use std::process::ExitCode;
@@ -38,6 +38,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Developer tools need neither configuration nor a database.
+    if let Command::Dev { command } = &cli.command {
+        return dev(command);
+    }
     let settings = cli.settings()?;
     let database = database::open(&settings).await?;
     let result = run_command(&cli.command, &settings, &database.store).await;
@@ -70,6 +74,7 @@ async fn run_command(
             store.migrate().await.context("apply migrations")?;
             admin(command, store).await
         }
+        Command::Dev { command } => dev(command),
     }
 }
 
@@ -143,11 +148,21 @@ fn worker_pool(
             .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
             .ok(),
     ));
+    let mailer =
+        costline_notify::Mailer::from_config(&settings.mail).map_err(|e| cli::ConfigError(e.0))?;
+    match &mailer {
+        Some(m) => tracing::info!(
+            smtp = m.endpoint(),
+            "notices are emailed to workspace admins"
+        ),
+        None => tracing::info!("COSTLINE_SMTP_URL unset: notices are shown in the console only"),
+    }
     let workflows = costline_workflows::Workflows::new(
         store.clone(),
         gateway.clone(),
         costline_workflows::WorkflowSettings {
             schedules,
+            mailer,
             ..Default::default()
         },
     );
@@ -212,6 +227,75 @@ async fn admin(command: &AdminCommand, store: &Store) -> anyhow::Result<()> {
             serde_json::json!({"user_id": user_id.to_string(), "token": token.plaintext})
         }
     };
+    println!("{line}");
+    Ok(())
+}
+
+fn dev(command: &DevCommand) -> anyhow::Result<()> {
+    match command {
+        DevCommand::GenCur(args) => gen_cur(args),
+    }
+}
+
+/// `costline dev gen-cur`: writes a report under `--out` and prints its expected totals.
+fn gen_cur(args: &cli::GenCurArgs) -> anyhow::Result<()> {
+    use costline_cur::generate::{generate, GenerateOptions};
+    for (name, value) in [
+        ("--rows", args.rows),
+        ("--files", args.files),
+        ("--accounts", args.accounts),
+    ] {
+        if value == 0 {
+            return Err(cli::ConfigError(format!("{name} must be at least 1")).into());
+        }
+    }
+    if args.files > args.rows {
+        return Err(cli::ConfigError(format!(
+            "--files {} is more than --rows {}: every file needs a row",
+            args.files, args.rows
+        ))
+        .into());
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("create the output directory {}", args.out.display()))?;
+    let mut opts = GenerateOptions::new(
+        args.seed,
+        args.period,
+        args.rows,
+        args.format.generator_format(),
+    );
+    opts.files = args.files;
+    opts.accounts = args.accounts;
+    opts.bucket = args.bucket.clone();
+    opts.prefix = args.prefix.trim_matches('/').to_string();
+    opts.report_name = args.report_name.clone();
+    let report = generate(&opts, &args.out)
+        .with_context(|| format!("write the report under {}", args.out.display()))?;
+    let e = &report.expected;
+    let format = clap::ValueEnum::to_possible_value(&args.format)
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default();
+    let by_type: serde_json::Map<String, serde_json::Value> = e
+        .by_line_item_type
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_string().into()))
+        .collect();
+    let line = serde_json::json!({
+        "format": format,
+        "period": report.period.to_string(),
+        "bucket": opts.bucket,
+        "prefix": opts.prefix,
+        "report_name": opts.report_name,
+        "assembly_id": report.assembly_id,
+        "manifest_keys": report.manifest_keys,
+        "data_keys": report.data_keys,
+        "rows": e.rows,
+        "unblended": e.unblended.to_string(),
+        "amortized": e.amortized.to_string(),
+        "net_unblended": e.net_unblended.map(|d| d.to_string()),
+        "net_amortized": e.net_amortized.map(|d| d.to_string()),
+        "by_line_item_type": by_type,
+    });
     println!("{line}");
     Ok(())
 }

@@ -397,3 +397,43 @@ async fn members_list_their_workspace_notices_newest_first_and_nobody_else_sees_
         .unwrap()
         .contains("between 1 and 200"));
 }
+
+#[test]
+fn a_bad_smtp_setting_stops_the_binary_at_start_without_showing_the_password() {
+    let data_dir = tempfile::tempdir().unwrap();
+    for (envs, expected) in [
+        (
+            vec![(
+                "COSTLINE_SMTP_URL",
+                "smtp://mailer:hunter2-secret@127.0.0.1:2525",
+            )],
+            "COSTLINE_MAIL_FROM",
+        ),
+        (
+            vec![
+                (
+                    "COSTLINE_SMTP_URL",
+                    "http://mailer:hunter2-secret@127.0.0.1:2525",
+                ),
+                ("COSTLINE_MAIL_FROM", "costline@example.com"),
+            ],
+            "must start with smtp:// or smtps://",
+        ),
+    ] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_costline"));
+        cmd.arg("worker")
+            .env_remove("DATABASE_URL")
+            .env_remove("COSTLINE_MAIL_FROM")
+            .env("COSTLINE_DATA_DIR", data_dir.path().join("never-created"))
+            .stdin(std::process::Stdio::null());
+        for (k, v) in &envs {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{envs:?}: {stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+        assert!(!data_dir.path().join("never-created").exists());
+    }
+}
