@@ -419,6 +419,47 @@ async fn reports_in_the_bucket_become_exact_costs_and_assemblies_replace_each_ot
     assert_eq!(failed["rows"], jan2.expected.rows, "{failed}");
     assert_eq!(failed["live_assembly_id"], jan2.assembly_id.as_str());
     assert_period_matches(&app, &ws, &jan2).await;
+
+    // A (manifest-less) March file without cost columns fails March, naming file and columns.
+    let march_key = format!("{PREFIX}/{REPORT}/20240301-20240401/{REPORT}-00001.csv.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(
+        &mut gz,
+        b"identity/LineItemId,bill/BillingPeriodStartDate,lineItem/UsageStartDate,lineItem/UsageEndDate,bill/PayerAccountId,lineItem/UsageAccountId\nx,2024-03-01T00:00:00Z,2024-03-01T00:00:00Z,2024-03-01T01:00:00Z,111111111111,111111111111\n",
+    )
+    .unwrap();
+    s3.put_object()
+        .bucket(&bucket)
+        .key(&march_key)
+        .body(gz.finish().unwrap().into())
+        .send()
+        .await
+        .unwrap();
+    sync_until(&app, &ws, &id, "March to fail", |v| {
+        v["cur"]["periods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["period"] == "2024-03" && p["status"] == "error")
+    })
+    .await;
+    let march = period_view(&app, &ws, &id, "2024-03").await;
+    let error = march["error"].as_str().unwrap();
+    for needle in [
+        march_key.as_str(),
+        "lineItem/LineItemType",
+        "lineItem/ProductCode",
+        "lineItem/UnblendedCost",
+    ] {
+        assert!(error.contains(needle), "{needle} missing from: {error}");
+    }
+    assert_eq!(
+        march["rows"],
+        Value::Null,
+        "nothing served for March: {march}"
+    );
+    assert_period_matches(&app, &ws, &jan2).await;
+    assert_period_matches(&app, &ws, &feb).await;
 }
 
 #[tokio::test]
