@@ -21,6 +21,11 @@ export COSTLINE_PYTHON="${COSTLINE_PYTHON:-$COSTLINE_ROOT/.venv/bin/python}"
 export COSTLINE_MOTO_BIN="${COSTLINE_MOTO_BIN:-$COSTLINE_ROOT/.venv/bin/moto_server}"
 export COSTLINE_BENCH_DATA="${COSTLINE_BENCH_DATA:-$COSTLINE_ROOT/target/bench-data}"
 
+# --- Revocation benchmark (issue 7; benches/revocation.rs, run below with the other bench
+# targets): revokes an integration holding this many line items; the target is under 1 s.
+export COSTLINE_BENCH_REVOKE_ROWS="${COSTLINE_BENCH_REVOKE_ROWS:-10000000}"
+# --- end of the revocation block
+
 start=$(date +%s)
 if [ "$#" -gt 0 ]; then
   echo "+ cargo bench $*"
