@@ -322,8 +322,12 @@ async fn shutdown_signal() {
 
 fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
+    let mut filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn,aws_config=warn"));
+    // The SDK prints the access key id of the credentials in use at DEBUG: never log it.
+    for directive in costline_aws::credential_safe_directives() {
+        filter = filter.add_directive(directive.parse().expect("a valid log directive"));
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

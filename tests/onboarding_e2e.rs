@@ -26,7 +26,8 @@ use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use costline_aws::{AwsGateway, GatewayConfig};
 use costline_testkit::{moto, spawn_app, spawn_app_with_gateway, spawn_app_with_workers, TestApp};
 use customer::{
-    assumed_roles, deploy_integration_stack, template_resources, Customer, PLATFORM_ACCOUNT,
+    assumed_roles, deploy_integration_stack, deploy_stack, template_resources, Customer,
+    INTEGRATION_TEMPLATE, PLATFORM_ACCOUNT,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -464,4 +465,56 @@ async fn member_roles_that_cannot_be_assumed_are_reported() {
         done["stackset"]["org_root_ids"],
         json!([org.root_id.as_str()])
     );
+}
+
+#[tokio::test]
+async fn a_stack_of_an_older_template_is_offered_the_update() {
+    let moto = moto().await;
+    let app = spawn_app_with_workers(&moto.endpoint).await;
+    let ws = app.create_workspace("Old", "owner@old.test").await;
+    // A standalone account whose stack still runs template 0.9.0.
+    let customer = Customer::new(&moto.endpoint, "777788889999").await;
+    let current = format!("Value: \"{}\"", costline_onboarding::TEMPLATE_VERSION);
+    assert!(
+        INTEGRATION_TEMPLATE.contains(&current),
+        "TemplateVersion output moved"
+    );
+    let old_template = INTEGRATION_TEMPLATE.replace(&current, "Value: \"0.9.0\"");
+    let (id, external_id) = create_integration(&app, &ws.token).await;
+    let stack = deploy_stack(&customer, &old_template, &external_id).await;
+
+    let done = connect(&app, &ws.token, &id, &stack.outputs["RoleArn"]).await;
+    assert_eq!(done["status"], "connected", "{done:#}");
+    assert_eq!(done["account_type"], "standalone");
+    assert!(done.get("caveats").is_none());
+    assert!(done.get("stackset").is_none());
+    let template = &done["template"];
+    assert_eq!(template["deployed_version"], "0.9.0", "{done:#}");
+    assert_eq!(
+        template["current_version"],
+        costline_onboarding::TEMPLATE_VERSION
+    );
+    assert_eq!(template["update_available"], true);
+    let url = template["update_url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://console.aws.amazon.com/cloudformation/home?region=us-east-1"),
+        "{url}"
+    );
+    assert!(url.contains("stacks/update"), "{url}");
+    assert!(url.contains("integration.yaml"), "{url}");
+    let command = template["update_command"].as_str().unwrap();
+    assert!(
+        command.starts_with("aws cloudformation update-stack"),
+        "{command}"
+    );
+    assert!(command.contains("--stack-name Costline"), "{command}");
+    assert!(
+        command.contains("ParameterKey=ExternalId,UsePreviousValue=true"),
+        "{command}"
+    );
+
+    // A standalone connection knows its one account.
+    let done = wait_for_accounts(&app, &ws.token, &id, 1).await;
+    assert_eq!(done["accounts"][0]["account_id"], "777788889999");
+    assert_eq!(done["accounts"][0]["role_status"], "ok");
 }

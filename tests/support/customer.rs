@@ -172,9 +172,17 @@ impl Customer {
     }
 }
 
+/// The integration template of this build.
+pub const INTEGRATION_TEMPLATE: &str = include_str!("../../cloudformation/integration.yaml");
+
 /// Deploys `cloudformation/integration.yaml` in the customer's account with the integration's
 /// external id, as the quick-create link does, and waits for CREATE_COMPLETE.
 pub async fn deploy_integration_stack(customer: &Customer, external_id: &str) -> Stack {
+    deploy_stack(customer, INTEGRATION_TEMPLATE, external_id).await
+}
+
+/// [`deploy_integration_stack`] with another template body (e.g. an older version of it).
+pub async fn deploy_stack(customer: &Customer, template: &str, external_id: &str) -> Stack {
     let cfn = aws_sdk_cloudformation::Client::new(&customer.config);
     let parameter = |key: &str, value: &str| {
         Parameter::builder()
@@ -184,7 +192,7 @@ pub async fn deploy_integration_stack(customer: &Customer, external_id: &str) ->
     };
     cfn.create_stack()
         .stack_name("Costline")
-        .template_body(include_str!("../../cloudformation/integration.yaml"))
+        .template_body(template)
         .parameters(parameter("ExternalId", external_id))
         .parameters(parameter("PlatformAccountId", PLATFORM_ACCOUNT))
         .capabilities(Capability::CapabilityNamedIam)
