@@ -38,4 +38,17 @@ async fn a_standalone_account_is_verified_by_the_worker_pool() {
     assert_eq!(done["status"], "connected", "{done:#}");
     assert_eq!(done["account_id"], "210987654321");
     assert_eq!(done["account_type"], "standalone");
+    // Verification queued discovery, which records the one account of a standalone connection.
+    let discovered = app
+        .poll_until(
+            &format!("/api/v1/integrations/aws/{id}"),
+            &ws.token,
+            Duration::from_secs(30),
+            |v| v["accounts"].as_array().is_some_and(|a| !a.is_empty()),
+        )
+        .await;
+    let accounts = discovered["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 1, "{discovered:#}");
+    assert_eq!(accounts[0]["account_id"], "210987654321");
+    assert_eq!(accounts[0]["role_status"], "ok");
 }
