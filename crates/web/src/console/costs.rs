@@ -160,7 +160,7 @@ fn previous(month: BillingPeriod) -> BillingPeriod {
 /// Groups by amount, largest first, with their share of the largest.
 fn lines(answer: &CostAnswer) -> Vec<Line> {
     let mut rows: Vec<_> = answer.rows.iter().collect();
-    rows.sort_by(|a, b| b.amount.cmp(&a.amount));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.amount));
     let largest = rows.first().map(|r| r.amount).unwrap_or_default();
     rows.into_iter()
         .map(|r| Line {
