@@ -509,3 +509,108 @@ async fn bad_cost_queries_are_refused_with_the_fix() {
         json!({"currency": "USD", "metric": "amortized", "start": "2024-01-01", "end": "2024-02-01", "group_by": ["service"], "rows": [], "total": "0"})
     );
 }
+
+/// Throughput and cost-API latency on a bigger month (not a correctness test; run with
+/// `COSTLINE_INGEST_ROWS=500000 cargo nextest run --release -p costline --test cur_ingest_e2e
+/// --run-ignored only --no-capture`).
+#[tokio::test]
+#[ignore = "measurement; run explicitly"]
+async fn measure_ingest_and_cost_api() {
+    let rows: usize = std::env::var("COSTLINE_INGEST_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let moto = moto().await;
+    let app = spawn_app_with_workers(&moto.endpoint).await;
+    let s3 = customer_s3(&moto.endpoint).await;
+    let bucket = format!(
+        "cur-perf-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = GenerateOptions::new(
+        7,
+        "2024-05".parse().unwrap(),
+        rows,
+        GenFormat::LegacyCsvGzip,
+    );
+    opts.files = 4;
+    opts.accounts = 50;
+    opts.bucket = bucket.clone();
+    opts.prefix = PREFIX.into();
+    opts.report_name = REPORT.into();
+    let report = generate(&opts, dir.path()).unwrap();
+    upload(&s3, &bucket, dir.path()).await;
+    let compressed: u64 = report
+        .data_keys
+        .iter()
+        .map(|k| std::fs::metadata(dir.path().join(k)).unwrap().len())
+        .sum();
+
+    let ws = app.create_workspace("Perf", "owner@perf.test").await;
+    let (_, created) = app
+        .call(
+            "POST",
+            "/api/v1/integrations/aws",
+            Some(&ws.token),
+            Some(json!({})),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let started = std::time::Instant::now();
+    app.call(
+        "POST",
+        &format!("/api/v1/integrations/aws/{id}/connect"),
+        Some(&ws.token),
+        Some(json!({
+            "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/CostlineReadOnly"),
+            "cur": {"bucket": bucket, "prefix": PREFIX, "report_name": REPORT},
+        })),
+    )
+    .await;
+    let deadline = started + Duration::from_secs(1800);
+    loop {
+        let (_, view) = app
+            .call(
+                "GET",
+                &format!("/api/v1/integrations/aws/{id}"),
+                Some(&ws.token),
+                None,
+            )
+            .await;
+        if view["cur"]["periods"][0]["status"] == "ready" {
+            break;
+        }
+        assert!(view["cur"]["periods"][0]["status"] != "error", "{view:#}");
+        assert!(std::time::Instant::now() < deadline, "{view:#}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (secs,): (f64,) = sqlx::query_as(
+        "SELECT extract(epoch FROM finished_at - started_at)::float8 FROM jobs WHERE kind = 'ingest_period'",
+    )
+    .fetch_one(app.db.store.system())
+    .await
+    .unwrap();
+    let body = costs(&app, &ws, "start=2024-05-01&end=2024-06-01").await;
+    assert_eq!(dec(&body["total"]), report.expected.unblended);
+    let mut lat = Vec::new();
+    for i in 0..60 {
+        let q = match i % 3 {
+            0 => "start=2024-05-01&end=2024-06-01&group_by=service",
+            1 => "start=2024-05-01&end=2024-06-01&group_by=account",
+            _ => "start=2024-05-01&end=2024-06-01&group_by=day",
+        };
+        let t = std::time::Instant::now();
+        costs(&app, &ws, q).await;
+        lat.push(t.elapsed());
+    }
+    lat.sort();
+    eprintln!(
+        "ingest: {rows} rows, {:.1} MB gzip in {secs:.2}s = {:.0} rows/s; cost API over HTTP p50 {:?} p95 {:?}",
+        compressed as f64 / 1e6,
+        rows as f64 / secs,
+        lat[lat.len() / 2],
+        lat[lat.len() * 95 / 100],
+    );
+}

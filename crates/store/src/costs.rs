@@ -219,29 +219,46 @@ pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer>
             "(usage_start AT TIME ZONE 'UTC')::date".to_owned(),
         ),
     };
-    let mut keys: Vec<String> = Vec::new();
+    // Group on the raw columns (cheap), then format the few groups (dates as text).
+    let mut inner: Vec<String> = Vec::new();
+    let mut outer: Vec<String> = Vec::new();
     let mut tag_no = 0;
-    for d in &q.group_by {
-        let e = match (d, rolled_up) {
+    for (i, d) in q.group_by.iter().enumerate() {
+        let k = format!("k{i}");
+        let (raw, shown) = match (d, rolled_up) {
             (CostDimension::Tag(_), false) => {
                 tag_no += 1;
-                format!("nullif(tags ->> ($4::text[])[{tag_no}], '')")
+                (
+                    format!("nullif(tags ->> ($4::text[])[{tag_no}], '')"),
+                    k.clone(),
+                )
             }
-            _ => key_expr(d, &tag_expr, &day),
+            (CostDimension::Day, _) => (day.clone(), format!("to_char({k}, 'YYYY-MM-DD')")),
+            (CostDimension::Month, _) => (
+                format!("date_trunc('month', {day})::date"),
+                format!("to_char({k}, 'YYYY-MM')"),
+            ),
+            _ => (key_expr(d, &tag_expr, &day), k.clone()),
         };
-        keys.push(e);
+        inner.push(format!("{raw} AS {k}"));
+        outer.push(shown);
     }
-    let select = format!("SELECT ARRAY[{}]", keys.join(", "));
     let filter = match (rolled_up, tags.is_empty()) {
         (true, false) => " AND tag_key = ($4::text[])[1]",
         _ => "",
     };
+    let names: Vec<String> = (0..inner.len()).map(|i| format!("k{i}")).collect();
+    let inner_cols: String = inner.iter().map(|c| format!("{c}, ")).collect();
+    let group_cols: String = names.iter().map(|c| format!("{c}, ")).collect();
     let sql = format!(
-        "{select}::text[] AS keys, currency, sum({amount}) AS amount
-           FROM {source}
-          WHERE workspace_id = $1 AND {day} >= $2 AND {day} < $3 AND cardinality($4::text[]) >= 0{filter}
-          GROUP BY keys, currency
-          ORDER BY keys, currency"
+        "SELECT ARRAY[{outer}]::text[] AS keys, currency, amount FROM (
+             SELECT {inner_cols}currency, sum({amount}) AS amount
+               FROM {source}
+              WHERE workspace_id = $1 AND {day} >= $2 AND {day} < $3 AND cardinality($4::text[]) >= 0{filter}
+              GROUP BY {group_cols}currency
+         ) g
+         ORDER BY {group_cols}currency",
+        outer = outer.join(", "),
     );
     let rows: Vec<(Vec<Option<String>>, String, Decimal)> = sqlx::query_as(&sql)
         .bind(ws.as_uuid())
