@@ -606,6 +606,22 @@ async fn measure_ingest_and_cost_api() {
         lat.push(t.elapsed());
     }
     lat.sort();
+    let mut base = Vec::new();
+    for _ in 0..20 {
+        let t = std::time::Instant::now();
+        app.call("GET", "/api/v1/costs/tag-keys", Some(&ws.token), None)
+            .await;
+        base.push(t.elapsed());
+    }
+    base.sort();
+    let (rollup_rows,): (i64,) = sqlx::query_as("SELECT count(*) FROM cur_daily_costs")
+        .fetch_one(app.db.store.system())
+        .await
+        .unwrap();
+    eprintln!(
+        "baseline authenticated request p50 {:?}; {rollup_rows} daily rollup rows",
+        base[base.len() / 2]
+    );
     eprintln!(
         "ingest: {rows} rows, {:.1} MB gzip in {secs:.2}s = {:.0} rows/s; cost API over HTTP p50 {:?} p95 {:?}",
         compressed as f64 / 1e6,
