@@ -49,6 +49,9 @@ pub struct Revoked {
     pub deleted_rows: std::collections::BTreeMap<String, u64>,
     /// Partitions dropped (their rows are not counted).
     pub dropped_partitions: Vec<String>,
+    /// How long each step took (for the benchmark and the logs).
+    #[serde(skip)]
+    pub steps: Vec<(&'static str, std::time::Duration)>,
 }
 
 /// Tables that keep rows of a revoked integration, or handle them apart: the tombstone, the
@@ -83,7 +86,11 @@ pub async fn revoke_integration(
         }),
     )
     .await?;
+    let mut revoked = revoked;
+    let t = std::time::Instant::now();
     scope.commit().await?;
+    revoked.steps.push(("commit", t.elapsed()));
+    tracing::debug!(steps = ?revoked.steps, "integration revoked");
     Ok(revoked)
 }
 
@@ -107,6 +114,7 @@ pub(crate) async fn purge_integration(
     scope: &mut Scoped,
     id: IntegrationId,
 ) -> StoreResult<Revoked> {
+    let started = std::time::Instant::now();
     let ws = scope.workspace_id().as_uuid();
     let integration = id.as_uuid();
     // Waits for an ingest's final swap (FOR SHARE) to commit; blocks any later one.
@@ -146,6 +154,7 @@ pub(crate) async fn purge_integration(
     .execute(scope.tx())
     .await?;
     out.cancelled_jobs = cancelled.rows_affected();
+    out.steps.push(("lock and cancel jobs", started.elapsed()));
     let deleted = sqlx::query(
         "DELETE FROM jobs WHERE workspace_id = $1
             AND (integration_id = $2 OR strpos(payload::text, $3) > 0 OR strpos(progress::text, $3) > 0
@@ -157,9 +166,11 @@ pub(crate) async fn purge_integration(
     .execute(scope.tx())
     .await?;
     out.deleted_jobs = deleted.rows_affected();
+    out.steps.push(("delete finished jobs", started.elapsed()));
 
     // Ingested data: drop the integration's partitions (catalog operations).
     out.dropped_partitions = drop_partitions_naming(scope, integration).await?;
+    out.steps.push(("drop partitions", started.elapsed()));
     out.dropped_partitions
         .extend(drop_staging_tables_naming(scope, integration).await?);
 
@@ -187,6 +198,8 @@ pub(crate) async fn purge_integration(
     .await?;
 
     // Delivered to every listening worker process when (and only if) this transaction commits.
+    out.steps
+        .push(("delete metadata and tombstone", started.elapsed()));
     if let Some(external_id) = &out.external_id {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(REVOKED_CHANNEL)
