@@ -175,6 +175,14 @@ fn key_expr(d: &CostDimension, tag_expr: &str, day: &str) -> String {
     }
 }
 
+/// True when the monthly rollups answer `q` exactly: no `day` group and a range of whole months.
+fn whole_months(q: &CostQuery) -> bool {
+    use chrono::Datelike;
+    q.start.day() == 1
+        && q.end.day() == 1
+        && !q.group_by.iter().any(|d| matches!(d, CostDimension::Day))
+}
+
 /// Sums the workspace's costs per group. A `tag:<key>` the workspace rolls up is answered from
 /// the tag rollups; another key (or several tag keys) from line items.
 pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer> {
@@ -200,6 +208,12 @@ pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer>
     };
     // $1 workspace, $2 start, $3 end, $4 the tag key (rollup) or the tag keys (line items).
     let (source, tag_expr, amount, day) = match (rolled_up, tags.is_empty()) {
+        (true, true) if whole_months(q) => (
+            "cur_monthly_costs".to_owned(),
+            String::new(),
+            q.metric.rollup_column().to_owned(),
+            "month".to_owned(),
+        ),
         (true, true) => (
             "cur_daily_costs".to_owned(),
             String::new(),
@@ -289,6 +303,34 @@ pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_whole_months_without_days_use_the_monthly_rollups() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let q = |start: &str, end: &str, group_by: Vec<CostDimension>| CostQuery {
+            start: d(start),
+            end: d(end),
+            group_by,
+            metric: CostMetric::Unblended,
+        };
+        assert!(whole_months(&q(
+            "2026-10-01",
+            "2026-11-01",
+            vec![CostDimension::Service]
+        )));
+        assert!(whole_months(&q(
+            "2026-01-01",
+            "2026-12-01",
+            vec![CostDimension::Month]
+        )));
+        assert!(!whole_months(&q(
+            "2026-10-01",
+            "2026-11-01",
+            vec![CostDimension::Day]
+        )));
+        assert!(!whole_months(&q("2026-10-02", "2026-11-01", vec![])));
+        assert!(!whole_months(&q("2026-10-01", "2026-10-31", vec![])));
+    }
 
     #[test]
     fn dimensions_and_metrics_parse_and_print() {

@@ -880,6 +880,14 @@ pub async fn prepare_swap(
     .execute(&mut *tx)
     .await?;
     sqlx::query(
+        "DELETE FROM cur_monthly_costs WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3",
+    )
+    .bind(ws)
+    .bind(int)
+    .bind(bp)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
         "DELETE FROM cur_daily_tag_costs WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3",
     )
     .bind(ws)
@@ -898,6 +906,22 @@ pub async fn prepare_swap(
            FROM {q}
           GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
     ))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO cur_monthly_costs (workspace_id, integration_id, billing_period, month, payer_account_id,
+                usage_account_id, product_code, region, line_item_type, currency,
+                unblended, net_unblended, amortized, line_items)
+         SELECT workspace_id, integration_id, billing_period, date_trunc('month', day)::date,
+                payer_account_id, usage_account_id, product_code, region, line_item_type, currency,
+                sum(unblended), sum(net_unblended), sum(amortized), sum(line_items)
+           FROM cur_daily_costs
+          WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3
+          GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10",
+    )
+    .bind(ws)
+    .bind(int)
+    .bind(bp)
     .execute(&mut *tx)
     .await?;
     sqlx::query(&format!(
