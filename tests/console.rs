@@ -535,3 +535,17 @@ async fn the_costs_page_explains_an_empty_month_and_refuses_bad_parameters_kindl
     let (status, _) = page(&browser(), &app, "/costs").await;
     assert_eq!(status, 303, "anonymous goes to login");
 }
+
+#[tokio::test]
+async fn the_integration_page_links_to_revocation_and_settings_to_the_danger_zone() {
+    let app = spawn_app().await;
+    let a = sign_up(&app, "Acme", "ana@acme.test").await;
+    let (id, html) = new_integration(&a, &app).await;
+    assert!(html.contains(&format!("href=\"/integrations/{id}/revoke\"")));
+    let (status, revoke_page) = page(&a, &app, &format!("/integrations/{id}/revoke")).await;
+    assert_eq!(status, 200, "{revoke_page}");
+    let (_, settings) = page(&a, &app, "/settings").await;
+    assert!(settings.contains("href=\"/settings/danger\""));
+    let (status, _) = page(&a, &app, "/settings/danger").await;
+    assert_eq!(status, 200);
+}
