@@ -9,8 +9,6 @@ pub mod admin;
 pub mod audit;
 pub mod costs;
 pub mod cur;
-pub mod costs;
-pub mod cur;
 pub mod integrations;
 pub mod jobs;
 pub mod members;
