@@ -145,7 +145,10 @@ pub(crate) async fn purge_integration(
         "UPDATE jobs SET status = 'cancelled', finished_at = now(), lease_expires_at = NULL,
                 integration_id = NULL, billing_period = NULL, payload = '{}', progress = '{}',
                 error = 'cancelled: the integration was revoked'
-          WHERE workspace_id = $1 AND status IN ('queued', 'running')
+          WHERE workspace_id = $1
+            -- A job that finished while this revocation waited for the row lock (an ingest's
+            -- final swap) was still running when the revocation began: it is cancelled too.
+            AND (status IN ('queued', 'running') OR finished_at >= now())
             AND (integration_id = $2 OR strpos(payload::text, $3) > 0 OR strpos(progress::text, $3) > 0)",
     )
     .bind(ws)
