@@ -266,3 +266,74 @@ pub async fn queue_backfill(
     let id = record_backfill(scope, integration, requested_by, &jobs).await?;
     Ok((id, jobs))
 }
+
+/// A backfill one of whose ingest jobs just finished, as its notices need it.
+#[derive(Debug, Clone)]
+pub struct FinishedBackfill {
+    /// Its id.
+    pub backfill_id: uuid::Uuid,
+    /// The support user's email.
+    pub requested_by: String,
+    /// Its periods, oldest first.
+    pub periods: Vec<String>,
+    /// Whether every period was ingested (`ready`) since the request and no completion notice
+    /// was written for it yet: the caller writes that notice in this transaction.
+    pub completed: bool,
+}
+
+/// The most recent backfill whose jobs include `job`, if any, locked until the caller's
+/// transaction ends: two ingests of one backfill finishing at once decide in turn, so exactly
+/// one of them sees the backfill completed (the second finds the first's notice).
+pub async fn finished_backfill(
+    scope: &mut Scoped,
+    integration: IntegrationId,
+    job: JobId,
+) -> StoreResult<Option<FinishedBackfill>> {
+    let ws = scope.workspace_id().as_uuid();
+    let head: Option<(uuid::Uuid, String, Vec<String>, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT backfill_id, requested_by, periods, created_at FROM backfills
+          WHERE workspace_id = $1 AND integration_id = $2 AND $3 = ANY(job_ids)
+          ORDER BY created_at DESC LIMIT 1 FOR UPDATE",
+    )
+    .bind(ws)
+    .bind(integration.as_uuid())
+    .bind(job.as_uuid())
+    .fetch_optional(scope.tx())
+    .await?;
+    let Some((backfill_id, requested_by, periods, created_at)) = head else {
+        return Ok(None);
+    };
+    // Ready since the request: an older ingest of the period does not count.
+    let not_ready: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM unnest($3::text[]) AS p(period)
+          WHERE NOT EXISTS (
+                SELECT 1 FROM cur_periods cp
+                 WHERE cp.workspace_id = $1 AND cp.integration_id = $2
+                   AND cp.billing_period = to_date(p.period || '-01', 'YYYY-MM-DD')
+                   AND cp.status = 'ready' AND cp.ingested_at >= $4)",
+    )
+    .bind(ws)
+    .bind(integration.as_uuid())
+    .bind(&periods)
+    .bind(created_at)
+    .fetch_one(scope.tx())
+    .await?;
+    let notified: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM notifications
+                         WHERE workspace_id = $1 AND integration_id = $2 AND kind = $3
+                           AND created_at >= $4 AND message LIKE '%' || $5 || '%')",
+    )
+    .bind(ws)
+    .bind(integration.as_uuid())
+    .bind(crate::notifications::kinds::BACKFILL_COMPLETED)
+    .bind(created_at)
+    .bind(backfill_id.to_string())
+    .fetch_one(scope.tx())
+    .await?;
+    Ok(Some(FinishedBackfill {
+        backfill_id,
+        requested_by,
+        periods,
+        completed: not_ready == 0 && !notified,
+    }))
+}

@@ -23,7 +23,7 @@ use costline_store::cur::{
 };
 use costline_store::jobs::JobProgress;
 use costline_store::notifications::{self, NewNotification};
-use costline_store::{integrations, Store, StoreError};
+use costline_store::{integrations, support, Store, StoreError};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
@@ -171,6 +171,16 @@ pub(crate) struct IngestPeriod(pub(crate) Workflows);
 #[async_trait]
 impl JobHandler for IngestPeriod {
     async fn run(&self, job: &JobContext) -> Result<(), JobError> {
+        let result = self.ingest_job(job).await;
+        if let (Some(integration), Some(period)) = (job.integration_id(), job.billing_period()) {
+            notify_backfill(self.0.store(), job, integration, period, &result).await?;
+        }
+        result
+    }
+}
+
+impl IngestPeriod {
+    async fn ingest_job(&self, job: &JobContext) -> Result<(), JobError> {
         let wf = &self.0;
         let Some(period) = job.billing_period() else {
             return Err(JobError::permanent(
@@ -221,6 +231,68 @@ impl JobHandler for IngestPeriod {
         };
         ingest(wf, job, &session, live.id, period, &plan).await
     }
+}
+
+/// When the job belongs to a support backfill, tells the customer's admins (in-console notice
+/// and email job) that the backfill completed, once its last period is ready, or that this
+/// period failed for good. Retries, cancellations and ingests outside backfills say nothing.
+async fn notify_backfill(
+    store: &Store,
+    job: &JobContext,
+    integration: IntegrationId,
+    period: BillingPeriod,
+    result: &Result<(), JobError>,
+) -> Result<(), JobError> {
+    let failure = match result {
+        Ok(()) => None,
+        Err(JobError::Cancelled) => return Ok(()),
+        Err(e) if e.is_retryable() && job.attempt() < job.max_attempts() => return Ok(()),
+        Err(e) => Some(e.to_string()),
+    };
+    let mut scope = store.scoped(job.workspace_id()).await?;
+    let Some(backfill) = support::finished_backfill(&mut scope, integration, job.job_id()).await?
+    else {
+        return Ok(());
+    };
+    let (first, last) = (
+        backfill.periods.first().cloned().unwrap_or_default(),
+        backfill.periods.last().cloned().unwrap_or_default(),
+    );
+    let range = if first == last {
+        first
+    } else {
+        format!("{first} to {last}")
+    };
+    let (kind, message) = match failure {
+        Some(error) => (
+            notifications::kinds::BACKFILL_FAILED,
+            format!(
+                "Reingesting billing period {period} failed (backfill of {range} requested through Costline support, reference {}): {error}",
+                backfill.backfill_id
+            ),
+        ),
+        None if backfill.completed => (
+            notifications::kinds::BACKFILL_COMPLETED,
+            format!(
+                "The backfill of {range} is complete: every period was reingested and cost views include it (reference {}).",
+                backfill.backfill_id
+            ),
+        ),
+        None => return Ok(()),
+    };
+    notifications::notify_admins_at(
+        &mut scope,
+        &NewNotification {
+            kind,
+            integration_id: Some(integration),
+            billing_period: Some(period),
+            message: &message,
+        },
+        job.now(),
+    )
+    .await?;
+    scope.commit().await?;
+    Ok(())
 }
 
 async fn ingest(
