@@ -5,7 +5,7 @@ mod costs;
 mod integrations;
 mod jobs;
 mod notifications;
-mod support;
+pub(crate) mod support;
 mod workspace;
 
 pub(crate) use integrations::detail_view as integration_view;

@@ -10,6 +10,7 @@ mod revoke;
 mod costs;
 mod integrations;
 mod settings;
+mod support;
 
 use crate::auth::client_ip;
 use crate::AppState;
@@ -71,6 +72,17 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/settings/tokens/{token_id}/revoke",
             post(settings::revoke_token),
+        )
+        // The support console (support staff only; its own session principal).
+        .route("/support", get(support::search))
+        .route("/support/login", get(support::login_page).post(support::login))
+        .route("/support/logout", post(support::logout))
+        .route("/support/workspaces/{id}", get(support::workspace))
+        .route("/support/integrations/{id}", get(support::integration))
+        .route("/support/integrations/{id}/backfill", post(support::backfill))
+        .route(
+            "/support/integrations/{id}/periods/{period}/retry",
+            post(support::retry),
         )
 }
 

@@ -1,0 +1,283 @@
+//! The support console pages (issue 8), as a browser without JavaScript uses them: support
+//! staff sign in with their support token; customers' sessions get 403 on every /support page;
+//! page views and actions land in the customer's audit log; the backfill form queues one ingest
+//! job per period; unknown ids are 404.
+
+use costline_testkit::{spawn_app, TestApp};
+use reqwest::redirect::Policy;
+use reqwest::Client;
+use serde_json::json;
+
+fn browser() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn csrf_of(html: &str) -> String {
+    let marker = "name=\"authenticity_token\" value=\"";
+    let start = html.find(marker).expect("page has a CSRF field") + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_string()
+}
+
+async fn page(client: &Client, app: &TestApp, path: &str) -> (u16, String) {
+    let r = client
+        .get(format!("{}{path}", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn post(client: &Client, app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let r = client
+        .post(format!("{}{path}", app.base_url))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn support_browser(app: &TestApp) -> Client {
+    let (_, token) =
+        costline_store::users::create_support_user(&app.db.store, "help@costline.test")
+            .await
+            .unwrap();
+    let client = browser();
+    let (status, html) = page(&client, app, "/support/login").await;
+    assert_eq!(status, 200);
+    let csrf = csrf_of(&html);
+    let (status, body) = post(
+        &client,
+        app,
+        "/support/login",
+        &[("authenticity_token", &csrf), ("token", "cls_wrong")],
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    let (_, html) = page(&client, app, "/support/login").await;
+    let csrf = csrf_of(&html);
+    let (status, body) = post(
+        &client,
+        app,
+        "/support/login",
+        &[("authenticity_token", &csrf), ("token", &token.plaintext)],
+    )
+    .await;
+    assert_eq!(status, 303, "{body}");
+    client
+}
+
+async fn connected(app: &TestApp, token: &str) -> String {
+    let (_, body) = app
+        .call(
+            "POST",
+            "/api/v1/integrations/aws",
+            Some(token),
+            Some(json!({})),
+        )
+        .await;
+    let id = body["id"].as_str().unwrap().to_string();
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/integrations/aws/{id}/connect"),
+            Some(token),
+            Some(
+                json!({"role_arn": "arn:aws:iam::210987654321:role/CostlineReadOnly",
+                        "cur": {"bucket": "acme-cur", "prefix": "cur", "report_name": "costline"}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    id
+}
+
+#[tokio::test]
+async fn customer_sessions_get_403_and_strangers_the_login_on_every_support_page() {
+    let app = spawn_app().await;
+    let acme = app.create_workspace("Acme", "owner@acme.test").await;
+    let integration = connected(&app, &acme.token).await;
+    // A customer signs up through the console and so has a session.
+    let customer = browser();
+    let (_, html) = page(&customer, &app, "/signup").await;
+    let csrf = csrf_of(&html);
+    let (status, body) = post(
+        &customer,
+        &app,
+        "/signup",
+        &[
+            ("authenticity_token", &csrf),
+            ("workspace_name", "Mine"),
+            ("email", "me@mine.test"),
+            ("password", "a long enough password"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303, "{body}");
+    let (_, html) = page(&customer, &app, "/settings").await;
+    let csrf = csrf_of(&html);
+    let ws = &acme.workspace_id;
+    for path in [
+        "/support".to_string(),
+        "/support?q=acme".into(),
+        format!("/support/workspaces/{ws}"),
+        format!("/support/integrations/{integration}"),
+    ] {
+        let (status, _) = page(&customer, &app, &path).await;
+        assert_eq!(status, 403, "GET {path}");
+        let (status, _) = page(&browser(), &app, &path).await;
+        assert_eq!(
+            status, 303,
+            "anonymous GET {path} goes to the support login"
+        );
+    }
+    for path in [
+        format!("/support/integrations/{integration}/backfill"),
+        format!("/support/integrations/{integration}/periods/2024-01/retry"),
+    ] {
+        let (status, _) = post(
+            &customer,
+            &app,
+            &path,
+            &[
+                ("authenticity_token", &csrf),
+                ("from", "2024-01"),
+                ("to", "2024-02"),
+            ],
+        )
+        .await;
+        assert_eq!(status, 403, "POST {path}");
+    }
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = 'ingest_period'")
+        .fetch_one(app.db.store.system())
+        .await
+        .unwrap();
+    assert_eq!(jobs, 0);
+}
+
+#[tokio::test]
+async fn support_searches_views_and_backfills_and_the_customer_audit_shows_it() {
+    let app = spawn_app().await;
+    let acme = app.create_workspace("Acme Corp", "owner@acme.test").await;
+    let integration = connected(&app, &acme.token).await;
+    let support = support_browser(&app).await;
+
+    let (status, html) = page(&support, &app, "/support?q=owner%40acme").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("Acme Corp") && html.contains(&acme.workspace_id),
+        "{html}"
+    );
+    let (status, html) = page(
+        &support,
+        &app,
+        &format!("/support/workspaces/{}", acme.workspace_id),
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains(&integration), "{html}");
+    let (status, _) = page(
+        &support,
+        &app,
+        &format!("/support/workspaces/{}", uuid::Uuid::new_v4()),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = page(
+        &support,
+        &app,
+        &format!("/support/integrations/{}", uuid::Uuid::new_v4()),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    let path = format!("/support/integrations/{integration}");
+    let (status, html) = page(&support, &app, &path).await;
+    assert_eq!(status, 200, "{html}");
+    let csrf = csrf_of(&html);
+    // Without the CSRF value nothing is queued.
+    let (status, _) = post(
+        &support,
+        &app,
+        &format!("{path}/backfill"),
+        &[
+            ("authenticity_token", "forged"),
+            ("from", "2024-01"),
+            ("to", "2024-03"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, html) = post(
+        &support,
+        &app,
+        &format!("{path}/backfill"),
+        &[
+            ("authenticity_token", &csrf),
+            ("from", "2024-03"),
+            ("to", "2024-01"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{html}");
+    let (status, body) = post(
+        &support,
+        &app,
+        &format!("{path}/backfill"),
+        &[
+            ("authenticity_token", &csrf),
+            ("from", "2024-01"),
+            ("to", "2024-03"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303, "{body}");
+    let periods: Vec<String> = sqlx::query_scalar(
+        "SELECT billing_period FROM jobs WHERE kind = 'ingest_period' ORDER BY run_at",
+    )
+    .fetch_all(app.db.store.system())
+    .await
+    .unwrap();
+    assert_eq!(periods, ["2024-01", "2024-02", "2024-03"]);
+    let (_, html) = page(&support, &app, &path).await;
+    assert!(
+        html.contains("help@costline.test") && html.contains("2024-02"),
+        "the backfill and its periods are shown: {html}"
+    );
+
+    // Support can do nothing else in the workspace: its session is no workspace user.
+    let (status, _) = page(&support, &app, "/settings").await;
+    assert_eq!(
+        status, 303,
+        "the customer console sends the support session to its login"
+    );
+
+    let (status, audit) = app
+        .call("GET", "/api/v1/audit-events", Some(&acme.token), None)
+        .await;
+    assert_eq!(status, 200);
+    let actions: Vec<&str> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["actor"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("help@costline.test")
+        })
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for want in [
+        "support.workspace_found",
+        "support.workspace_viewed",
+        "support.periods_viewed",
+        "support.backfill_requested",
+    ] {
+        assert!(actions.contains(&want), "{want} in {actions:?}");
+    }
+}
