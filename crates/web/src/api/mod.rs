@@ -33,7 +33,10 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/integrations/aws/{id}/sync", post(integrations::sync))
         .route("/costs", get(costs::get))
-        .route("/costs/tag-keys", get(costs::tag_keys).put(costs::set_tag_keys))
+        .route(
+            "/costs/tag-keys",
+            get(costs::tag_keys).put(costs::set_tag_keys),
+        )
         .route("/jobs/{id}", get(jobs::get))
         .route("/notifications", get(notifications::list))
         .route("/notifications/{id}/read", post(notifications::mark_read))

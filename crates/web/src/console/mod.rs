@@ -5,10 +5,10 @@
 #![allow(clippy::result_large_err)]
 
 mod account;
-mod danger;
-mod revoke;
 mod costs;
+mod danger;
 mod integrations;
+mod revoke;
 mod settings;
 mod support;
 
@@ -75,11 +75,17 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         // The support console (support staff only; its own session principal).
         .route("/support", get(support::search))
-        .route("/support/login", get(support::login_page).post(support::login))
+        .route(
+            "/support/login",
+            get(support::login_page).post(support::login),
+        )
         .route("/support/logout", post(support::logout))
         .route("/support/workspaces/{id}", get(support::workspace))
         .route("/support/integrations/{id}", get(support::integration))
-        .route("/support/integrations/{id}/backfill", post(support::backfill))
+        .route(
+            "/support/integrations/{id}/backfill",
+            post(support::backfill),
+        )
         .route(
             "/support/integrations/{id}/periods/{period}/retry",
             post(support::retry),
