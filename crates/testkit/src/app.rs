@@ -79,7 +79,12 @@ pub async fn spawn_app_with_gateway(gateway: costline_aws::AwsGateway) -> TestAp
     let workflows = costline_workflows::Workflows::new(
         app.db.store.clone(),
         gateway.clone(),
-        costline_workflows::WorkflowSettings::default(),
+        costline_workflows::WorkflowSettings {
+            // Tests upload a delivery and poll at once; the settle rule is unit-tested in
+            // costline-workflows (poll_cur::tests).
+            delivery_settle: Duration::ZERO,
+            ..Default::default()
+        },
     );
     let pool = costline_workflows::register(
         costline_jobs::WorkerPool::builder(app.db.store.clone(), config),

@@ -43,6 +43,10 @@ pub struct WorkflowSettings {
     pub member_role_name: String,
     /// Sends notices by email; `None` (no `COSTLINE_SMTP_URL`): notices stay in the console.
     pub mailer: Option<costline_notify::Mailer>,
+    /// How long a delivery without a manifest must have been quiet (no file written) before a
+    /// poll ingests it: its files may still be uploading. Deliveries with a manifest wait
+    /// instead until every file the manifest names is listed.
+    pub delivery_settle: std::time::Duration,
 }
 
 impl Default for WorkflowSettings {
@@ -51,6 +55,7 @@ impl Default for WorkflowSettings {
             schedules: ScheduleIntervals::default(),
             member_role_name: "CostlineReadOnly".to_string(),
             mailer: None,
+            delivery_settle: std::time::Duration::from_secs(10 * 60),
         }
     }
 }

@@ -89,6 +89,19 @@ pub async fn discover_periods(
         .collect())
 }
 
+/// True while a delivery may still be uploading: its manifest names files the listing lacks,
+/// or, without a manifest, a file was written less than `settle` ago. Ingesting it now would
+/// serve a partial month until the complete assembly replaced it.
+pub(crate) fn still_arriving(
+    period: &DiscoveredPeriod,
+    now: DateTime<Utc>,
+    settle: std::time::Duration,
+) -> bool {
+    let settle = chrono::TimeDelta::from_std(settle).unwrap_or(chrono::TimeDelta::MAX);
+    !period.missing_keys.is_empty()
+        || (!period.from_manifest && now.signed_duration_since(period.last_modified) < settle)
+}
+
 /// The `ingest_period` job for a discovered period (its plan travels in the payload).
 pub fn ingest_job(
     integration: IntegrationId,
@@ -171,6 +184,11 @@ impl JobHandler for PollCur {
         cur::record_poll(&mut scope, live.id, !periods.is_empty(), None, job.now()).await?;
         let mut queued = 0;
         for (p, files) in periods {
+            if still_arriving(&p, job.now(), wf.settings().delivery_settle) {
+                tracing::info!(integration_id = %live.id, period = %p.period,
+                    "delivery still arriving; the next poll looks again");
+                continue;
+            }
             let stored = cur::period(&mut scope, live.id, p.period).await?;
             if let Some(s) = &stored {
                 let served = s.live_assembly_id.as_deref() == Some(p.assembly_id.as_str());
@@ -189,5 +207,62 @@ impl JobHandler for PollCur {
         scope.commit().await?;
         tracing::info!(integration_id = %live.id, queued, "CUR deliveries polled");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use costline_cur::discovery::{FileFormat, ReportKind, ReportLayout};
+
+    fn period(from_manifest: bool, missing: &[&str], written: DateTime<Utc>) -> DiscoveredPeriod {
+        DiscoveredPeriod {
+            period: "2026-10".parse().unwrap(),
+            layout: ReportLayout::LegacyDateRange,
+            kind: ReportKind::LegacyCur,
+            format: FileFormat::CsvGzip,
+            assembly_id: "a".into(),
+            from_manifest,
+            manifest_key: None,
+            data_keys: vec!["k".into()],
+            missing_keys: missing.iter().map(|k| k.to_string()).collect(),
+            total_size: 1,
+            last_modified: written,
+        }
+    }
+
+    #[test]
+    fn deliveries_are_ingested_only_once_complete_or_quiet() {
+        let now = Utc::now();
+        let settle = std::time::Duration::from_secs(600);
+        let minutes_ago = |m| now - chrono::TimeDelta::minutes(m);
+        // Without a manifest: quiet for the settle time.
+        assert!(still_arriving(
+            &period(false, &[], minutes_ago(2)),
+            now,
+            settle
+        ));
+        assert!(!still_arriving(
+            &period(false, &[], minutes_ago(11)),
+            now,
+            settle
+        ));
+        // With a manifest: every file it names is listed, however recent.
+        assert!(!still_arriving(
+            &period(true, &[], minutes_ago(0)),
+            now,
+            settle
+        ));
+        assert!(still_arriving(
+            &period(true, &["late"], minutes_ago(60)),
+            now,
+            settle
+        ));
+        // Settle time zero (tests): only missing files hold a delivery back.
+        assert!(!still_arriving(
+            &period(false, &[], now),
+            now,
+            std::time::Duration::ZERO
+        ));
     }
 }
