@@ -11,9 +11,7 @@
 //! Prints the combined table (the parse benchmark's figures when it ran first, as `make bench`
 //! does). Sizes: COSTLINE_BENCH_CUR_ROWS, COSTLINE_BENCH_CUR_SEED (as the parse benchmark).
 
-use aws_config::{BehaviorVersion, Region};
-use aws_credential_types::Credentials;
-use costline_testkit::{moto, spawn_app, ChildGuard, TestApp, TestWorkspace};
+use costline_testkit::{customer_s3, moto, spawn_app, ChildGuard, TestApp, TestWorkspace};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -94,42 +92,6 @@ fn uncompressed_bytes(dir: &Path, keys: &[String]) -> u64 {
             std::io::copy(&mut d, &mut std::io::sink()).unwrap()
         })
         .sum()
-}
-
-/// An S3 client acting as the customer's account (moto files objects under the caller's
-/// account, so the bucket is the customer's as in production).
-async fn customer_s3(endpoint: &str) -> aws_sdk_s3::Client {
-    let platform = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "bench"))
-        .load()
-        .await;
-    let assumed = aws_sdk_sts::Client::new(&platform)
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{CUSTOMER}:role/BenchUploader"))
-        .role_session_name("cur-bench")
-        .send()
-        .await
-        .expect("assume a role in the customer account");
-    let c = assumed.credentials().expect("credentials");
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_string()),
-            None,
-            "customer",
-        ))
-        .load()
-        .await;
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    )
 }
 
 /// Data files first, manifests last, as AWS delivers them.
@@ -221,7 +183,7 @@ async fn main() {
 
     let moto = moto().await;
     let app = spawn_app().await;
-    let s3 = customer_s3(&moto.endpoint).await;
+    let s3 = customer_s3(&moto.endpoint, CUSTOMER).await;
     let bucket = meta["bucket"].as_str().unwrap().to_string();
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let upload_started = Instant::now();

@@ -5,11 +5,9 @@
 //! sums computed here from the files themselves (CSV) or by the generator (Parquet). The
 //! customer sees the backfill per period, the support actions in the audit log, and a notice.
 
-use aws_config::{BehaviorVersion, Region};
-use aws_credential_types::Credentials;
 use chrono::{DateTime, Duration as Span, Utc};
 use costline_cur::generate::{generate, GenFormat, GenerateOptions, GeneratedReport};
-use costline_testkit::{moto, spawn_app_with_workers, TestApp, TestWorkspace};
+use costline_testkit::{customer_s3, moto, spawn_app_with_workers, TestApp, TestWorkspace};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,42 +19,6 @@ use std::time::Duration;
 const CUSTOMER: &str = "210987654321";
 const PREFIX: &str = "billing";
 const REPORT: &str = "costline";
-
-/// An S3 client acting as the customer's account (moto picks the account from the assumed
-/// role's credentials), as in tests/cur_ingest_e2e.rs.
-async fn customer_s3(endpoint: &str) -> aws_sdk_s3::Client {
-    let platform = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .load()
-        .await;
-    let assumed = aws_sdk_sts::Client::new(&platform)
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{CUSTOMER}:role/TestUploader"))
-        .role_session_name("backfill-e2e")
-        .send()
-        .await
-        .expect("assume a role in the customer account");
-    let c = assumed.credentials().expect("credentials");
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_string()),
-            None,
-            "customer",
-        ))
-        .load()
-        .await;
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    )
-}
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
@@ -298,7 +260,7 @@ async fn monthly_total(app: &TestApp, ws: &TestWorkspace, period: &str) -> Decim
 async fn support_backfills_three_historical_months_in_three_formats() {
     let moto = moto().await;
     let app = spawn_app_with_workers(&moto.endpoint).await;
-    let s3 = customer_s3(&moto.endpoint).await;
+    let s3 = customer_s3(&moto.endpoint, CUSTOMER).await;
     let bucket = format!(
         "backfill-e2e-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
@@ -590,7 +552,7 @@ async fn support_backfills_three_historical_months_in_three_formats() {
 async fn a_backfilled_period_without_files_fails_and_the_admins_are_told() {
     let moto = moto().await;
     let app = spawn_app_with_workers(&moto.endpoint).await;
-    let s3 = customer_s3(&moto.endpoint).await;
+    let s3 = customer_s3(&moto.endpoint, CUSTOMER).await;
     let bucket = format!(
         "backfill-fail-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]

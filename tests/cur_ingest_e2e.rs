@@ -3,12 +3,10 @@
 //! the generator's totals to the last digit; a new assembly replaces the old one whole; a corrupt
 //! file fails the period by name and leaves the previous numbers; other workspaces see nothing.
 
-use aws_config::{BehaviorVersion, Region};
-use aws_credential_types::Credentials;
 use costline_cur::generate::{
     generate, ExpectedTotals, GenFormat, GenerateOptions, GeneratedReport,
 };
-use costline_testkit::{moto, spawn_app_with_workers, TestApp, TestWorkspace};
+use costline_testkit::{customer_s3, moto, spawn_app_with_workers, TestApp, TestWorkspace};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -19,42 +17,6 @@ use std::time::Duration;
 const CUSTOMER: &str = "210987654321";
 const PREFIX: &str = "billing";
 const REPORT: &str = "costline";
-
-/// An S3 client acting as the customer's account (moto picks the account from the assumed
-/// role's credentials).
-async fn customer_s3(endpoint: &str) -> aws_sdk_s3::Client {
-    let platform = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .load()
-        .await;
-    let assumed = aws_sdk_sts::Client::new(&platform)
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{CUSTOMER}:role/TestUploader"))
-        .role_session_name("cur-e2e")
-        .send()
-        .await
-        .expect("assume a role in the customer account");
-    let c = assumed.credentials().expect("credentials");
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_string()),
-            None,
-            "customer",
-        ))
-        .load()
-        .await;
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    )
-}
 
 /// Uploads every file under `dir` with its relative path as key; data files first, manifests
 /// last (as AWS writes them).
@@ -265,7 +227,7 @@ async fn sync_until(
 async fn reports_in_the_bucket_become_exact_costs_and_assemblies_replace_each_other() {
     let moto = moto().await;
     let app = spawn_app_with_workers(&moto.endpoint).await;
-    let s3 = customer_s3(&moto.endpoint).await;
+    let s3 = customer_s3(&moto.endpoint, CUSTOMER).await;
     let bucket = format!(
         "cur-e2e-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
@@ -522,7 +484,7 @@ async fn measure_ingest_and_cost_api() {
         .unwrap_or(200_000);
     let moto = moto().await;
     let app = spawn_app_with_workers(&moto.endpoint).await;
-    let s3 = customer_s3(&moto.endpoint).await;
+    let s3 = customer_s3(&moto.endpoint, CUSTOMER).await;
     let bucket = format!(
         "cur-perf-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]

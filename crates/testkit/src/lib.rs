@@ -10,6 +10,7 @@
 
 mod app;
 mod browser;
+mod customer;
 mod database;
 mod moto;
 mod process;
@@ -20,6 +21,7 @@ pub use app::{
     PLATFORM_ACCOUNT_ID,
 };
 pub use browser::{chromedriver, chromium_capabilities, screenshot_dir, Chromedriver};
+pub use customer::customer_s3;
 pub use database::{fresh_store, TestDb};
 pub use moto::{moto, Moto};
 pub use process::ChildGuard;
