@@ -196,31 +196,19 @@ async fn main() {
     let log = dir.join("ingest-worker.log");
     let worker = start_worker(&app, &moto.endpoint, &log);
     let ws = app.create_workspace("Bench", "bench@example.test").await;
-    let (_, created) = app
-        .call(
-            "POST",
-            "/api/v1/integrations/aws",
-            Some(&ws.token),
-            Some(json!({})),
-        )
-        .await;
-    let id = created["id"].as_str().unwrap().to_string();
-    let (status, body) = app
-        .call(
-            "POST",
-            &format!("/api/v1/integrations/aws/{id}/connect"),
-            Some(&ws.token),
-            Some(json!({
+    let id = app
+        .connect_integration(
+            &ws.token,
+            json!({
                 "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/CostlineReadOnly"),
                 "cur": {
                     "bucket": bucket,
                     "prefix": meta["prefix"],
                     "report_name": meta["report_name"],
                 },
-            })),
+            }),
         )
         .await;
-    assert_eq!(status, 202, "{body}");
 
     // Verification queues the bucket poll, which queues the ingest of the delivered month.
     let deadline = Instant::now() + Duration::from_secs(1200);

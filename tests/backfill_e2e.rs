@@ -268,27 +268,15 @@ async fn support_backfills_three_historical_months_in_three_formats() {
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
 
     let ws = app.create_workspace("Initech", "owner@initech.test").await;
-    let (_, created) = app
-        .call(
-            "POST",
-            "/api/v1/integrations/aws",
-            Some(&ws.token),
-            Some(json!({})),
-        )
-        .await;
-    let id = created["id"].as_str().unwrap().to_owned();
-    let (status, body) = app
-        .call(
-            "POST",
-            &format!("/api/v1/integrations/aws/{id}/connect"),
-            Some(&ws.token),
-            Some(json!({
+    let id = app
+        .connect_integration(
+            &ws.token,
+            json!({
                 "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/CostlineReadOnly"),
                 "cur": {"bucket": bucket, "prefix": PREFIX, "report_name": REPORT},
-            })),
+            }),
         )
         .await;
-    assert_eq!(status, 202, "{body}");
     let view = app
         .poll_until(
             &format!("/api/v1/integrations/aws/{id}"),
@@ -559,27 +547,15 @@ async fn a_backfilled_period_without_files_fails_and_the_admins_are_told() {
     );
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let ws = app.create_workspace("Hooli", "owner@hooli.test").await;
-    let (_, created) = app
-        .call(
-            "POST",
-            "/api/v1/integrations/aws",
-            Some(&ws.token),
-            Some(json!({})),
-        )
-        .await;
-    let id = created["id"].as_str().unwrap().to_owned();
-    let (status, body) = app
-        .call(
-            "POST",
-            &format!("/api/v1/integrations/aws/{id}/connect"),
-            Some(&ws.token),
-            Some(json!({
+    let id = app
+        .connect_integration(
+            &ws.token,
+            json!({
                 "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/CostlineReadOnly"),
                 "cur": {"bucket": bucket, "prefix": PREFIX, "report_name": REPORT},
-            })),
+            }),
         )
         .await;
-    assert_eq!(status, 202, "{body}");
     app.poll_until(
         &format!("/api/v1/integrations/aws/{id}"),
         &ws.token,

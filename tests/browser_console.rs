@@ -1,33 +1,15 @@
 //! Console flows in headless Chromium over WebDriver: sign up, log out, log in, create a token.
 //! Screenshots of each step are kept under target/screenshots/.
 
-use costline_testkit::{chromedriver, chromium_capabilities, screenshot_dir, spawn_app};
-use fantoccini::{ClientBuilder, Locator};
+use costline_testkit::{spawn_app, Browser};
+use fantoccini::Locator;
 
 #[tokio::test]
 async fn sign_up_log_in_and_create_a_token_in_chromium() {
-    // The AWS SDK and reqwest bring two rustls crypto providers; WebDriver runs over plain
-    // HTTP on loopback, but the client still needs one chosen.
-    rustls::crypto::ring::default_provider()
-        .install_default()
-        .ok();
     let app = spawn_app().await;
-    let driver = chromedriver().await;
-    let browser = ClientBuilder::rustls()
-        .expect("tls")
-        .capabilities(chromium_capabilities())
-        .connect(&driver.url)
-        .await
-        .expect("connect to chromedriver");
-    let shots = screenshot_dir();
-    let shot = |name: &'static str| {
-        let browser = browser.clone();
-        let path = shots.join(format!("console-{name}.png"));
-        async move {
-            let png = browser.screenshot().await.expect("screenshot");
-            std::fs::write(path, png).expect("write screenshot");
-        }
-    };
+    let chromium = Browser::open("console").await;
+    let browser = &chromium.client;
+    let shot = |step: &'static str| chromium.shot(step);
 
     browser
         .goto(&format!("{}/signup", app.base_url))
@@ -150,5 +132,5 @@ async fn sign_up_log_in_and_create_a_token_in_chromium() {
         status, 200,
         "the token made in the browser works on the API"
     );
-    browser.close().await.ok();
+    browser.clone().close().await.ok();
 }

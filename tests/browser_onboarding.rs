@@ -3,10 +3,8 @@
 //! itself until the account is connected. A screenshot of each step is kept under
 //! target/screenshots/onboarding-*.png.
 
-use costline_testkit::{
-    chromedriver, chromium_capabilities, moto, screenshot_dir, spawn_app_with_workers,
-};
-use fantoccini::{Client, ClientBuilder, Locator};
+use costline_testkit::{moto, spawn_app_with_workers, Browser};
+use fantoccini::{Client, Locator};
 use std::time::Duration;
 
 async fn fill(browser: &Client, id: &str, text: &str) {
@@ -36,37 +34,21 @@ async fn wait_for(browser: &Client, id: &str) -> fantoccini::elements::Element {
 
 #[tokio::test]
 async fn onboarding_from_method_choice_to_connected_in_chromium() {
-    rustls::crypto::ring::default_provider()
-        .install_default()
-        .ok();
     let moto = moto().await;
     let app = spawn_app_with_workers(&moto.endpoint).await;
-    let driver = chromedriver().await;
-    let browser = ClientBuilder::rustls()
-        .expect("tls")
-        .capabilities(chromium_capabilities())
-        .connect(&driver.url)
-        .await
-        .expect("connect to chromedriver");
-    let shots = screenshot_dir();
-    let shot = |name: &'static str| {
-        let browser = browser.clone();
-        let path = shots.join(format!("onboarding-{name}.png"));
-        async move {
-            let png = browser.screenshot().await.expect("screenshot");
-            std::fs::write(path, png).expect("write screenshot");
-        }
-    };
+    let chromium = Browser::open("onboarding").await;
+    let browser = &chromium.client;
+    let shot = |step: &'static str| chromium.shot(step);
 
     browser
         .goto(&format!("{}/signup", app.base_url))
         .await
         .unwrap();
-    fill(&browser, "workspace_name", "Acme Onboarding").await;
-    fill(&browser, "email", "ana@onboarding.test").await;
-    fill(&browser, "password", "a long enough password").await;
-    click(&browser, "signup").await;
-    wait_for(&browser, "create-token").await;
+    fill(browser, "workspace_name", "Acme Onboarding").await;
+    fill(browser, "email", "ana@onboarding.test").await;
+    fill(browser, "password", "a long enough password").await;
+    click(browser, "signup").await;
+    wait_for(browser, "create-token").await;
 
     browser
         .find(Locator::LinkText("Integrations"))
@@ -75,14 +57,10 @@ async fn onboarding_from_method_choice_to_connected_in_chromium() {
         .click()
         .await
         .unwrap();
-    wait_for(&browser, "no-integrations").await;
+    wait_for(browser, "no-integrations").await;
     shot("1-integrations").await;
-    click(&browser, "new-integration").await;
-    let external_id = wait_for(&browser, "external-id")
-        .await
-        .text()
-        .await
-        .unwrap();
+    click(browser, "new-integration").await;
+    let external_id = wait_for(browser, "external-id").await.text().await.unwrap();
     assert!(external_id.len() >= 32, "{external_id}");
     let launch = browser
         .find(Locator::Id("cloudformation-link"))
@@ -118,13 +96,13 @@ async fn onboarding_from_method_choice_to_connected_in_chromium() {
     shot("3-manual-role").await;
 
     fill(
-        &browser,
+        browser,
         "role-arn",
         "arn:aws:iam::2109876543:role/CostlineReadOnly",
     )
     .await;
-    click(&browser, "connect-button").await;
-    let error = wait_for(&browser, "role-arn-error")
+    click(browser, "connect-button").await;
+    let error = wait_for(browser, "role-arn-error")
         .await
         .text()
         .await
@@ -136,14 +114,14 @@ async fn onboarding_from_method_choice_to_connected_in_chromium() {
     shot("4-wrong-arn").await;
 
     fill(
-        &browser,
+        browser,
         "role-arn",
         "arn:aws:iam::210987654321:role/CostlineReadOnly",
     )
     .await;
-    click(&browser, "connect-button").await;
+    click(browser, "connect-button").await;
     // The page refreshes itself (meta refresh) while verifying: no reload from the test.
-    let account_type = wait_for(&browser, "account-type")
+    let account_type = wait_for(browser, "account-type")
         .await
         .text()
         .await
@@ -163,7 +141,7 @@ async fn onboarding_from_method_choice_to_connected_in_chromium() {
         .goto(&format!("{}/permissions", app.base_url))
         .await
         .unwrap();
-    wait_for(&browser, "denied").await;
+    wait_for(browser, "denied").await;
     shot("6-permissions").await;
-    browser.close().await.ok();
+    browser.clone().close().await.ok();
 }

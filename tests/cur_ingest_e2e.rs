@@ -236,27 +236,15 @@ async fn reports_in_the_bucket_become_exact_costs_and_assemblies_replace_each_ot
 
     let ws = app.create_workspace("Acme", "owner@acme.test").await;
     let other = app.create_workspace("Globex", "owner@globex.test").await;
-    let (_, created) = app
-        .call(
-            "POST",
-            "/api/v1/integrations/aws",
-            Some(&ws.token),
-            Some(json!({})),
-        )
-        .await;
-    let id = created["id"].as_str().unwrap().to_owned();
-    let (status, body) = app
-        .call(
-            "POST",
-            &format!("/api/v1/integrations/aws/{id}/connect"),
-            Some(&ws.token),
-            Some(json!({
+    let id = app
+        .connect_integration(
+            &ws.token,
+            json!({
                 "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/CostlineReadOnly"),
                 "cur": {"bucket": bucket, "prefix": PREFIX, "report_name": REPORT},
-            })),
+            }),
         )
         .await;
-    assert_eq!(status, 202, "{body}");
 
     // Nothing delivered yet.
     let view = app
@@ -511,26 +499,16 @@ async fn measure_ingest_and_cost_api() {
         .sum();
 
     let ws = app.create_workspace("Perf", "owner@perf.test").await;
-    let (_, created) = app
-        .call(
-            "POST",
-            "/api/v1/integrations/aws",
-            Some(&ws.token),
-            Some(json!({})),
+    let started = std::time::Instant::now();
+    let id = app
+        .connect_integration(
+            &ws.token,
+            json!({
+                "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/CostlineReadOnly"),
+                "cur": {"bucket": bucket, "prefix": PREFIX, "report_name": REPORT},
+            }),
         )
         .await;
-    let id = created["id"].as_str().unwrap().to_owned();
-    let started = std::time::Instant::now();
-    app.call(
-        "POST",
-        &format!("/api/v1/integrations/aws/{id}/connect"),
-        Some(&ws.token),
-        Some(json!({
-            "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/CostlineReadOnly"),
-            "cur": {"bucket": bucket, "prefix": PREFIX, "report_name": REPORT},
-        })),
-    )
-    .await;
     let deadline = started + Duration::from_secs(1800);
     loop {
         let (_, view) = app

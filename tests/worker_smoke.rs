@@ -9,24 +9,12 @@ async fn a_standalone_account_is_verified_by_the_worker_pool() {
     let moto = moto().await;
     let app = spawn_app_with_workers(&moto.endpoint).await;
     let ws = app.create_workspace("Solo", "owner@solo.test").await;
-    let (_, created) = app
-        .call(
-            "POST",
-            "/api/v1/integrations/aws",
-            Some(&ws.token),
-            Some(json!({})),
+    let id = app
+        .connect_integration(
+            &ws.token,
+            json!({"role_arn": "arn:aws:iam::210987654321:role/CostlineReadOnly"}),
         )
         .await;
-    let id = created["id"].as_str().unwrap();
-    let (status, body) = app
-        .call(
-            "POST",
-            &format!("/api/v1/integrations/aws/{id}/connect"),
-            Some(&ws.token),
-            Some(json!({"role_arn": "arn:aws:iam::210987654321:role/CostlineReadOnly"})),
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
     let done = app
         .poll_until(
             &format!("/api/v1/integrations/aws/{id}"),

@@ -871,30 +871,21 @@ pub async fn prepare_swap(
     }
     let q = staging.qualified();
 
-    sqlx::query(
-        "DELETE FROM cur_daily_costs WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3",
-    )
-    .bind(ws)
-    .bind(int)
-    .bind(bp)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "DELETE FROM cur_monthly_costs WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3",
-    )
-    .bind(ws)
-    .bind(int)
-    .bind(bp)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "DELETE FROM cur_daily_tag_costs WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3",
-    )
-    .bind(ws)
-    .bind(int)
-    .bind(bp)
-    .execute(&mut *tx)
-    .await?;
+    // The period's rollups are rebuilt whole from the new assembly.
+    for rollup in [
+        "cur_daily_costs",
+        "cur_monthly_costs",
+        "cur_daily_tag_costs",
+    ] {
+        sqlx::query(&format!(
+            "DELETE FROM {rollup} WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3"
+        ))
+        .bind(ws)
+        .bind(int)
+        .bind(bp)
+        .execute(&mut *tx)
+        .await?;
+    }
     sqlx::query(&format!(
         "INSERT INTO cur_daily_costs (workspace_id, integration_id, billing_period, day, payer_account_id,
                 usage_account_id, product_code, region, line_item_type, currency,

@@ -219,6 +219,31 @@ impl TestApp {
         (status, json)
     }
 
+    /// Creates an AWS integration and connects it with `connect_body` (`{"role_arn", "cur"?}`)
+    /// as the holder of `token`; asserts 201 and 202 and returns the integration id.
+    pub async fn connect_integration(&self, token: &str, connect_body: Value) -> String {
+        let (status, created) = self
+            .call(
+                "POST",
+                "/api/v1/integrations/aws",
+                Some(token),
+                Some(serde_json::json!({})),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().expect("integration id").to_owned();
+        let (status, body) = self
+            .call(
+                "POST",
+                &format!("/api/v1/integrations/aws/{id}/connect"),
+                Some(token),
+                Some(connect_body),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        id
+    }
+
     /// GETs `path` every 100 ms until `done` holds for the JSON answer (at most `timeout`);
     /// panics with the last answer otherwise. For waiting on jobs and integration states.
     pub async fn poll_until(

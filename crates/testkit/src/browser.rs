@@ -74,3 +74,44 @@ pub fn screenshot_dir() -> PathBuf {
     std::fs::create_dir_all(&dir).expect("create target/screenshots");
     dir
 }
+
+/// Headless Chromium for one test: its chromedriver, a WebDriver client, and screenshots named
+/// `target/screenshots/<prefix>-<step>.png`.
+pub struct Browser {
+    /// The WebDriver client.
+    pub client: fantoccini::Client,
+    shots: PathBuf,
+    prefix: &'static str,
+    _driver: Chromedriver,
+}
+
+impl Browser {
+    /// Starts chromedriver and opens a headless Chromium session.
+    pub async fn open(prefix: &'static str) -> Browser {
+        // The AWS SDK and reqwest bring two rustls crypto providers; WebDriver runs over plain
+        // HTTP on loopback, but the client still needs one chosen.
+        rustls::crypto::ring::default_provider()
+            .install_default()
+            .ok();
+        let driver = chromedriver().await;
+        let client = fantoccini::ClientBuilder::rustls()
+            .expect("tls")
+            .capabilities(chromium_capabilities())
+            .connect(&driver.url)
+            .await
+            .expect("connect to chromedriver");
+        Browser {
+            client,
+            shots: screenshot_dir(),
+            prefix,
+            _driver: driver,
+        }
+    }
+
+    /// Keeps a screenshot of the page as `target/screenshots/<prefix>-<step>.png`.
+    pub async fn shot(&self, step: &str) {
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::write(self.shots.join(format!("{}-{step}.png", self.prefix)), png)
+            .expect("write screenshot");
+    }
+}
