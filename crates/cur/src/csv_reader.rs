@@ -195,12 +195,13 @@ impl Mapping {
     }
 }
 
-/// A reused cache of the last parsed value per timestamp column: consecutive rows share
-/// timestamps (hourly/daily items), so most rows skip parsing entirely.
+/// State reused from row to row: the last parsed value per timestamp column (consecutive rows
+/// often share timestamps, hourly/daily items), and tag pairs a row did not need.
 #[derive(Default)]
 struct TsCache {
     raw: [Vec<u8>; TS_FIELDS],
     value: [Option<DateTime<Utc>>; TS_FIELDS],
+    spare_tags: Vec<(String, String)>,
 }
 
 struct Row<'a, R: Read> {
@@ -247,6 +248,10 @@ impl<R: Read> RowSource for Row<'_, R> {
     #[inline]
     fn text(&mut self, f: Field) -> Result<&str, CurError> {
         let raw = self.raw(f);
+        if self.rec.is_utf8() {
+            // SAFETY: the splitter checked that the whole record, hence each field, is UTF-8.
+            return Ok(unsafe { std::str::from_utf8_unchecked(raw) });
+        }
         match std::str::from_utf8(raw) {
             Ok(s) => Ok(s),
             Err(_) => Err(CurError::invalid(
@@ -314,10 +319,17 @@ impl<R: Read> RowSource for Row<'_, R> {
         }
     }
 
-    fn tags(&mut self, out: &mut TagWriter<'_>) -> Result<(), CurError> {
+    fn tags(&mut self, out: &mut Vec<(String, String)>) -> Result<(), CurError> {
+        let mut out = TagWriter::with_spare(out, &mut self.cache.spare_tags);
+        let utf8 = self.rec.is_utf8();
         for (i, key) in &self.map.tag_columns {
             let raw = self.rec.field(*i);
             if raw.is_empty() {
+                continue;
+            }
+            if utf8 {
+                // SAFETY: the splitter checked that the whole record is UTF-8.
+                out.push(key, unsafe { std::str::from_utf8_unchecked(raw) });
                 continue;
             }
             match std::str::from_utf8(raw) {
@@ -337,7 +349,7 @@ impl<R: Read> RowSource for Row<'_, R> {
             if raw.is_empty() || raw == b"NULL" || raw == b"{}" {
                 return Ok(());
             }
-            if read_json_tags(raw, keys, out).is_err() {
+            if read_json_tags(raw, keys, &mut out).is_err() {
                 return Err(CurError::invalid(
                     self.row,
                     &self.map.headers[i],

@@ -15,6 +15,55 @@ const MAX_SCALE: u32 = 28;
 /// are rounded half-to-even. Returns `None` for anything that is not a finite number (including
 /// the empty string).
 pub fn parse_decimal(bytes: &[u8]) -> Option<Decimal> {
+    match parse_plain_decimal(bytes) {
+        Some(d) => Some(d),
+        None => parse_decimal_general(bytes),
+    }
+}
+
+/// The fast path for the common spelling, `-?digits[.digits]` with at most 19 digits in all:
+/// the mantissa fits a `u64` and no rounding can be needed. `None` for anything else (which
+/// the general parser then decides on), never a different value.
+#[inline]
+fn parse_plain_decimal(b: &[u8]) -> Option<Decimal> {
+    let (neg, digits) = match b.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits.len() > 20 {
+        return None;
+    }
+    let mut mant = 0u64;
+    let mut dot = None;
+    for (i, &c) in digits.iter().enumerate() {
+        let d = c.wrapping_sub(b'0');
+        if d < 10 {
+            // Wraps only with 20 digits, which are rejected below.
+            mant = mant.wrapping_mul(10).wrapping_add(d as u64);
+        } else if c == b'.' && dot.is_none() {
+            dot = Some(i);
+        } else {
+            return None;
+        }
+    }
+    let (count, scale) = match dot {
+        Some(i) => (digits.len() - 1, digits.len() - 1 - i),
+        None => (digits.len(), 0),
+    };
+    if count == 0 || count > 19 {
+        return None;
+    }
+    // `-0` is zero without a sign, as in the general parser.
+    Some(Decimal::from_parts(
+        mant as u32,
+        (mant >> 32) as u32,
+        0,
+        neg && mant != 0,
+        scale as u32,
+    ))
+}
+
+fn parse_decimal_general(bytes: &[u8]) -> Option<Decimal> {
     let b = trim(bytes);
     let (neg, mut i) = match b.first()? {
         b'-' => (true, 1),
@@ -298,6 +347,63 @@ mod tests {
         assert_eq!(parse_decimal(b"0.000"), Some(d("0.000")));
         assert_eq!(parse_decimal(b" 7 "), Some(d("7")));
         assert_eq!(parse_decimal(b"00012.50"), Some(d("12.50")));
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_general_parser() {
+        let mut cases: Vec<String> = [
+            "0",
+            "-0",
+            "-0.000",
+            "0.",
+            "-.5",
+            ".",
+            "-",
+            "",
+            "-.",
+            "1.2.3",
+            "+1",
+            " 1",
+            "1 ",
+            "1e3",
+            "1234567890123456789",
+            "12345678901234567890",
+            "-9999999999999999999",
+            "9999999999999999999.",
+            ".9999999999999999999",
+            "0000000000000000000001",
+            "18446744073709551615",
+            "1.8446744073709551616",
+            "0.0800000000",
+            "-12.50",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 23) as usize;
+            let s: String = (0..len)
+                .map(|k| b"0123456789012345678.-e"[((x >> (k * 2 % 60)) % 22) as usize] as char)
+                .collect();
+            cases.push(s);
+        }
+        for c in cases {
+            let fast = parse_plain_decimal(c.as_bytes());
+            let general = parse_decimal_general(c.as_bytes());
+            if let Some(f) = fast {
+                let g = general.unwrap_or_else(|| panic!("{c:?}: fast {f}, general none"));
+                assert_eq!(
+                    (f.mantissa(), f.scale(), f.is_sign_negative()),
+                    (g.mantissa(), g.scale(), g.is_sign_negative()),
+                    "{c:?}"
+                );
+            }
+            assert_eq!(parse_decimal(c.as_bytes()), general, "{c:?}");
+        }
     }
 
     #[test]

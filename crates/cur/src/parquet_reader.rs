@@ -364,7 +364,8 @@ impl RowSource for PqRow<'_> {
         t.map(Some).ok_or_else(|| bad(b"<unconvertible timestamp>"))
     }
 
-    fn tags(&mut self, out: &mut TagWriter<'_>) -> Result<(), CurError> {
+    fn tags(&mut self, out: &mut Vec<(String, String)>) -> Result<(), CurError> {
+        let mut out = TagWriter::new(out);
         for leaf in self.leaves {
             if let Role::TagColumn(key) = &leaf.role {
                 if let Some(i) = leaf.cur {

@@ -8,7 +8,6 @@ use crate::amortize::{amortized_cost, net_amortized_cost, AmortizationInputs};
 use crate::columns::Field;
 use crate::error::CurError;
 use crate::item::{set_str, LineItem};
-use crate::tags::TagWriter;
 
 /// The current row of a reader.
 pub(crate) trait RowSource {
@@ -24,8 +23,8 @@ pub(crate) trait RowSource {
     fn decimal(&mut self, f: Field) -> Result<Option<Decimal>, CurError>;
     /// Timestamp in a cell; `None` when absent, empty or null.
     fn timestamp(&mut self, f: Field) -> Result<Option<DateTime<Utc>>, CurError>;
-    /// The row's user tags.
-    fn tags(&mut self, out: &mut TagWriter<'_>) -> Result<(), CurError>;
+    /// Replaces `out` with the row's user tags, reusing its allocations.
+    fn tags(&mut self, out: &mut Vec<(String, String)>) -> Result<(), CurError>;
 }
 
 fn required_ts<S: RowSource>(s: &mut S, f: Field) -> Result<DateTime<Utc>, CurError> {
@@ -147,8 +146,7 @@ pub(crate) fn fill_cur<S: RowSource>(s: &mut S, item: &mut LineItem) -> Result<(
     item.amortized_cost = amortized_cost(&inputs);
     item.net_amortized_cost = net_amortized_cost(&inputs);
 
-    let mut tags = TagWriter::new(&mut item.tags);
-    s.tags(&mut tags)
+    s.tags(&mut item.tags)
 }
 
 /// Which commitment discount a FOCUS charge involves.
@@ -236,6 +234,5 @@ pub(crate) fn fill_focus<S: RowSource>(s: &mut S, item: &mut LineItem) -> Result
     item.net_amortized_cost = None;
     item.public_on_demand_cost = s.decimal(Field::PublicOnDemandCost)?;
     set_currency(s, item)?;
-    let mut tags = TagWriter::new(&mut item.tags);
-    s.tags(&mut tags)
+    s.tags(&mut item.tags)
 }

@@ -16,14 +16,33 @@ use std::fmt;
 use crate::item::set_str;
 
 /// Writes tags into a reused vector, keeping the Strings' allocations; truncates on drop.
+///
+/// With a spare pool, the pairs a row with fewer tags cuts off wait there for the next row
+/// with more tags, instead of being freed and allocated again.
 pub(crate) struct TagWriter<'a> {
     tags: &'a mut Vec<(String, String)>,
     len: usize,
+    spare: Option<&'a mut Vec<(String, String)>>,
 }
 
 impl<'a> TagWriter<'a> {
     pub(crate) fn new(tags: &'a mut Vec<(String, String)>) -> Self {
-        TagWriter { tags, len: 0 }
+        TagWriter {
+            tags,
+            len: 0,
+            spare: None,
+        }
+    }
+
+    pub(crate) fn with_spare(
+        tags: &'a mut Vec<(String, String)>,
+        spare: &'a mut Vec<(String, String)>,
+    ) -> Self {
+        TagWriter {
+            tags,
+            len: 0,
+            spare: Some(spare),
+        }
     }
 
     /// Adds a tag unless its value is empty.
@@ -32,20 +51,27 @@ impl<'a> TagWriter<'a> {
         if value.is_empty() || key.is_empty() {
             return;
         }
-        if self.len < self.tags.len() {
-            let (k, v) = &mut self.tags[self.len];
-            set_str(k, key);
-            set_str(v, value);
-        } else {
-            self.tags.push((key.to_owned(), value.to_owned()));
+        if self.len == self.tags.len() {
+            let pair = self
+                .spare
+                .as_mut()
+                .and_then(|s| s.pop())
+                .unwrap_or_default();
+            self.tags.push(pair);
         }
+        let (k, v) = &mut self.tags[self.len];
+        set_str(k, key);
+        set_str(v, value);
         self.len += 1;
     }
 }
 
 impl Drop for TagWriter<'_> {
     fn drop(&mut self) {
-        self.tags.truncate(self.len);
+        match self.spare.as_mut() {
+            Some(spare) => spare.extend(self.tags.drain(self.len..)),
+            None => self.tags.truncate(self.len),
+        }
     }
 }
 
@@ -220,6 +246,36 @@ mod tests {
                 ("n".into(), "1".into()),
             ]
         );
+    }
+
+    #[test]
+    fn spare_pairs_are_reused() {
+        let (mut tags, mut spare) = (Vec::new(), Vec::new());
+        {
+            let mut w = TagWriter::with_spare(&mut tags, &mut spare);
+            w.push("a", "1");
+            w.push("b", "2");
+            w.push("c", "");
+        }
+        assert_eq!(
+            tags,
+            vec![("a".into(), "1".into()), ("b".into(), "2".into())]
+        );
+        {
+            let mut w = TagWriter::with_spare(&mut tags, &mut spare);
+            w.push("x", "9");
+        }
+        assert_eq!(tags, vec![("x".into(), "9".into())]);
+        assert_eq!(spare.len(), 1);
+        {
+            let mut w = TagWriter::with_spare(&mut tags, &mut spare);
+            for k in ["p", "q", "r"] {
+                w.push(k, k);
+            }
+        }
+        assert_eq!(tags.len(), 3);
+        assert_eq!(tags[2], ("r".into(), "r".into()));
+        assert!(spare.is_empty());
     }
 
     #[test]
