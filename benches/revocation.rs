@@ -10,6 +10,7 @@
 use costline_domain::{BillingPeriod, IntegrationId, UserId, WorkspaceId};
 use costline_store::audit::Actor;
 use costline_store::cur::{self, AssemblyInfo, FileRecord};
+use costline_store::rollups::PeriodRollups;
 use costline_store::{integrations, revocation, Store};
 use std::time::Instant;
 
@@ -153,7 +154,6 @@ async fn load_period(
     .execute(store.system())
     .await
     .unwrap();
-    cur::finish_staging(store, &staging).await.unwrap();
     cur::swap_period(
         store,
         &staging,
@@ -163,6 +163,7 @@ async fn load_period(
             bytes: 0,
             rows,
         }],
+        &PeriodRollups::FromTable,
         chrono::Utc::now(),
     )
     .await

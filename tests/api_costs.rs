@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use costline_domain::{BillingPeriod, IntegrationId, WorkspaceId};
 use costline_store::costs::{self, CostDimension, CostMetric, CostQuery};
 use costline_store::cur::{self, AssemblyInfo, CopyEncoder, FileRecord, LineItemCopy, NewLineItem};
+use costline_store::rollups::{PeriodRollups, RollupBuilder};
 use costline_store::Store;
 use costline_testkit::{spawn_app, TestApp, TestWorkspace};
 use rust_decimal::Decimal;
@@ -47,14 +48,8 @@ async fn integration(app: &TestApp, ws: &TestWorkspace) -> (WorkspaceId, Integra
     )
 }
 
-/// Loads one assembly: `items` as (day, account, service, unblended, tag Team) rows.
-async fn load(
-    store: &Store,
-    ws: WorkspaceId,
-    int: IntegrationId,
-    assembly: &str,
-    items: &[(u32, &str, &str, &str, Option<&str>)],
-) -> cur::Staging {
+/// Starts an ingest of `assembly`: the period expects it, and its empty staging table.
+async fn begin(store: &Store, ws: WorkspaceId, int: IntegrationId, assembly: &str) -> cur::Staging {
     let mut scope = store.scoped(ws).await.unwrap();
     cur::begin_period(
         &mut scope,
@@ -71,9 +66,20 @@ async fn load(
     .await
     .unwrap();
     scope.commit().await.unwrap();
-    let staging = cur::create_staging(store, ws, int, period(), assembly)
+    cur::create_staging(store, ws, int, period(), assembly)
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Loads one assembly: `items` as (day, account, service, unblended, tag Team) rows.
+async fn load(
+    store: &Store,
+    ws: WorkspaceId,
+    int: IntegrationId,
+    assembly: &str,
+    items: &[(u32, &str, &str, &str, Option<&str>)],
+) -> cur::Staging {
+    let staging = begin(store, ws, int, assembly).await;
     let mut enc = CopyEncoder::new(&staging, 0);
     for (i, (day, account, service, cost, team)) in items.iter().enumerate() {
         let tags: Vec<(String, String)> = team
@@ -109,7 +115,6 @@ async fn load(
     let mut copy = LineItemCopy::start(store, &staging).await.unwrap();
     copy.send(&enc.take()).await.unwrap();
     assert_eq!(copy.finish().await.unwrap(), items.len() as u64);
-    cur::finish_staging(store, &staging).await.unwrap();
     staging
 }
 
@@ -157,7 +162,7 @@ async fn readers_see_the_previous_assembly_until_the_swap_commits() {
         ],
     )
     .await;
-    let first = cur::swap_period(store, &a, &file(2), Utc::now())
+    let first = cur::swap_period(store, &a, &file(2), &PeriodRollups::FromTable, Utc::now())
         .await
         .unwrap();
     assert_eq!(first.rows, 2);
@@ -180,7 +185,7 @@ async fn readers_see_the_previous_assembly_until_the_swap_commits() {
         &[(3, "333333333333", "AmazonRDS", "5.00", Some("db"))],
     )
     .await;
-    let pending = cur::prepare_swap(store, &b, &file(1), Utc::now())
+    let pending = cur::prepare_swap(store, &b, &file(1), &PeriodRollups::FromTable, Utc::now())
         .await
         .unwrap();
     assert!(!pending.outcome().first_report);
@@ -278,7 +283,7 @@ async fn line_items_are_reachable_only_through_rls() {
         &[(1, "222222222222", "AmazonEC2", "7", None)],
     )
     .await;
-    cur::swap_period(store, &a, &file(1), Utc::now())
+    cur::swap_period(store, &a, &file(1), &PeriodRollups::FromTable, Utc::now())
         .await
         .unwrap();
 
@@ -323,7 +328,7 @@ async fn costs_by_tag_come_from_tag_rollups_or_line_items() {
         (2, "333333333333", "AmazonS3", "10", None),
     ];
     let s = load(store, ws, int, "asm-a", &items).await;
-    cur::swap_period(store, &s, &file(4), Utc::now())
+    cur::swap_period(store, &s, &file(4), &PeriodRollups::FromTable, Utc::now())
         .await
         .unwrap();
     let by_team = |scope_store: &Store| {
@@ -354,7 +359,7 @@ async fn costs_by_tag_come_from_tag_rollups_or_line_items() {
     scope.commit().await.unwrap();
     // Re-swap the same rows so the tag rollup is built.
     let s = load(store, ws, int, "asm-b", &items).await;
-    cur::swap_period(store, &s, &file(4), Utc::now())
+    cur::swap_period(store, &s, &file(4), &PeriodRollups::FromTable, Utc::now())
         .await
         .unwrap();
     let from_rollups = by_team(store).await;
@@ -374,4 +379,196 @@ async fn costs_by_tag_come_from_tag_rollups_or_line_items() {
         ]
     );
     assert_eq!(from_rollups.total, dec("13.875"));
+}
+
+/// Line items of every shape the binary COPY must carry: scales from 0 to 28, negatives, zero
+/// with a scale, the largest decimal, NUL in text, unicode and quotes in tags.
+fn edge_items() -> Vec<(NewLineItemOwned, Vec<(String, String)>)> {
+    let values = [
+        "0",
+        "0.000",
+        "1.50",
+        "-0.05",
+        "20000",
+        "0.0000000001",
+        "-123456789.0123456789",
+        "79228162514264337593543950335",
+        "-0.0000000000000000000000000001",
+        "9999.9999",
+        "10000",
+        "0.1234567890123456789012345678",
+    ];
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let tags = match i % 3 {
+                0 => vec![("Team".to_owned(), "wéb \"front\", 東京".to_owned())],
+                1 => vec![
+                    ("Team".to_owned(), "db".to_owned()),
+                    ("env".to_owned(), "prod".to_owned()),
+                ],
+                _ => vec![],
+            };
+            (
+                NewLineItemOwned {
+                    day: 1 + (i as u32 % 4),
+                    account: if i % 2 == 0 {
+                        "222222222222"
+                    } else {
+                        "333333333333"
+                    },
+                    service: if i % 5 == 0 { "AmazonS3" } else { "AmazonEC2" },
+                    text: if i == 3 {
+                        "has\0nul\ttab\\slash"
+                    } else {
+                        "plain"
+                    },
+                    cost: dec(v),
+                    net: (i % 4 == 0).then(|| dec(v) - dec("0.01")),
+                },
+                tags,
+            )
+        })
+        .collect()
+}
+
+struct NewLineItemOwned {
+    day: u32,
+    account: &'static str,
+    service: &'static str,
+    text: &'static str,
+    cost: Decimal,
+    net: Option<Decimal>,
+}
+
+fn borrow<'a>(o: &'a NewLineItemOwned, tags: &'a [(String, String)]) -> NewLineItem<'a> {
+    NewLineItem {
+        usage_start: at(o.day),
+        usage_end: at(o.day) + chrono::Duration::hours(1),
+        payer_account_id: "111111111111",
+        usage_account_id: o.account,
+        line_item_type: "Usage",
+        product_code: o.service,
+        usage_type: o.text,
+        operation: "RunInstances",
+        region: "us-east-1",
+        availability_zone: "",
+        resource_id: "i-1",
+        usage_amount: o.cost,
+        pricing_unit: "Hrs",
+        unblended_rate: o.net,
+        unblended_cost: o.cost,
+        net_unblended_cost: o.net,
+        amortized_cost: o.cost,
+        net_amortized_cost: o.net,
+        public_on_demand_cost: o.net,
+        currency: "USD",
+        tags,
+    }
+}
+
+/// Loads `items` as one assembly and swaps it in, with the rollups summed by a
+/// [`RollupBuilder`] (as the ingest does) or computed by PostgreSQL.
+async fn load_and_swap(
+    store: &Store,
+    ws: WorkspaceId,
+    int: IntegrationId,
+    assembly: &str,
+    items: &[(NewLineItemOwned, Vec<(String, String)>)],
+    summed_while_parsing: bool,
+) {
+    let staging = begin(store, ws, int, assembly).await;
+    let mut scope = store.scoped(ws).await.unwrap();
+    let tag_keys = cur::tag_keys(&mut scope).await.unwrap();
+    scope.commit().await.unwrap();
+    let mut enc = CopyEncoder::new(&staging, 0);
+    let mut builder = RollupBuilder::new(&tag_keys, 1000);
+    for (i, (item, tags)) in items.iter().enumerate() {
+        let new = borrow(item, tags);
+        enc.push(i as u32 + 1, &new);
+        builder.add(&new);
+    }
+    let mut copy = LineItemCopy::start(store, &staging).await.unwrap();
+    copy.send(&enc.take()).await.unwrap();
+    assert_eq!(copy.finish().await.unwrap(), items.len() as u64);
+    let rollups = if summed_while_parsing {
+        builder.finish()
+    } else {
+        PeriodRollups::FromTable
+    };
+    let swapped = cur::swap_period(
+        store,
+        &staging,
+        &file(items.len() as i64),
+        &rollups,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(swapped.rows, items.len() as i64);
+}
+
+/// Every rollup row of the workspace, as text, sorted.
+async fn rollup_rows(store: &Store, ws: WorkspaceId) -> Vec<String> {
+    let mut rows = Vec::new();
+    for table in [
+        "cur_daily_costs",
+        "cur_monthly_costs",
+        "cur_daily_tag_costs",
+    ] {
+        let mut r: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT '{table} ' || (t.*)::text FROM {table} t WHERE workspace_id = $1"
+        ))
+        .bind(ws.as_uuid())
+        .fetch_all(store.system())
+        .await
+        .unwrap();
+        assert!(!r.is_empty(), "{table} has rows");
+        rows.append(&mut r);
+    }
+    rows.sort();
+    rows
+}
+
+#[tokio::test]
+async fn binary_copy_keeps_every_digit_and_rollups_summed_while_parsing_equal_sql_ones() {
+    let app = spawn_app().await;
+    let acme = app.create_workspace("Acme", "owner@acme.test").await;
+    let (ws, int) = integration(&app, &acme).await;
+    let store = &app.db.store;
+    let mut scope = store.scoped(ws).await.unwrap();
+    cur::set_tag_keys(&mut scope, &["Team".to_owned(), "env".to_owned()])
+        .await
+        .unwrap();
+    scope.commit().await.unwrap();
+    let items = edge_items();
+
+    // PostgreSQL's own GROUP BY over the loaded rows is the reference.
+    load_and_swap(store, ws, int, "asm-sql", &items, false).await;
+    let from_sql = rollup_rows(store, ws).await;
+    load_and_swap(store, ws, int, "asm-rust", &items, true).await;
+    let from_rust = rollup_rows(store, ws).await;
+    assert_eq!(from_rust, from_sql);
+
+    // The stored line items read back as the decimals and strings that were sent.
+    let stored: Vec<(String, Option<String>, String, String, serde_json::Value)> = sqlx::query_as(
+        "SELECT unblended_cost::text, net_unblended_cost::text, usage_type,
+                to_char(usage_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), tags
+           FROM cur_line_items WHERE workspace_id = $1 ORDER BY line_no",
+    )
+    .bind(ws.as_uuid())
+    .fetch_all(store.system())
+    .await
+    .unwrap();
+    assert_eq!(stored.len(), items.len());
+    for ((item, tags), (cost, net, usage_type, start, json_tags)) in items.iter().zip(&stored) {
+        assert_eq!(cost, &item.cost.to_string());
+        assert_eq!(net, &item.net.map(|n| n.to_string()));
+        assert_eq!(usage_type, &item.text.replace('\0', ""));
+        assert_eq!(start, &format!("2024-03-{:02} 05:00", item.day));
+        let expected: serde_json::Map<String, serde_json::Value> =
+            tags.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        assert_eq!(json_tags, &serde_json::Value::Object(expected));
+    }
 }

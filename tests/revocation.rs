@@ -6,6 +6,7 @@
 use costline_domain::{BillingPeriod, IntegrationId, Role, WorkspaceId};
 use costline_jobs::{JobContext, JobError, JobHandler, JobKind, PoolConfig, WorkerPool};
 use costline_store::cur::{self, AssemblyInfo, FileRecord};
+use costline_store::rollups::PeriodRollups;
 use costline_store::Store;
 use costline_testkit::{spawn_app, TestApp, TestWorkspace};
 use serde_json::json;
@@ -72,7 +73,6 @@ async fn load_period(
         .await
         .unwrap();
     fill_staging(store, staging.table(), ws, id, period, rows).await;
-    cur::finish_staging(store, &staging).await.unwrap();
     cur::swap_period(
         store,
         &staging,
@@ -82,6 +82,7 @@ async fn load_period(
             bytes: 1000,
             rows,
         }],
+        &PeriodRollups::FromTable,
         chrono::Utc::now(),
     )
     .await
@@ -491,16 +492,25 @@ impl BlockingIngest {
         let result = if self.hold_before_swap {
             self.reached.notify_one();
             self.go_on.notified().await;
-            match cur::finish_staging(store, &staging).await {
-                Ok(()) => cur::swap_period(store, &staging, &files, job.now())
-                    .await
-                    .map(|o| format!("swapped {}", o.rows)),
-                Err(e) => Err(e),
-            }
+            cur::swap_period(
+                store,
+                &staging,
+                &files,
+                &PeriodRollups::FromTable,
+                job.now(),
+            )
+            .await
+            .map(|o| format!("swapped {}", o.rows))
         } else {
-            cur::finish_staging(store, &staging).await?;
             // The swap is prepared (locks held, not committed) when the revocation comes.
-            let pending = cur::prepare_swap(store, &staging, &files, job.now()).await?;
+            let pending = cur::prepare_swap(
+                store,
+                &staging,
+                &files,
+                &PeriodRollups::FromTable,
+                job.now(),
+            )
+            .await?;
             self.reached.notify_one();
             self.go_on.notified().await;
             pending

@@ -12,6 +12,7 @@
 //! Partition names are built only from ids and dates (never from report content), which is the
 //! one place SQL text is assembled: identifiers cannot be bound as parameters.
 
+use crate::rollups::{GroupKey, GroupSums, PeriodRollups, RollupBuilder, SumOverflow};
 use crate::{Scoped, Store, StoreError, StoreResult};
 use chrono::{DateTime, NaiveDate, Utc};
 use costline_domain::{BillingPeriod, IntegrationId, WorkspaceId};
@@ -503,11 +504,13 @@ impl LineItemCopy {
         let copy = store
             .system()
             .copy_in_raw(&format!(
-                "COPY {} ({COPY_COLUMNS}) FROM STDIN",
+                "COPY {} ({COPY_COLUMNS}) FROM STDIN WITH (FORMAT binary)",
                 staging.qualified()
             ))
             .await?;
-        Ok(LineItemCopy { copy })
+        let mut copy = LineItemCopy { copy };
+        copy.send(COPY_BINARY_HEADER).await?;
+        Ok(copy)
     }
 
     /// Sends whole rows (a buffer of [`CopyEncoder`]).
@@ -517,7 +520,8 @@ impl LineItemCopy {
     }
 
     /// Ends the COPY; the number of rows the server stored.
-    pub async fn finish(self) -> StoreResult<u64> {
+    pub async fn finish(mut self) -> StoreResult<u64> {
+        self.copy.send(COPY_BINARY_TRAILER).await?;
         Ok(self.copy.finish().await?)
     }
 
@@ -581,29 +585,49 @@ pub struct NewLineItem<'a> {
     pub tags: &'a [(String, String)],
 }
 
-/// Encodes line items as rows of PostgreSQL's COPY text format into a reusable buffer.
+/// Encodes line items as tuples of PostgreSQL's binary COPY format into a reusable buffer
+/// (<https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4>): the server then
+/// copies bytes instead of parsing text (timestamps and numerics are the costly ones to parse).
+/// [`LineItemCopy`] sends the format's header and trailer.
 pub struct CopyEncoder {
-    prefix: String,
+    /// workspace_id, integration_id and billing_period, encoded once.
+    prefix: Vec<u8>,
     file_no: u32,
     buf: Vec<u8>,
     json: String,
-    ts_cache: [(i64, String); 2],
 }
+
+/// Columns of a line item tuple ([`COPY_COLUMNS`]).
+const COPY_FIELDS: i16 = 25;
+/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+/// Days from the Unix epoch to PostgreSQL's.
+const PG_EPOCH_DAYS: i32 = 10_957;
+/// The binary COPY header: signature, flags, header extension length.
+const COPY_BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+/// The binary COPY trailer: a tuple of -1 fields.
+const COPY_BINARY_TRAILER: &[u8] = &[0xff, 0xff];
 
 impl CopyEncoder {
     /// An encoder for the rows of file number `file_no` of a staging table.
     pub fn new(staging: &Staging, file_no: u32) -> CopyEncoder {
+        let mut prefix = Vec::with_capacity(64);
+        prefix.extend_from_slice(&COPY_FIELDS.to_be_bytes());
+        for id in [
+            staging.workspace_id.as_uuid(),
+            staging.integration_id.as_uuid(),
+        ] {
+            push_field(&mut prefix, id.as_bytes());
+        }
+        let days = (staging.period.start() - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch"))
+            .num_days() as i32
+            - PG_EPOCH_DAYS;
+        push_field(&mut prefix, &days.to_be_bytes());
         CopyEncoder {
-            prefix: format!(
-                "{}\t{}\t{}\t",
-                staging.workspace_id.as_uuid(),
-                staging.integration_id.as_uuid(),
-                staging.period.start()
-            ),
+            prefix,
             file_no,
             buf: Vec::with_capacity(1 << 20),
             json: String::new(),
-            ts_cache: [(i64::MIN, String::new()), (i64::MIN, String::new())],
         }
     }
 
@@ -627,19 +651,10 @@ impl CopyEncoder {
     pub fn push(&mut self, row: u32, item: &NewLineItem<'_>) {
         let line_no = ((self.file_no as i64) << 32) | row as i64;
         let b = &mut self.buf;
-        b.extend_from_slice(self.prefix.as_bytes());
-        push_display(b, line_no);
-        b.push(b'\t');
-        for (slot, ts) in [item.usage_start, item.usage_end].into_iter().enumerate() {
-            let key = ts.timestamp_micros();
-            let cached = &mut self.ts_cache[slot];
-            if cached.0 != key {
-                cached.0 = key;
-                cached.1.clear();
-                let _ = write!(cached.1, "{}", ts.format("%Y-%m-%d %H:%M:%S%.f+00"));
-            }
-            b.extend_from_slice(cached.1.as_bytes());
-            b.push(b'\t');
+        b.extend_from_slice(&self.prefix);
+        push_field(b, &line_no.to_be_bytes());
+        for ts in [item.usage_start, item.usage_end] {
+            push_field(b, &(ts.timestamp_micros() - PG_EPOCH_MICROS).to_be_bytes());
         }
         for s in [
             item.payer_account_id,
@@ -653,22 +668,16 @@ impl CopyEncoder {
             item.resource_id,
         ] {
             push_text(b, s);
-            b.push(b'\t');
         }
-        push_display(b, item.usage_amount);
-        b.push(b'\t');
+        push_numeric(b, item.usage_amount);
         push_text(b, item.pricing_unit);
-        b.push(b'\t');
-        push_opt(b, item.unblended_rate);
-        push_display(b, item.unblended_cost);
-        b.push(b'\t');
-        push_opt(b, item.net_unblended_cost);
-        push_display(b, item.amortized_cost);
-        b.push(b'\t');
-        push_opt(b, item.net_amortized_cost);
-        push_opt(b, item.public_on_demand_cost);
+        push_opt_numeric(b, item.unblended_rate);
+        push_numeric(b, item.unblended_cost);
+        push_opt_numeric(b, item.net_unblended_cost);
+        push_numeric(b, item.amortized_cost);
+        push_opt_numeric(b, item.net_amortized_cost);
+        push_opt_numeric(b, item.public_on_demand_cost);
         push_text(b, item.currency);
-        b.push(b'\t');
         self.json.clear();
         self.json.push('{');
         for (i, (k, v)) in item.tags.iter().enumerate() {
@@ -680,43 +689,78 @@ impl CopyEncoder {
             json_string(&mut self.json, v);
         }
         self.json.push('}');
-        push_text(b, &self.json);
-        b.push(b'\n');
+        // jsonb's binary form: version 1, then the JSON text.
+        b.extend_from_slice(&(self.json.len() as i32 + 1).to_be_bytes());
+        b.push(1);
+        b.extend_from_slice(self.json.as_bytes());
     }
 }
 
-fn push_display(b: &mut Vec<u8>, v: impl std::fmt::Display) {
-    use std::io::Write as _;
-    let _ = write!(b, "{v}");
+#[inline]
+fn push_field(b: &mut Vec<u8>, value: &[u8]) {
+    b.extend_from_slice(&(value.len() as i32).to_be_bytes());
+    b.extend_from_slice(value);
 }
 
-fn push_opt(b: &mut Vec<u8>, v: Option<Decimal>) {
-    match v {
-        Some(d) => push_display(b, d),
-        None => b.extend_from_slice(b"\\N"),
-    }
-    b.push(b'\t');
-}
-
-/// COPY text escaping; NUL cannot be stored in text and is dropped.
+/// Text as it is; NUL, which PostgreSQL text cannot hold, is dropped.
+#[inline]
 fn push_text(b: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    if !bytes
-        .iter()
-        .any(|c| matches!(c, b'\\' | b'\t' | b'\n' | b'\r' | 0))
-    {
-        b.extend_from_slice(bytes);
-        return;
+    if !bytes.contains(&0) {
+        return push_field(b, bytes);
     }
-    for &c in bytes {
-        match c {
-            b'\\' => b.extend_from_slice(b"\\\\"),
-            b'\t' => b.extend_from_slice(b"\\t"),
-            b'\n' => b.extend_from_slice(b"\\n"),
-            b'\r' => b.extend_from_slice(b"\\r"),
-            0 => {}
-            _ => b.push(c),
-        }
+    let kept: Vec<u8> = bytes.iter().copied().filter(|&c| c != 0).collect();
+    push_field(b, &kept);
+}
+
+fn push_opt_numeric(b: &mut Vec<u8>, v: Option<Decimal>) {
+    match v {
+        Some(d) => push_numeric(b, d),
+        None => b.extend_from_slice(&(-1i32).to_be_bytes()),
+    }
+}
+
+/// A decimal in `numeric`'s binary form: digit count, weight (of the first base-10000 digit),
+/// sign, display scale, then the base-10000 digits, aligned on the decimal point. Every digit
+/// of the decimal is kept, and its scale, so `1.50` stays `1.50`.
+fn push_numeric(b: &mut Vec<u8>, d: Decimal) {
+    const NUMERIC_NEG: u16 = 0x4000;
+    let scale = d.scale();
+    let mantissa = d.mantissa();
+    let sign = if mantissa < 0 { NUMERIC_NEG } else { 0 };
+    // Pad the fraction to whole base-10000 digits: at most 1000 * 2^96, far inside u128.
+    let pad = (4 - scale % 4) % 4;
+    let mut u = mantissa.unsigned_abs() * 10u128.pow(pad);
+    let frac_groups = ((scale + pad) / 4) as i16;
+    // Base-10000 digits, least significant first (at most 9 for 1000 * 2^96).
+    let mut groups = [0u16; 10];
+    let mut n = 0;
+    while u > u64::MAX as u128 {
+        groups[n] = (u % 10_000) as u16;
+        u /= 10_000;
+        n += 1;
+    }
+    let mut small = u as u64;
+    while small > 0 {
+        groups[n] = (small % 10_000) as u16;
+        small /= 10_000;
+        n += 1;
+    }
+    // Trailing zero digits need not be sent (the display scale keeps them).
+    let low = groups[..n].iter().take_while(|&&g| g == 0).count();
+    let digits = n - low;
+    let weight = if digits == 0 {
+        0
+    } else {
+        n as i16 - 1 - frac_groups
+    };
+    b.extend_from_slice(&(8 + 2 * digits as i32).to_be_bytes());
+    b.extend_from_slice(&(digits as i16).to_be_bytes());
+    b.extend_from_slice(&weight.to_be_bytes());
+    b.extend_from_slice(&(if digits == 0 { 0 } else { sign }).to_be_bytes());
+    b.extend_from_slice(&(scale as u16).to_be_bytes());
+    for g in groups[low..n].iter().rev() {
+        b.extend_from_slice(&g.to_be_bytes());
     }
 }
 
@@ -739,26 +783,169 @@ fn json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// The rollups computed by PostgreSQL from the staging table, for a period whose rollups did not
+/// fit the worker's limits; the period's rows and smallest currency.
+async fn rollups_from_table(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    staging: &Staging,
+) -> StoreResult<(i64, Option<String>)> {
+    let ws = staging.workspace_id.as_uuid();
+    let int = staging.integration_id.as_uuid();
+    let bp = staging.period.start();
+    let q = staging.qualified();
+    sqlx::query(&format!(
+        "INSERT INTO cur_daily_costs (workspace_id, integration_id, billing_period, day, payer_account_id,
+                usage_account_id, product_code, region, line_item_type, currency,
+                unblended, net_unblended, amortized, line_items)
+         SELECT workspace_id, integration_id, billing_period, (usage_start AT TIME ZONE 'UTC')::date,
+                payer_account_id, usage_account_id, product_code, region, line_item_type, currency,
+                sum(unblended_cost), sum(coalesce(net_unblended_cost, unblended_cost)),
+                sum(amortized_cost), count(*)
+           FROM {q}
+          GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
+    ))
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO cur_monthly_costs (workspace_id, integration_id, billing_period, month, payer_account_id,
+                usage_account_id, product_code, region, line_item_type, currency,
+                unblended, net_unblended, amortized, line_items)
+         SELECT workspace_id, integration_id, billing_period, date_trunc('month', day)::date,
+                payer_account_id, usage_account_id, product_code, region, line_item_type, currency,
+                sum(unblended), sum(net_unblended), sum(amortized), sum(line_items)
+           FROM cur_daily_costs
+          WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3
+          GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10",
+    )
+    .bind(ws)
+    .bind(int)
+    .bind(bp)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(&format!(
+        "INSERT INTO cur_daily_tag_costs (workspace_id, integration_id, billing_period, tag_key, tag_value,
+                day, payer_account_id, usage_account_id, product_code, region, line_item_type, currency,
+                unblended, net_unblended, amortized, line_items)
+         SELECT li.workspace_id, li.integration_id, li.billing_period, k.tag_key,
+                coalesce(li.tags ->> k.tag_key, ''), (li.usage_start AT TIME ZONE 'UTC')::date,
+                li.payer_account_id, li.usage_account_id, li.product_code, li.region,
+                li.line_item_type, li.currency,
+                sum(li.unblended_cost), sum(coalesce(li.net_unblended_cost, li.unblended_cost)),
+                sum(li.amortized_cost), count(*)
+           FROM {q} li
+           JOIN workspace_tag_keys k ON k.workspace_id = li.workspace_id
+          WHERE li.workspace_id = $1
+          GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"
+    ))
+    .bind(ws)
+    .execute(&mut **tx)
+    .await?;
+    let (rows, currency): (i64, Option<String>) =
+        sqlx::query_as(&format!("SELECT count(*), min(currency) FROM {q}"))
+            .fetch_one(&mut **tx)
+            .await?;
+
+    Ok((rows, currency))
+}
+
+/// Groups of one rollup table, to COPY.
+type RollupRows<'a> = Box<dyn Iterator<Item = (GroupKey<'a>, GroupSums)> + Send + 'a>;
+
+/// COPYs rollups summed by the worker into the three rollup tables (text format: few rows).
+async fn copy_rollups(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    staging: &Staging,
+    built: &RollupBuilder,
+    monthly: Vec<(GroupKey<'_>, GroupSums)>,
+) -> StoreResult<()> {
+    let prefix = format!(
+        "{}\t{}\t{}\t",
+        staging.workspace_id.as_uuid(),
+        staging.integration_id.as_uuid(),
+        staging.period.start()
+    );
+    let row = |b: &mut String, key: &GroupKey<'_>, sums: &GroupSums| {
+        b.push_str(&prefix);
+        if let Some((tag_key, tag_value)) = key.tag {
+            push_copy_text(b, tag_key);
+            b.push('\t');
+            push_copy_text(b, tag_value);
+            b.push('\t');
+        }
+        let _ = write!(b, "{}\t", key.day);
+        for s in [
+            key.payer_account_id,
+            key.usage_account_id,
+            key.product_code,
+            key.region,
+            key.line_item_type,
+            key.currency,
+        ] {
+            push_copy_text(b, s);
+            b.push('\t');
+        }
+        for sum in [&sums.unblended, &sums.net_unblended, &sums.amortized] {
+            sum.to_numeric_text(b);
+            b.push('\t');
+        }
+        let _ = writeln!(b, "{}", sums.line_items);
+    };
+    let tables: [(&str, &str, RollupRows<'_>); 3] = [
+        (
+            "cur_daily_costs",
+            "day",
+            Box::new(built.daily().map(|(k, s)| (k, *s))),
+        ),
+        ("cur_monthly_costs", "month", Box::new(monthly.into_iter())),
+        (
+            "cur_daily_tag_costs",
+            "tag_key, tag_value, day",
+            Box::new(built.tagged().map(|(k, s)| (k, *s))),
+        ),
+    ];
+    let mut buf = String::with_capacity(1 << 20);
+    for (table, columns, groups) in tables {
+        let mut copy = tx
+            .copy_in_raw(&format!(
+                "COPY {table} (workspace_id, integration_id, billing_period, {columns},
+                      payer_account_id, usage_account_id, product_code, region, line_item_type,
+                      currency, unblended, net_unblended, amortized, line_items) FROM STDIN"
+            ))
+            .await?;
+        for (key, sums) in groups {
+            row(&mut buf, &key, &sums);
+            if buf.len() >= 1 << 20 {
+                copy.send(buf.as_bytes()).await?;
+                buf.clear();
+            }
+        }
+        if !buf.is_empty() {
+            copy.send(buf.as_bytes()).await?;
+            buf.clear();
+        }
+        copy.finish().await?;
+    }
+    Ok(())
+}
+
+/// COPY text escaping; NUL cannot be stored in text and is dropped.
+fn push_copy_text(b: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '\\' => b.push_str("\\\\"),
+            '\t' => b.push_str("\\t"),
+            '\n' => b.push_str("\\n"),
+            '\r' => b.push_str("\\r"),
+            '\0' => {}
+            c => b.push(c),
+        }
+    }
+}
+
 /// Drops a staging table that will not be swapped in (a failed ingest).
 pub async fn drop_staging(store: &Store, staging: &Staging) -> StoreResult<()> {
     sqlx::query(&format!("DROP TABLE IF EXISTS {}", staging.qualified()))
         .execute(store.system())
-        .await?;
-    Ok(())
-}
-
-/// Builds the staging table's primary key (after the load: faster than maintaining it during
-/// COPY) and its statistics, so the swap only attaches.
-pub async fn finish_staging(store: &Store, staging: &Staging) -> StoreResult<()> {
-    let q = staging.qualified();
-    let mut conn = store.system().acquire().await?;
-    sqlx::query(&format!(
-        "ALTER TABLE {q} ADD PRIMARY KEY (workspace_id, integration_id, billing_period, line_no)"
-    ))
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(&format!("ANALYZE {q}"))
-        .execute(&mut *conn)
         .await?;
     Ok(())
 }
@@ -810,16 +997,18 @@ pub async fn swap_period(
     store: &Store,
     staging: &Staging,
     files: &[FileRecord],
+    rollups: &PeriodRollups,
     now: DateTime<Utc>,
 ) -> StoreResult<SwapOutcome> {
-    prepare_swap(store, staging, files, now)
+    prepare_swap(store, staging, files, rollups, now)
         .await?
         .commit()
         .await
 }
 
-/// In one transaction (not committed yet): rebuilds the period's daily and tag rollups from the
-/// staging table, replaces the period's line item partition with it (the old one is dropped),
+/// In one transaction (not committed yet): replaces the period's daily, monthly and tag rollups
+/// with `rollups` (summed while parsing; computed here from the staging table when they
+/// overflowed), replaces the period's line item partition with it (the old one is dropped),
 /// records the files and row counts, marks the period `ready`, and notes the integration's first
 /// ingested report. Fails with `Conflict` when the period no longer
 /// expects this assembly (a newer ingest started or the integration's data was deleted).
@@ -827,6 +1016,7 @@ pub async fn prepare_swap(
     store: &Store,
     staging: &Staging,
     files: &[FileRecord],
+    rollups: &PeriodRollups,
     now: DateTime<Utc>,
 ) -> StoreResult<PendingSwap> {
     let ws = staging.workspace_id.as_uuid();
@@ -886,57 +1076,17 @@ pub async fn prepare_swap(
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query(&format!(
-        "INSERT INTO cur_daily_costs (workspace_id, integration_id, billing_period, day, payer_account_id,
-                usage_account_id, product_code, region, line_item_type, currency,
-                unblended, net_unblended, amortized, line_items)
-         SELECT workspace_id, integration_id, billing_period, (usage_start AT TIME ZONE 'UTC')::date,
-                payer_account_id, usage_account_id, product_code, region, line_item_type, currency,
-                sum(unblended_cost), sum(coalesce(net_unblended_cost, unblended_cost)),
-                sum(amortized_cost), count(*)
-           FROM {q}
-          GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
-    ))
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO cur_monthly_costs (workspace_id, integration_id, billing_period, month, payer_account_id,
-                usage_account_id, product_code, region, line_item_type, currency,
-                unblended, net_unblended, amortized, line_items)
-         SELECT workspace_id, integration_id, billing_period, date_trunc('month', day)::date,
-                payer_account_id, usage_account_id, product_code, region, line_item_type, currency,
-                sum(unblended), sum(net_unblended), sum(amortized), sum(line_items)
-           FROM cur_daily_costs
-          WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3
-          GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10",
-    )
-    .bind(ws)
-    .bind(int)
-    .bind(bp)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(&format!(
-        "INSERT INTO cur_daily_tag_costs (workspace_id, integration_id, billing_period, tag_key, tag_value,
-                day, payer_account_id, usage_account_id, product_code, region, line_item_type, currency,
-                unblended, net_unblended, amortized, line_items)
-         SELECT li.workspace_id, li.integration_id, li.billing_period, k.tag_key,
-                coalesce(li.tags ->> k.tag_key, ''), (li.usage_start AT TIME ZONE 'UTC')::date,
-                li.payer_account_id, li.usage_account_id, li.product_code, li.region,
-                li.line_item_type, li.currency,
-                sum(li.unblended_cost), sum(coalesce(li.net_unblended_cost, li.unblended_cost)),
-                sum(li.amortized_cost), count(*)
-           FROM {q} li
-           JOIN workspace_tag_keys k ON k.workspace_id = li.workspace_id
-          WHERE li.workspace_id = $1
-          GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"
-    ))
-    .bind(ws)
-    .execute(&mut *tx)
-    .await?;
-    let (rows, currency): (i64, Option<String>) =
-        sqlx::query_as(&format!("SELECT count(*), min(currency) FROM {q}"))
-            .fetch_one(&mut *tx)
-            .await?;
+    let (rows, currency) = match rollups {
+        PeriodRollups::Computed(built) => match built.monthly() {
+            Ok(monthly) => {
+                copy_rollups(&mut tx, staging, built, monthly).await?;
+                let rows: i64 = files.iter().map(|f| f.rows).sum();
+                (rows, built.min_currency().map(str::to_owned))
+            }
+            Err(SumOverflow) => rollups_from_table(&mut tx, staging).await?,
+        },
+        PeriodRollups::FromTable => rollups_from_table(&mut tx, staging).await?,
+    };
 
     let parent = format!(
         "{PARTS_SCHEMA}.{}",
@@ -1056,7 +1206,14 @@ pub async fn delete_integration_data(
             .execute(&mut *tx)
             .await?;
     }
-    for table in ["cur_periods", "cur_sources", "notifications"] {
+    for table in [
+        "cur_daily_tag_costs",
+        "cur_monthly_costs",
+        "cur_daily_costs",
+        "cur_periods",
+        "cur_sources",
+        "notifications",
+    ] {
         sqlx::query(&format!(
             "DELETE FROM {table} WHERE workspace_id = $1 AND integration_id = $2"
         ))
@@ -1092,12 +1249,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn copy_text_escapes_what_copy_would_misread() {
+    fn binary_text_drops_nul_and_json_escapes() {
         let mut b = Vec::new();
-        push_text(&mut b, "a\tb\\c\nd\re\0f");
-        assert_eq!(b, br"a\tb\\c\nd\ref");
+        push_text(&mut b, "a\tb\\c\nd\0f");
+        assert_eq!(b, b"\0\0\0\x08a\tb\\c\ndf");
         let mut j = String::new();
         json_string(&mut j, "q\"uo\\te\u{1}");
         assert_eq!(j, "\"q\\\"uo\\\\te\\u0001\"");
+    }
+
+    fn numeric(s: &str) -> Vec<u8> {
+        let mut b = Vec::new();
+        push_numeric(&mut b, s.parse().unwrap());
+        b
+    }
+
+    #[test]
+    fn numeric_binary_form_aligns_base_10000_digits_on_the_point() {
+        // length 12: ndigits 2, weight 0, positive, dscale 2; digits 1, 5000 (1.5000 -> "1.50").
+        assert_eq!(
+            numeric("1.50"),
+            [
+                &[0, 0, 0, 12][..],
+                &[0, 2, 0, 0, 0, 0, 0, 2],
+                &[0, 1, 0x13, 0x88]
+            ]
+            .concat()
+        );
+        // -0.05: one digit 500 at weight -1, negative, dscale 2.
+        assert_eq!(
+            numeric("-0.05"),
+            [
+                &[0, 0, 0, 10][..],
+                &[0, 1, 0xff, 0xff, 0x40, 0, 0, 2],
+                &[0x01, 0xf4]
+            ]
+            .concat()
+        );
+        // 20000: the trailing zero digit is left out, the weight says where 2 stands.
+        assert_eq!(
+            numeric("20000"),
+            [&[0, 0, 0, 10][..], &[0, 1, 0, 1, 0, 0, 0, 0], &[0, 2]].concat()
+        );
+        // Zero keeps its scale and has no digits.
+        assert_eq!(
+            numeric("0.000"),
+            [&[0, 0, 0, 8][..], &[0, 0, 0, 0, 0, 0, 0, 3]].concat()
+        );
     }
 }

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod members;
 pub mod notifications;
 pub mod revocation;
+pub mod rollups;
 pub mod schedules;
 pub mod support;
 pub mod tokens;

@@ -23,6 +23,7 @@ use costline_store::cur::{
 };
 use costline_store::jobs::JobProgress;
 use costline_store::notifications::{self, NewNotification};
+use costline_store::rollups::{PeriodRollups, RollupBuilder, DEFAULT_MAX_GROUPS};
 use costline_store::{integrations, support, Store, StoreError};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -319,11 +320,13 @@ async fn ingest(
         job.now(),
     )
     .await?;
+    // The workspace's tag keys, rolled up while parsing.
+    let tag_keys = cur::tag_keys(&mut scope).await?;
     scope.commit().await?;
 
     let started = Instant::now();
-    let outcome = load(store, job, session, integration, period, plan).await;
-    let (staging, files) = match outcome {
+    let outcome = load(store, job, session, integration, period, plan, &tag_keys).await;
+    let (staging, files, rollups) = match outcome {
         Ok(done) => done,
         Err((staging, e)) => {
             if let Some(s) = &staging {
@@ -354,9 +357,10 @@ async fn ingest(
         }
     };
 
+    let loaded_in = started.elapsed();
     job.report_progress(&progress("swapping in the new assembly", &files, plan))
         .await?;
-    let swapped = match cur::swap_period(store, &staging, &files, job.now()).await {
+    let swapped = match cur::swap_period(store, &staging, &files, &rollups, job.now()).await {
         Ok(s) => s,
         Err(e) => {
             let _ = cur::drop_staging(store, &staging).await;
@@ -377,6 +381,7 @@ async fn ingest(
         rows = swapped.rows,
         files = files.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
+        load_ms = loaded_in.as_millis() as u64,
         "billing period ingested"
     );
     notify_first_report(store, job, integration, period, swapped.rows).await?;
@@ -430,7 +435,7 @@ struct Counters {
     bytes: AtomicU64,
 }
 
-type LoadResult = Result<(Staging, Vec<FileRecord>), (Option<Staging>, IngestError)>;
+type LoadResult = Result<(Staging, Vec<FileRecord>, PeriodRollups), (Option<Staging>, IngestError)>;
 
 async fn load(
     store: &Store,
@@ -439,6 +444,7 @@ async fn load(
     integration: IntegrationId,
     period: BillingPeriod,
     plan: &IngestPlan,
+    tag_keys: &[String],
 ) -> LoadResult {
     if let Some(key) = plan.missing.first() {
         return Err((
@@ -477,6 +483,8 @@ async fn load(
     // At most PARALLEL_FILES files at once; an explicit loop rather than stream combinators,
     // whose closures defeat the `Send` proof the job handler's future needs.
     let mut results: Vec<Result<FileRecord, IngestError>> = Vec::with_capacity(plan.files.len());
+    // Each file's rollups are merged into the period's as the file finishes.
+    let mut rollups = RollupBuilder::new(tag_keys, DEFAULT_MAX_GROUPS);
     let mut in_flight = futures::stream::FuturesUnordered::new();
     let mut next = plan.files.iter().enumerate();
     loop {
@@ -495,10 +503,15 @@ async fn load(
                 &stop,
                 &counters,
                 total,
+                tag_keys,
             ));
         }
         match in_flight.next().await {
-            Some(r) => results.push(r),
+            Some(Ok((file, file_rollups))) => {
+                rollups.merge(file_rollups, 2 * DEFAULT_MAX_GROUPS);
+                results.push(Ok(file));
+            }
+            Some(Err(e)) => results.push(Err(e)),
             None => break,
         }
     }
@@ -528,10 +541,10 @@ async fn load(
         return Err((Some(staging), IngestError::Stopped));
     }
     files.sort_by_key(|f| f.file_no);
-    if let Err(e) = cur::finish_staging(store, &staging).await {
-        return Err((Some(staging), e.into()));
+    if rollups.overflowed() {
+        tracing::info!(%integration, %period, "rollups exceed the worker's limits: PostgreSQL computes them from the loaded rows");
     }
-    Ok((staging, files))
+    Ok((staging, files, rollups.finish()))
 }
 
 /// [`load_file`] unless the ingest is stopping; a failure stops the other files.
@@ -547,7 +560,8 @@ async fn one_file(
     stop: &Arc<AtomicBool>,
     counters: &Arc<Counters>,
     files_total: u64,
-) -> Result<FileRecord, IngestError> {
+    tag_keys: &[String],
+) -> Result<(FileRecord, RollupBuilder), IngestError> {
     if stop.load(Ordering::Relaxed) {
         return Err(IngestError::Stopped);
     }
@@ -566,6 +580,7 @@ async fn one_file(
         stop,
         counters,
         files_total,
+        tag_keys,
     )
     .await;
     if r.is_err() {
@@ -574,7 +589,7 @@ async fn one_file(
     r
 }
 
-/// Reads one file into the staging table through its own COPY.
+/// Reads one file into the staging table through its own COPY; the file's rollups.
 #[allow(clippy::too_many_arguments)]
 async fn load_file(
     store: &Store,
@@ -587,7 +602,8 @@ async fn load_file(
     stop: &Arc<AtomicBool>,
     counters: &Arc<Counters>,
     files_total: u64,
-) -> Result<FileRecord, IngestError> {
+    tag_keys: &[String],
+) -> Result<(FileRecord, RollupBuilder), IngestError> {
     let key = file.key.clone();
     let aws_err = |source: AwsError| match source {
         AwsError::NoSuchKey { .. } => IngestError::Missing {
@@ -641,6 +657,7 @@ async fn load_file(
     let mut copy = LineItemCopy::start(store, staging).await?;
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
     let encoder = CopyEncoder::new(staging, file_no);
+    let file_rollups = RollupBuilder::new(tag_keys, DEFAULT_MAX_GROUPS);
     let cancel = job.cancellation().clone();
     let parse_stop = stop.clone();
     let parse_counters = counters.clone();
@@ -649,6 +666,7 @@ async fn load_file(
             source,
             &key,
             encoder,
+            file_rollups,
             tx,
             &parse_stop,
             &cancel,
@@ -684,8 +702,8 @@ async fn load_file(
         key: file.key.clone(),
         source: CurError::Generate(format!("parser thread failed: {e}")),
     })?;
-    let rows = match (parsed, sent) {
-        (Ok(rows), Ok(())) => rows,
+    let (rows, file_rollups) = match (parsed, sent) {
+        (Ok(done), Ok(())) => done,
         (_, Err(e)) => {
             let _ = copy.abort("the COPY failed").await;
             return Err(e.into());
@@ -723,12 +741,15 @@ async fn load_file(
     })
     .await
     .map_err(|_| IngestError::Stopped)?;
-    Ok(FileRecord {
-        key: file.key.clone(),
-        file_no: file_no as i32,
-        bytes: bytes as i64,
-        rows: rows as i64,
-    })
+    Ok((
+        FileRecord {
+            key: file.key.clone(),
+            file_no: file_no as i32,
+            bytes: bytes as i64,
+            rows: rows as i64,
+        },
+        file_rollups,
+    ))
 }
 
 enum Source {
@@ -775,16 +796,19 @@ impl AnyReader {
     }
 }
 
-/// Runs on a blocking thread: parse, encode, hand chunks to the COPY. Returns the rows read.
+/// Runs on a blocking thread: parse, encode, sum the rollups, hand chunks to the COPY. Returns
+/// the rows read and the file's rollups.
+#[allow(clippy::too_many_arguments)]
 fn parse(
     source: Source,
     key: &str,
     mut enc: CopyEncoder,
+    mut rollups: RollupBuilder,
     tx: mpsc::Sender<Vec<u8>>,
     stop: &AtomicBool,
     cancel: &CancellationToken,
     counters: &Counters,
-) -> Result<u64, ParseError> {
+) -> Result<(u64, RollupBuilder), ParseError> {
     let mut reader = match source {
         Source::Csv(r) => AnyReader::Csv(Box::new(CsvReader::with_compression(
             r,
@@ -797,7 +821,9 @@ fn parse(
     let mut pending_rows = 0;
     while reader.read_into(&mut item)? {
         rows += 1;
-        enc.push(rows as u32, &new_line_item(&item));
+        let new = new_line_item(&item);
+        enc.push(rows as u32, &new);
+        rollups.add(&new);
         pending_rows += 1;
         if enc.len() >= CHUNK_BYTES {
             if stop.load(Ordering::Relaxed) || cancel.is_cancelled() {
@@ -814,7 +840,7 @@ fn parse(
     if !enc.is_empty() && tx.blocking_send(enc.take()).is_err() {
         return Err(ParseError::Stopped);
     }
-    Ok(rows)
+    Ok((rows, rollups))
 }
 
 fn new_line_item(i: &LineItem) -> NewLineItem<'_> {
