@@ -14,7 +14,7 @@ use crate::columns::{Field, Layout, FIELD_COUNT};
 use crate::error::{CurError, ValueKind};
 use crate::fastcsv::{Malformed, Split, Splitter};
 use crate::item::{LineItem, SourceFormat};
-use crate::num::{parse_decimal, parse_timestamp};
+use crate::num::{parse_decimal, parse_timestamp, TimestampCache};
 use crate::source::{fill_cur, fill_focus, RowSource};
 use crate::tags::{legacy_csv_tag_key, read_json_tags, MapKeys, TagWriter};
 
@@ -195,12 +195,11 @@ impl Mapping {
     }
 }
 
-/// State reused from row to row: the last parsed value per timestamp column (consecutive rows
-/// often share timestamps, hourly/daily items), and tag pairs a row did not need.
+/// State reused from row to row: parsed timestamps per timestamp column, and tag pairs a row
+/// did not need.
 #[derive(Default)]
 struct TsCache {
-    raw: [Vec<u8>; TS_FIELDS],
-    value: [Option<DateTime<Utc>>; TS_FIELDS],
+    ts: [TimestampCache; TS_FIELDS],
     spare_tags: Vec<(String, String)>,
 }
 
@@ -287,29 +286,21 @@ impl<R: Read> RowSource for Row<'_, R> {
             Field::UsageEnd => Some(2),
             _ => None,
         };
-        let i = self.map.idx[f as usize];
+        let (rec, i) = (self.rec, self.map.idx[f as usize]);
         let raw: &[u8] = if i == ABSENT {
             b""
         } else {
-            self.rec.field(i as usize)
+            rec.field(i as usize)
         };
         if raw.is_empty() || (self.map.null_literal && raw == b"NULL") {
             return Ok(None);
         }
-        if let Some(s) = slot {
-            if self.cache.value[s].is_some() && self.cache.raw[s] == raw {
-                return Ok(self.cache.value[s]);
-            }
-        }
-        match parse_timestamp(raw) {
-            Some(t) => {
-                if let Some(s) = slot {
-                    self.cache.raw[s].clear();
-                    self.cache.raw[s].extend_from_slice(raw);
-                    self.cache.value[s] = Some(t);
-                }
-                Ok(Some(t))
-            }
+        let parsed = match slot {
+            Some(s) => self.cache.ts[s].parse(raw),
+            None => parse_timestamp(raw),
+        };
+        match parsed {
+            Some(t) => Ok(Some(t)),
             None => Err(CurError::invalid(
                 self.row,
                 self.column_name(f),

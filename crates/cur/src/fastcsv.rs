@@ -125,12 +125,12 @@ impl<R: Read> Splitter<R> {
         }
     }
 
-    /// Position of the next structural byte at or after `pos`, or `self.end`.
+    /// Position of the next `"` or `\n` at or after `pos` (inside a quoted field), or `self.end`.
     #[inline]
-    fn next_special(&mut self, pos: usize) -> usize {
+    fn next_quote_or_newline(&mut self, pos: usize) -> usize {
         if pos < self.scan_base || pos >= self.scan_base.wrapping_add(64) {
             self.scan_base = pos & !63;
-            self.scan_mask = block_mask(&self.buf, self.scan_base, self.end).special;
+            self.scan_mask = block_mask(&self.buf, self.scan_base, self.end).other;
         }
         let mut m = self.scan_mask & (!0u64 << (pos - self.scan_base));
         loop {
@@ -141,7 +141,7 @@ impl<R: Read> Splitter<R> {
             if self.scan_base >= self.end {
                 return self.end;
             }
-            self.scan_mask = block_mask(&self.buf, self.scan_base, self.end).special;
+            self.scan_mask = block_mask(&self.buf, self.scan_base, self.end).other;
             m = self.scan_mask;
         }
     }
@@ -201,78 +201,83 @@ impl<R: Read> Splitter<R> {
             return Some(Ok(false));
         }
         let mut lines = 1u64;
-        // Field start, and the structural bytes of the 64-byte block at `base` not yet visited.
+        // Field start, and the structural bytes of the 64-byte block at `base` not yet visited:
+        // commas, and the rarer quotes and newlines.
         let mut fstart = start;
         let mut base = start & !63;
         self.high = false;
         let first = block_mask(&self.buf, base, end);
-        let mut high = first.high;
-        let mut m = first.special & (!0u64 << (start - base));
+        let mut high = HighBytes::default();
+        high.add(base, first.high);
+        let mut commas = first.commas & (!0u64 << (start - base));
+        let mut other = first.other & (!0u64 << (start - base));
         loop {
-            while m == 0 {
+            if other == 0 {
+                // Only commas left in this block.
+                push_fields(&mut self.fields, base, commas, &mut fstart);
                 base += 64;
                 if base >= end {
                     if at_eof {
                         // Last record without a final newline.
                         self.fields.push((fstart as u32, end as u32));
-                        return Some(self.done(start, high != 0, end, lines));
+                        return Some(self.done(start, high, end, lines));
                     }
                     return None;
                 }
                 let b = block_mask(&self.buf, base, end);
-                m = b.special;
-                high |= b.high;
+                commas = b.commas;
+                other = b.other;
+                high.add(base, b.high);
+                continue;
             }
-            let i = base + m.trailing_zeros() as usize;
-            m &= m - 1;
-            match self.buf[i] {
-                b',' => {
-                    self.fields.push((fstart as u32, i as u32));
-                    fstart = i + 1;
-                }
-                b'\n' => {
-                    let e = if i > fstart && self.buf[i - 1] == b'\r' {
-                        i - 1
-                    } else {
-                        i
-                    };
-                    self.fields.push((fstart as u32, e as u32));
-                    return Some(self.done(start, high != 0, i + 1, lines));
-                }
-                // `"` opening a field; one inside an unquoted field is literal.
-                b'"' if i == fstart => {
-                    let p = match self.quoted(i, at_eof, &mut lines) {
-                        Some(Ok(p)) => p,
-                        Some(Err(e)) => return Some(Err(e)),
-                        None => return None,
-                    };
-                    // After a closing quote: delimiter, line end or end of input.
-                    if p >= end {
-                        if at_eof {
-                            return Some(self.done(start, high != 0, end, lines));
-                        }
-                        return None;
-                    }
-                    match self.buf[p] {
-                        b',' => fstart = p + 1,
-                        b'\n' => return Some(self.done(start, high != 0, p + 1, lines)),
-                        b'\r' if p + 1 < end && self.buf[p + 1] == b'\n' => {
-                            return Some(self.done(start, high != 0, p + 2, lines))
-                        }
-                        b'\r' if p + 1 >= end && !at_eof => return None,
-                        _ => {
-                            return Some(Err(Malformed(
-                                "unexpected character after closing quote".into(),
-                            )))
-                        }
-                    }
-                    base = fstart & !63;
-                    let b = block_mask(&self.buf, base, end);
-                    m = b.special & (!0u64 << (fstart - base));
-                    high |= b.high;
-                }
-                _ => {}
+            let j = other.trailing_zeros();
+            other &= other - 1;
+            push_fields(&mut self.fields, base, commas & !(!0u64 << j), &mut fstart);
+            commas &= !0u64 << j;
+            let i = base + j as usize;
+            if self.buf[i] == b'\n' {
+                let e = if i > fstart && self.buf[i - 1] == b'\r' {
+                    i - 1
+                } else {
+                    i
+                };
+                self.fields.push((fstart as u32, e as u32));
+                return Some(self.done(start, high, i + 1, lines));
             }
+            // A `"` inside an unquoted field is literal.
+            if i != fstart {
+                continue;
+            }
+            let p = match self.quoted(i, at_eof, &mut lines) {
+                Some(Ok(p)) => p,
+                Some(Err(e)) => return Some(Err(e)),
+                None => return None,
+            };
+            // After a closing quote: delimiter, line end or end of input.
+            if p >= end {
+                if at_eof {
+                    return Some(self.done(start, high, end, lines));
+                }
+                return None;
+            }
+            match self.buf[p] {
+                b',' => fstart = p + 1,
+                b'\n' => return Some(self.done(start, high, p + 1, lines)),
+                b'\r' if p + 1 < end && self.buf[p + 1] == b'\n' => {
+                    return Some(self.done(start, high, p + 2, lines))
+                }
+                b'\r' if p + 1 >= end && !at_eof => return None,
+                _ => {
+                    return Some(Err(Malformed(
+                        "unexpected character after closing quote".into(),
+                    )))
+                }
+            }
+            base = fstart & !63;
+            let b = block_mask(&self.buf, base, end);
+            commas = b.commas & (!0u64 << (fstart - base));
+            other = b.other & (!0u64 << (fstart - base));
+            high.add(base, b.high);
         }
     }
 
@@ -292,7 +297,7 @@ impl<R: Read> Splitter<R> {
         let mut escaped_from: Option<usize> = None;
         let mut run = content;
         loop {
-            let s = self.next_special(q);
+            let s = self.next_quote_or_newline(q);
             if s >= end {
                 if at_eof {
                     return Some(Err(Malformed("unterminated quoted field".into())));
@@ -334,28 +339,76 @@ impl<R: Read> Splitter<R> {
         }
     }
 
-    /// Ends the record that started at `start` and ends before `next`; `high` when one of the
-    /// blocks the main loop scanned had a non-ASCII byte.
+    /// Ends the record that started at `start` and ends before `next`; `high` spans the
+    /// non-ASCII bytes of the blocks the main loop scanned.
     fn done(
         &mut self,
         start: usize,
-        high: bool,
+        high: HighBytes,
         next: usize,
         lines: u64,
     ) -> Result<bool, Malformed> {
         // Fields split at ASCII bytes, so a record of valid UTF-8 has only valid UTF-8 fields.
-        self.utf8 = !(high || self.high) || std::str::from_utf8(&self.buf[start..next]).is_ok();
+        // Outside the span the record is ASCII, and the span starts and ends next to ASCII
+        // bytes (or the record's ends), so checking the span checks the record.
+        let (from, to) = if self.high {
+            (start, next)
+        } else {
+            (high.lo.max(start), high.hi.min(next))
+        };
+        self.utf8 = from >= to || std::str::from_utf8(&self.buf[from..to]).is_ok();
         self.pos = next;
         self.line += lines;
         Ok(true)
     }
 }
 
-/// The 64 bytes at `base`, as bit masks (bit i for `buf[base + i]`, only below `end`).
+/// Where the non-ASCII bytes seen so far are: `lo..hi` (empty when there are none).
+#[derive(Clone, Copy)]
+struct HighBytes {
+    lo: usize,
+    hi: usize,
+}
+
+impl Default for HighBytes {
+    fn default() -> Self {
+        HighBytes {
+            lo: usize::MAX,
+            hi: 0,
+        }
+    }
+}
+
+impl HighBytes {
+    /// Adds the high-byte mask of the block at `base`.
+    #[inline(always)]
+    fn add(&mut self, base: usize, mask: u64) {
+        if mask != 0 {
+            self.lo = self.lo.min(base + mask.trailing_zeros() as usize);
+            self.hi = self.hi.max(base + 64 - mask.leading_zeros() as usize);
+        }
+    }
+}
+
+/// Records a field ending at each comma of `commas` (bits of the block at `base`).
+#[inline(always)]
+fn push_fields(fields: &mut Vec<(u32, u32)>, base: usize, mut commas: u64, fstart: &mut usize) {
+    while commas != 0 {
+        let i = base + commas.trailing_zeros() as usize;
+        commas &= commas - 1;
+        fields.push((*fstart as u32, i as u32));
+        *fstart = i + 1;
+    }
+}
+
+/// The 64 bytes at `base`, as bit masks (bit i for `buf[base + i]`, only below `end`). A `\r`
+/// matters only before a `\n`, where it is looked at directly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Block {
-    /// `,` `"` or `\n`; a `\r` matters only before a `\n`, where it is looked at directly.
-    special: u64,
+    /// `,`.
+    commas: u64,
+    /// `"` or `\n`.
+    other: u64,
     /// Bytes >= 0x80: none means the bytes are ASCII, hence UTF-8.
     high: u64,
 }
@@ -369,7 +422,8 @@ fn block_mask(buf: &[u8], base: usize, end: usize) -> Block {
     } else {
         let keep = (1u64 << valid) - 1;
         Block {
-            special: b.special & keep,
+            commas: b.commas & keep,
+            other: b.other & keep,
             high: b.high & keep,
         }
     }
@@ -386,18 +440,20 @@ fn block_raw(block: &[u8]) -> Block {
         let comma = _mm_set1_epi8(b',' as i8);
         let quote = _mm_set1_epi8(b'"' as i8);
         let nl = _mm_set1_epi8(b'\n' as i8);
-        let mut special = 0u64;
-        let mut high = 0u64;
+        let (mut commas, mut other, mut high) = (0u64, 0u64, 0u64);
         for k in 0..4 {
             let v = _mm_loadu_si128(block.as_ptr().add(k * 16) as *const __m128i);
-            let hit = _mm_or_si128(
-                _mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, quote)),
-                _mm_cmpeq_epi8(v, nl),
-            );
-            special |= (_mm_movemask_epi8(hit) as u16 as u64) << (k * 16);
+            let c = _mm_cmpeq_epi8(v, comma);
+            let o = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, nl));
+            commas |= (_mm_movemask_epi8(c) as u16 as u64) << (k * 16);
+            other |= (_mm_movemask_epi8(o) as u16 as u64) << (k * 16);
             high |= (_mm_movemask_epi8(v) as u16 as u64) << (k * 16);
         }
-        Block { special, high }
+        Block {
+            commas,
+            other,
+            high,
+        }
     }
 }
 
@@ -410,12 +466,16 @@ fn block_raw(block: &[u8]) -> Block {
 #[cfg(any(test, not(target_arch = "x86_64")))]
 fn block_portable(block: &[u8]) -> Block {
     let mut out = Block {
-        special: 0,
+        commas: 0,
+        other: 0,
         high: 0,
     };
     for (i, &b) in block[..64].iter().enumerate() {
-        if matches!(b, b',' | b'"' | b'\n') {
-            out.special |= 1 << i;
+        if b == b',' {
+            out.commas |= 1 << i;
+        }
+        if matches!(b, b'"' | b'\n') {
+            out.other |= 1 << i;
         }
         if b >= 0x80 {
             out.high |= 1 << i;

@@ -291,6 +291,63 @@ pub fn parse_timestamp(bytes: &[u8]) -> Option<DateTime<Utc>> {
     Some((naive - chrono::Duration::seconds(offset_secs)).and_utc())
 }
 
+/// Remembers parsed timestamps of one column by their text: a report has few distinct
+/// timestamps (the hours or days of a month) but its rows visit them in any order.
+///
+/// Direct-mapped on the month, day and hour digits; a miss parses and replaces the entry.
+pub(crate) struct TimestampCache {
+    entries: Box<[CachedTs; TS_CACHE_SIZE]>,
+}
+
+const TS_CACHE_SIZE: usize = 256;
+const TS_KEY: usize = 32;
+
+#[derive(Clone, Copy)]
+struct CachedTs {
+    /// 0 for an unused entry (empty text is never looked up).
+    len: u8,
+    key: [u8; TS_KEY],
+    value: DateTime<Utc>,
+}
+
+impl Default for TimestampCache {
+    fn default() -> Self {
+        let unused = CachedTs {
+            len: 0,
+            key: [0; TS_KEY],
+            value: DateTime::<Utc>::default(),
+        };
+        TimestampCache {
+            entries: Box::new([unused; TS_CACHE_SIZE]),
+        }
+    }
+}
+
+impl TimestampCache {
+    /// [`parse_timestamp`], remembered.
+    #[inline]
+    pub(crate) fn parse(&mut self, raw: &[u8]) -> Option<DateTime<Utc>> {
+        if raw.is_empty() || raw.len() > TS_KEY {
+            return parse_timestamp(raw);
+        }
+        // `MM-DDTHH` of `YYYY-MM-DDTHH:...`, or whatever bytes are there.
+        let mut word = [0u8; 8];
+        let n = raw.len().min(8);
+        let at = raw.len().min(13) - n;
+        word[..n].copy_from_slice(&raw[at..at + n]);
+        let hash = u64::from_le_bytes(word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let e = &mut self.entries[(hash >> 56) as usize % TS_CACHE_SIZE];
+        if e.len as usize == raw.len() && e.key[..raw.len()] == *raw {
+            return Some(e.value);
+        }
+        let value = parse_timestamp(raw)?;
+        e.len = raw.len() as u8;
+        e.key[..raw.len()].copy_from_slice(raw);
+        e.value = value;
+        Some(value)
+    }
+}
+
 /// Timestamp from a count of `unit_per_sec` units since the Unix epoch.
 pub(crate) fn timestamp_from_units(v: i64, units_per_sec: i64) -> Option<DateTime<Utc>> {
     let secs = v.div_euclid(units_per_sec);
@@ -458,6 +515,30 @@ mod tests {
         );
         assert_eq!(decimal_from_f64(0.0), Some(Decimal::ZERO));
         assert_eq!(decimal_from_f64(f64::NAN), None);
+    }
+
+    #[test]
+    fn cached_timestamps_are_the_parsed_ones() {
+        let mut cache = TimestampCache::default();
+        let mut texts: Vec<String> = Vec::new();
+        for day in 1..=30 {
+            for hour in [0, 7, 23] {
+                texts.push(format!("2024-09-{day:02}T{hour:02}:00:00Z"));
+                texts.push(format!("2024-09-{day:02}T{hour:02}:30:00.000Z"));
+                texts.push(format!("2024-09-{day:02} {hour:02}:00:00"));
+            }
+        }
+        texts.extend(["2024-09-01", "x", "2024-13-01", "", &"9".repeat(40)].map(String::from));
+        for round in 0..3 {
+            for k in 0..texts.len() {
+                let t = &texts[(k * 7 + round) % texts.len()];
+                assert_eq!(
+                    cache.parse(t.as_bytes()),
+                    parse_timestamp(t.as_bytes()),
+                    "{t}"
+                );
+            }
+        }
     }
 
     #[test]

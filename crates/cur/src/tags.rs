@@ -68,6 +68,9 @@ impl<'a> TagWriter<'a> {
 
 impl Drop for TagWriter<'_> {
     fn drop(&mut self) {
+        if self.tags.len() == self.len {
+            return;
+        }
         match self.spare.as_mut() {
             Some(spare) => spare.extend(self.tags.drain(self.len..)),
             None => self.tags.truncate(self.len),
