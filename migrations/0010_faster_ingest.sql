@@ -1,4 +1,4 @@
--- Faster ingestion of large periods (docs/adr/0010-ingest-speed.md).
+-- Faster ingestion of large periods (docs/adr/0011-ingest-speed.md).
 --
 -- 1. Line items lose their primary key. `(workspace_id, integration_id, billing_period, line_no)`
 --    was unique by construction: the ingest numbers every row itself (file number << 32 | row),

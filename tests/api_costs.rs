@@ -80,7 +80,7 @@ async fn load(
     items: &[(u32, &str, &str, &str, Option<&str>)],
 ) -> cur::Staging {
     let staging = begin(store, ws, int, assembly).await;
-    let mut enc = CopyEncoder::new(&staging, 0);
+    let mut enc = CopyEncoder::new(0);
     for (i, (day, account, service, cost, team)) in items.iter().enumerate() {
         let tags: Vec<(String, String)> = team
             .map(|t| vec![("Team".to_string(), t.to_string())])
@@ -482,7 +482,7 @@ async fn load_and_swap(
     let mut scope = store.scoped(ws).await.unwrap();
     let tag_keys = cur::tag_keys(&mut scope).await.unwrap();
     scope.commit().await.unwrap();
-    let mut enc = CopyEncoder::new(&staging, 0);
+    let mut enc = CopyEncoder::new(0);
     let mut builder = RollupBuilder::new(&tag_keys, 1000);
     for (i, (item, tags)) in items.iter().enumerate() {
         let new = borrow(item, tags);

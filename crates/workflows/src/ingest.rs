@@ -483,8 +483,9 @@ async fn load(
     // At most PARALLEL_FILES files at once; an explicit loop rather than stream combinators,
     // whose closures defeat the `Send` proof the job handler's future needs.
     let mut results: Vec<Result<FileRecord, IngestError>> = Vec::with_capacity(plan.files.len());
-    // Each file's rollups are merged into the period's as the file finishes.
-    let mut rollups = RollupBuilder::new(tag_keys, DEFAULT_MAX_GROUPS);
+    // Rollup builders, one per file being read, handed to the next file when one finishes (each
+    // holds the period's groups seen so far: a few tens of MB), merged at the end.
+    let mut idle_rollups: Vec<RollupBuilder> = Vec::with_capacity(PARALLEL_FILES);
     let mut in_flight = futures::stream::FuturesUnordered::new();
     let mut next = plan.files.iter().enumerate();
     loop {
@@ -503,12 +504,14 @@ async fn load(
                 &stop,
                 &counters,
                 total,
-                tag_keys,
+                idle_rollups
+                    .pop()
+                    .unwrap_or_else(|| RollupBuilder::new(tag_keys, DEFAULT_MAX_GROUPS)),
             ));
         }
         match in_flight.next().await {
-            Some(Ok((file, file_rollups))) => {
-                rollups.merge(file_rollups, 2 * DEFAULT_MAX_GROUPS);
+            Some(Ok((file, rollups))) => {
+                idle_rollups.push(rollups);
                 results.push(Ok(file));
             }
             Some(Err(e)) => results.push(Err(e)),
@@ -541,6 +544,12 @@ async fn load(
         return Err((Some(staging), IngestError::Stopped));
     }
     files.sort_by_key(|f| f.file_no);
+    let mut rollups = idle_rollups
+        .pop()
+        .unwrap_or_else(|| RollupBuilder::new(tag_keys, DEFAULT_MAX_GROUPS));
+    for other in idle_rollups {
+        rollups.merge(other, 2 * DEFAULT_MAX_GROUPS);
+    }
     if rollups.overflowed() {
         tracing::info!(%integration, %period, "rollups exceed the worker's limits: PostgreSQL computes them from the loaded rows");
     }
@@ -560,7 +569,7 @@ async fn one_file(
     stop: &Arc<AtomicBool>,
     counters: &Arc<Counters>,
     files_total: u64,
-    tag_keys: &[String],
+    rollups: RollupBuilder,
 ) -> Result<(FileRecord, RollupBuilder), IngestError> {
     if stop.load(Ordering::Relaxed) {
         return Err(IngestError::Stopped);
@@ -580,7 +589,7 @@ async fn one_file(
         stop,
         counters,
         files_total,
-        tag_keys,
+        rollups,
     )
     .await;
     if r.is_err() {
@@ -589,7 +598,8 @@ async fn one_file(
     r
 }
 
-/// Reads one file into the staging table through its own COPY; the file's rollups.
+/// Reads one file into the staging table through its own COPY, adding its line items to
+/// `file_rollups`, which it hands back.
 #[allow(clippy::too_many_arguments)]
 async fn load_file(
     store: &Store,
@@ -602,7 +612,7 @@ async fn load_file(
     stop: &Arc<AtomicBool>,
     counters: &Arc<Counters>,
     files_total: u64,
-    tag_keys: &[String],
+    file_rollups: RollupBuilder,
 ) -> Result<(FileRecord, RollupBuilder), IngestError> {
     let key = file.key.clone();
     let aws_err = |source: AwsError| match source {
@@ -656,8 +666,7 @@ async fn load_file(
 
     let mut copy = LineItemCopy::start(store, staging).await?;
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
-    let encoder = CopyEncoder::new(staging, file_no);
-    let file_rollups = RollupBuilder::new(tag_keys, DEFAULT_MAX_GROUPS);
+    let encoder = CopyEncoder::new(file_no);
     let cancel = job.cancellation().clone();
     let parse_stop = stop.clone();
     let parse_counters = counters.clone();
