@@ -179,7 +179,7 @@ pub struct RollupBuilder {
 }
 
 /// A group's key as interned string ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct GroupIds {
     /// Days from the common era of the usage start's UTC date.
     day: i32,
@@ -189,6 +189,29 @@ struct GroupIds {
     tag_value: u32,
     /// payer, usage account, product code, region, line item type, currency.
     fields: [u32; 6],
+}
+
+/// One well-mixed word per key: ids are small consecutive integers, which a field-by-field
+/// Fx hash spreads poorly over the table's buckets (long probe runs on 100k+ groups).
+impl std::hash::Hash for GroupIds {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut h = (self.day as u32 as u64) << 32 | self.tag as u64;
+        for w in [
+            self.tag_value,
+            self.fields[0],
+            self.fields[1],
+            self.fields[2],
+            self.fields[3],
+            self.fields[4],
+            self.fields[5],
+        ] {
+            h = (h ^ w as u64).wrapping_mul(K);
+            h ^= h >> 29;
+        }
+        state.write_u64(h);
+    }
 }
 
 /// `GroupIds::tag` of a daily (untagged) group.
