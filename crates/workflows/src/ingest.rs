@@ -615,6 +615,7 @@ async fn load_file(
     file_rollups: RollupBuilder,
 ) -> Result<(FileRecord, RollupBuilder), IngestError> {
     let key = file.key.clone();
+    let file_started = Instant::now();
     let aws_err = |source: AwsError| match source {
         AwsError::NoSuchKey { .. } => IngestError::Missing {
             bucket: bucket.to_owned(),
@@ -739,6 +740,14 @@ async fn load_file(
         });
     }
     let bytes = bytes_read.load(Ordering::Relaxed);
+    tracing::info!(
+        key = %file.key,
+        file_no,
+        rows,
+        bytes,
+        elapsed_ms = file_started.elapsed().as_millis() as u64,
+        "report file loaded"
+    );
     counters.files_done.fetch_add(1, Ordering::Relaxed);
     counters.bytes.fetch_add(bytes, Ordering::Relaxed);
     job.report_progress(&JobProgress {
