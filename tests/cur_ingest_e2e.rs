@@ -3,48 +3,20 @@
 //! the generator's totals to the last digit; a new assembly replaces the old one whole; a corrupt
 //! file fails the period by name and leaves the previous numbers; other workspaces see nothing.
 
-use costline_cur::generate::{
-    generate, ExpectedTotals, GenFormat, GenerateOptions, GeneratedReport,
+#[path = "support/cur_e2e.rs"]
+mod cur_e2e;
+
+use costline_cur::generate::{generate, GenFormat, GenerateOptions, GeneratedReport};
+use costline_testkit::{customer_s3, moto, spawn_app_with_workers};
+use cur_e2e::{
+    assert_period_matches, costs, dec, integration_view, options, period_view, sync_until, upload,
+    write, CUSTOMER, PREFIX,
 };
-use costline_testkit::{customer_s3, moto, spawn_app_with_workers, TestApp, TestWorkspace};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
-const CUSTOMER: &str = "210987654321";
-const PREFIX: &str = "billing";
 const REPORT: &str = "costline";
-
-/// Uploads every file under `dir` with its relative path as key; data files first, manifests
-/// last (as AWS writes them).
-async fn upload(s3: &aws_sdk_s3::Client, bucket: &str, dir: &Path) {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                files.push(p);
-            }
-        }
-    }
-    files.sort_by_key(|p| p.to_string_lossy().ends_with("-Manifest.json"));
-    for p in files {
-        let key = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-        s3.put_object()
-            .bucket(bucket)
-            .key(&key)
-            .body(std::fs::read(&p).unwrap().into())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
-    }
-}
 
 fn gen(
     bucket: &str,
@@ -53,174 +25,7 @@ fn gen(
     rows: usize,
     format: GenFormat,
 ) -> (tempfile::TempDir, GeneratedReport) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut opts = GenerateOptions::new(seed, period.parse().unwrap(), rows, format);
-    opts.files = 2;
-    opts.accounts = 4;
-    opts.bucket = bucket.into();
-    opts.prefix = PREFIX.into();
-    opts.report_name = REPORT.into();
-    let report = generate(&opts, dir.path()).unwrap();
-    (dir, report)
-}
-
-async fn costs(app: &TestApp, ws: &TestWorkspace, query: &str) -> Value {
-    let (status, body) = app
-        .call(
-            "GET",
-            &format!("/api/v1/costs?{query}"),
-            Some(&ws.token),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{query}: {body}");
-    body
-}
-
-fn dec(v: &Value) -> Decimal {
-    Decimal::from_str(
-        v.as_str()
-            .unwrap_or_else(|| panic!("not a decimal string: {v}")),
-    )
-    .unwrap()
-}
-
-/// The period's numbers from the API equal the generator's totals, for every metric and several
-/// group-bys.
-async fn assert_period_matches(app: &TestApp, ws: &TestWorkspace, r: &GeneratedReport) {
-    let e: &ExpectedTotals = &r.expected;
-    let (start, end) = (r.period.start(), r.period.end());
-    let range = format!("start={start}&end={end}");
-    // The report must tell the metrics and groups apart, or the comparisons prove little.
-    assert_ne!(e.amortized, e.unblended);
-    assert!(e.net_unblended.is_some_and(|n| n != e.unblended), "{e:?}");
-    assert!(
-        e.by_team.len() > 1 && e.by_line_item_type.len() > 3,
-        "{e:?}"
-    );
-    for (metric, want) in [
-        ("unblended", Some(e.unblended)),
-        ("amortized", Some(e.amortized)),
-        ("net_unblended", e.net_unblended),
-    ] {
-        let body = costs(app, ws, &format!("{range}&metric={metric}")).await;
-        let want = want.unwrap_or(e.unblended);
-        assert_eq!(dec(&body["total"]), want, "{metric} total of {}", r.period);
-        assert_eq!(body["metric"], metric);
-        assert_eq!(body["currency"], "USD");
-        let by_month = costs(app, ws, &format!("{range}&metric={metric}&group_by=month")).await;
-        assert_eq!(by_month["rows"].as_array().unwrap().len(), 1, "{by_month}");
-        assert_eq!(by_month["rows"][0]["month"], r.period.to_string());
-        assert_eq!(dec(&by_month["rows"][0]["amount"]), want);
-    }
-
-    let body = costs(app, ws, &format!("{range}&group_by=day,account,service")).await;
-    let got: BTreeMap<(String, String, String), Decimal> = body["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|row| {
-            (
-                (
-                    row["day"].as_str().unwrap().to_owned(),
-                    row["account"].as_str().unwrap().to_owned(),
-                    row["service"].as_str().unwrap().to_owned(),
-                ),
-                dec(&row["amount"]),
-            )
-        })
-        .collect();
-    let want: BTreeMap<(String, String, String), Decimal> = e
-        .by_day_account_service
-        .iter()
-        .map(|((d, a, s), v)| ((d.to_string(), a.clone(), s.clone()), *v))
-        .collect();
-    assert_eq!(got, want, "by day, account and service");
-
-    let body = costs(app, ws, &format!("{range}&group_by=line_item_type")).await;
-    let got: BTreeMap<String, Decimal> = body["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|row| {
-            (
-                row["line_item_type"].as_str().unwrap().to_owned(),
-                dec(&row["amount"]),
-            )
-        })
-        .collect();
-    assert_eq!(got, e.by_line_item_type, "by line item type");
-
-    let tag = r.format.team_tag_key();
-    let body = costs(app, ws, &format!("{range}&group_by=tag:{tag}")).await;
-    let got: BTreeMap<String, Decimal> = body["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|row| {
-            Some((
-                row[format!("tag:{tag}")].as_str()?.to_owned(),
-                dec(&row["amount"]),
-            ))
-        })
-        .collect();
-    assert_eq!(got, e.by_team, "by tag {tag}");
-    assert_eq!(dec(&body["total"]), e.unblended);
-}
-
-async fn period_view(app: &TestApp, ws: &TestWorkspace, id: &str, period: &str) -> Value {
-    let (_, view) = app
-        .call(
-            "GET",
-            &format!("/api/v1/integrations/aws/{id}"),
-            Some(&ws.token),
-            None,
-        )
-        .await;
-    view["cur"]["periods"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["period"] == period)
-        .cloned()
-        .unwrap_or(Value::Null)
-}
-
-async fn sync_until(
-    app: &TestApp,
-    ws: &TestWorkspace,
-    id: &str,
-    what: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let (status, body) = app
-        .call(
-            "POST",
-            &format!("/api/v1/integrations/aws/{id}/sync"),
-            Some(&ws.token),
-            None,
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        let (_, view) = app
-            .call(
-                "GET",
-                &format!("/api/v1/integrations/aws/{id}"),
-                Some(&ws.token),
-                None,
-            )
-            .await;
-        if done(&view) {
-            return view;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}: {view:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    write(&options(bucket, REPORT, seed, period, rows, format))
 }
 
 #[tokio::test]
@@ -511,14 +316,7 @@ async fn measure_ingest_and_cost_api() {
         .await;
     let deadline = started + Duration::from_secs(1800);
     loop {
-        let (_, view) = app
-            .call(
-                "GET",
-                &format!("/api/v1/integrations/aws/{id}"),
-                Some(&ws.token),
-                None,
-            )
-            .await;
+        let view = integration_view(&app, &ws, &id).await;
         if view["cur"]["periods"][0]["status"] == "ready" {
             break;
         }

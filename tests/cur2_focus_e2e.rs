@@ -1,0 +1,199 @@
+//! CUR 2.0 and FOCUS Data Exports end to end on the emulator. For each export format the
+//! generator writes a month in the real layout (`<prefix>/<export>/data/BILLING_PERIOD=YYYY-MM/`
+//! files, `metadata/BILLING_PERIOD=YYYY-MM/<export>-Manifest.json`) with independently computed
+//! totals; the integration is connected to the export, the worker's own first poll ingests it and
+//! the cost API must give the generator's totals to the last digit (FOCUS amortized being its
+//! `EffectiveCost`). Then a second execution of the export overwrites the month with fewer files
+//! and must replace the first whole, the first's leftover file included.
+
+#[path = "support/cur_e2e.rs"]
+mod cur_e2e;
+
+use costline_cur::generate::{GenFormat, GeneratedReport};
+use costline_testkit::{customer_s3, moto, spawn_app_with_workers, TestApp, TestWorkspace};
+use cur_e2e::{
+    assert_period_matches, options, period_view, sync_until, upload, write, CUSTOMER, PREFIX,
+};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::Duration;
+
+const PERIOD: &str = "2024-03";
+
+/// One Data Export of the test: its format, its export name and the period `format` the API
+/// gives it.
+struct Export {
+    format: GenFormat,
+    name: &'static str,
+    api_format: &'static str,
+    seed: u64,
+}
+
+const EXPORTS: [Export; 3] = [
+    Export {
+        format: GenFormat::Cur2Parquet,
+        name: "cur2-parquet",
+        api_format: "cur2_parquet",
+        seed: 21,
+    },
+    Export {
+        format: GenFormat::Cur2CsvGzip,
+        name: "cur2-csv",
+        api_format: "cur2_csv_gzip",
+        seed: 22,
+    },
+    Export {
+        format: GenFormat::FocusCsvGzip,
+        name: "focus",
+        api_format: "focus_csv_gzip",
+        seed: 23,
+    },
+];
+
+/// The period's state in the integration view matches the generated execution: ready, served,
+/// with its row, file and byte counts.
+async fn assert_period_state(
+    app: &TestApp,
+    ws: &TestWorkspace,
+    id: &str,
+    export: &Export,
+    dir: &Path,
+    r: &GeneratedReport,
+) {
+    let view = period_view(app, ws, id, PERIOD).await;
+    let what = export.name;
+    assert_eq!(view["status"], "ready", "{what}: {view:#}");
+    assert_eq!(view["error"], Value::Null, "{what}: {view:#}");
+    assert_eq!(view["assembly_id"], r.assembly_id.as_str(), "{what}");
+    assert_eq!(view["live_assembly_id"], r.assembly_id.as_str(), "{what}");
+    assert_eq!(view["rows"], r.expected.rows, "{what}: {view:#}");
+    assert_eq!(view["format"], export.api_format, "{what}: {view:#}");
+    assert_eq!(view["files"], r.data_keys.len(), "{what}: {view:#}");
+    let bytes: u64 = r
+        .data_keys
+        .iter()
+        .map(|k| std::fs::metadata(dir.join(k)).unwrap().len())
+        .sum();
+    assert_eq!(view["bytes"], bytes, "{what}: {view:#}");
+    assert!(view["ingested_at"].as_str().is_some(), "{what}: {view:#}");
+}
+
+async fn export_end_to_end(app: &TestApp, s3: &aws_sdk_s3::Client, export: &Export) {
+    let name = export.name;
+    let bucket = format!(
+        "{name}-e2e-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let ws = app
+        .create_workspace(name, &format!("owner@{name}.test"))
+        .await;
+
+    // The first execution, in the layout AWS writes, complete before the integration connects.
+    let (d1, first) = write(&options(
+        &bucket,
+        name,
+        export.seed,
+        PERIOD,
+        3_000,
+        export.format,
+    ));
+    let data_dir = format!("{PREFIX}/{name}/data/BILLING_PERIOD={PERIOD}/");
+    assert_eq!(first.data_keys.len(), 2, "{name}: {:?}", first.data_keys);
+    assert!(
+        first.data_keys.iter().all(|k| k.starts_with(&data_dir)),
+        "{name}: {:?}",
+        first.data_keys
+    );
+    assert_eq!(
+        first.manifest_keys,
+        vec![format!(
+            "{PREFIX}/{name}/metadata/BILLING_PERIOD={PERIOD}/{name}-Manifest.json"
+        )]
+    );
+    upload(s3, &bucket, d1.path()).await;
+
+    // Connecting verifies the role and polls the export once: no sync asked for.
+    let id = app
+        .connect_integration(
+            &ws.token,
+            json!({
+                "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/CostlineReadOnly"),
+                "cur": {"bucket": bucket, "prefix": PREFIX, "report_name": name},
+            }),
+        )
+        .await;
+    let view = app
+        .poll_until(
+            &format!("/api/v1/integrations/aws/{id}"),
+            &ws.token,
+            Duration::from_secs(60),
+            |v| {
+                v["cur"]["periods"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().any(|p| p["status"] != "ingesting"))
+            },
+        )
+        .await;
+    assert_eq!(view["status"], "connected", "{name}: {view:#}");
+    assert_eq!(view["cur"]["status"], "ready", "{name}: {view:#}");
+    assert_eq!(
+        view["cur"]["periods"].as_array().unwrap().len(),
+        1,
+        "{name}: {view:#}"
+    );
+    assert_period_state(app, &ws, &id, export, d1.path(), &first).await;
+    assert_period_matches(app, &ws, &first).await;
+
+    // A second execution overwrites the month with other numbers in one file; the first's
+    // second file stays in the bucket, named by no manifest any more, and must not count.
+    let mut opts = options(
+        &bucket,
+        name,
+        export.seed + 100,
+        PERIOD,
+        2_000,
+        export.format,
+    );
+    opts.files = 1;
+    let (d2, second) = write(&opts);
+    assert_ne!(second.assembly_id, first.assembly_id, "{name}");
+    assert_eq!(second.manifest_keys, first.manifest_keys, "{name}");
+    let leftover = &first.data_keys[1];
+    assert!(!second.data_keys.contains(leftover), "{name}");
+    upload(s3, &bucket, d2.path()).await;
+    sync_until(
+        app,
+        &ws,
+        &id,
+        &format!("{name}: the second execution"),
+        |v| {
+            v["cur"]["periods"].as_array().unwrap().iter().any(|p| {
+                p["assembly_id"] == second.assembly_id.as_str() && p["status"] != "ingesting"
+            })
+        },
+    )
+    .await;
+    s3.head_object()
+        .bucket(&bucket)
+        .key(leftover)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{name}: the first execution's {leftover} is gone: {e:?}"));
+    assert_period_state(app, &ws, &id, export, d2.path(), &second).await;
+    assert_period_matches(app, &ws, &second).await;
+}
+
+#[tokio::test]
+async fn cur2_and_focus_exports_become_exact_costs_and_executions_replace_each_other() {
+    let moto = moto().await;
+    let app = spawn_app_with_workers(&moto.endpoint).await;
+    let s3 = customer_s3(&moto.endpoint, CUSTOMER).await;
+    // One workspace and bucket per export, all at once.
+    let [a, b, c] = &EXPORTS;
+    tokio::join!(
+        export_end_to_end(&app, &s3, a),
+        export_end_to_end(&app, &s3, b),
+        export_end_to_end(&app, &s3, c),
+    );
+}
