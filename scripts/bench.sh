@@ -5,7 +5,7 @@
 #                                (pigz, flate2), parse+normalize on one core, DuckDB and polars
 #   2. costline      cur_ingest  the same month from the emulator's S3 into PostgreSQL through a
 #                                real `costline worker`, with its peak RSS; prints the whole table
-#   3. every other bench target of the workspace (job queue, revocation, ...)
+#   3. every other bench target of the workspace (cost API latency, job queue, revocation, ...)
 # Peers are found through the environment: COSTLINE_PYTHON (the .venv interpreter with duckdb and
 # polars), COSTLINE_MOTO_BIN, pigz on PATH. Sizes: COSTLINE_BENCH_CUR_ROWS (default 2000000),
 # COSTLINE_BENCH_JOBS, COSTLINE_BENCH_REVOKE_ROWS (see each benchmark's header).

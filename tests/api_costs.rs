@@ -515,6 +515,7 @@ async fn rollup_rows(store: &Store, ws: WorkspaceId) -> Vec<String> {
     for table in [
         "cur_daily_costs",
         "cur_monthly_costs",
+        "cur_daily_service_costs",
         "cur_daily_tag_costs",
     ] {
         let mut r: Vec<String> = sqlx::query_scalar(&format!(

@@ -183,6 +183,16 @@ fn whole_months(q: &CostQuery) -> bool {
         && !q.group_by.iter().any(|d| matches!(d, CostDimension::Day))
 }
 
+/// True when the daily rollups per service answer `q`: groups by day, month or service only.
+fn day_and_service_only(q: &CostQuery) -> bool {
+    q.group_by.iter().all(|d| {
+        matches!(
+            d,
+            CostDimension::Day | CostDimension::Month | CostDimension::Service
+        )
+    })
+}
+
 /// Sums the workspace's costs per group. A `tag:<key>` the workspace rolls up is answered from
 /// the tag rollups; another key (or several tag keys) from line items.
 pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer> {
@@ -213,6 +223,12 @@ pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer>
             String::new(),
             q.metric.rollup_column().to_owned(),
             "month".to_owned(),
+        ),
+        (true, true) if day_and_service_only(q) => (
+            "cur_daily_service_costs".to_owned(),
+            String::new(),
+            q.metric.rollup_column().to_owned(),
+            "day".to_owned(),
         ),
         (true, true) => (
             "cur_daily_costs".to_owned(),
@@ -330,6 +346,27 @@ mod tests {
         )));
         assert!(!whole_months(&q("2026-10-02", "2026-11-01", vec![])));
         assert!(!whole_months(&q("2026-10-01", "2026-10-31", vec![])));
+    }
+
+    #[test]
+    fn day_and_service_groups_use_the_daily_service_rollups() {
+        let q = |group_by: Vec<CostDimension>| CostQuery {
+            start: "2026-10-01".parse().unwrap(),
+            end: "2026-10-15".parse().unwrap(),
+            group_by,
+            metric: CostMetric::Amortized,
+        };
+        assert!(day_and_service_only(&q(vec![])));
+        assert!(day_and_service_only(&q(vec![CostDimension::Day])));
+        assert!(day_and_service_only(&q(vec![
+            CostDimension::Service,
+            CostDimension::Month
+        ])));
+        assert!(!day_and_service_only(&q(vec![
+            CostDimension::Day,
+            CostDimension::Account
+        ])));
+        assert!(!day_and_service_only(&q(vec![CostDimension::Region])));
     }
 
     #[test]

@@ -823,6 +823,20 @@ async fn rollups_from_table(
     .bind(bp)
     .execute(&mut **tx)
     .await?;
+    sqlx::query(
+        "INSERT INTO cur_daily_service_costs (workspace_id, integration_id, billing_period, day,
+                product_code, currency, unblended, net_unblended, amortized, line_items)
+         SELECT workspace_id, integration_id, billing_period, day, product_code, currency,
+                sum(unblended), sum(net_unblended), sum(amortized), sum(line_items)
+           FROM cur_daily_costs
+          WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3
+          GROUP BY 1, 2, 3, 4, 5, 6",
+    )
+    .bind(ws)
+    .bind(int)
+    .bind(bp)
+    .execute(&mut **tx)
+    .await?;
     sqlx::query(&format!(
         "INSERT INTO cur_daily_tag_costs (workspace_id, integration_id, billing_period, tag_key, tag_value,
                 day, payer_account_id, usage_account_id, product_code, region, line_item_type, currency,
@@ -852,13 +866,30 @@ async fn rollups_from_table(
 /// Groups of one rollup table, in primary key order.
 type RollupRows<'a> = Box<dyn Iterator<Item = (GroupKey<'a>, &'a GroupSums)> + Send + 'a>;
 
-/// COPYs rollups summed by the worker into the three rollup tables, in binary and in primary
-/// key order (each index then grows at its right edge, the cheapest way to insert).
+/// The coarser rollups, derived from the daily groups before anything is written.
+struct DerivedRollups<'a> {
+    monthly: Vec<(GroupKey<'a>, GroupSums)>,
+    daily_by_service: Vec<(GroupKey<'a>, GroupSums)>,
+}
+
+/// Which columns of a group key a rollup table has.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RollupShape {
+    /// Day (or month) and every dimension.
+    Full,
+    /// Tag key and value, day and every dimension.
+    Tagged,
+    /// Day, service and currency.
+    ByService,
+}
+
+/// COPYs rollups summed by the worker into the four rollup tables, in binary and in primary key
+/// order (each index then grows at its right edge, the cheapest way to insert).
 async fn copy_rollups(
     tx: &mut sqlx::Transaction<'static, Postgres>,
     staging: &Staging,
     built: &FinishedRollups,
-    monthly: Vec<(GroupKey<'_>, GroupSums)>,
+    derived: &DerivedRollups<'_>,
 ) -> StoreResult<()> {
     let mut prefix = Vec::new();
     for id in [
@@ -868,21 +899,36 @@ async fn copy_rollups(
         push_field(&mut prefix, id.as_bytes());
     }
     push_field(&mut prefix, &pg_date(staging.period.start()).to_be_bytes());
-    let tables: [(&str, &str, RollupRows<'_>); 3] = [
-        ("cur_daily_costs", "day", Box::new(built.daily())),
+    const DIMENSIONS: &str =
+        "payer_account_id, usage_account_id, product_code, region, line_item_type, currency";
+    let tables: [(&str, String, RollupShape, RollupRows<'_>); 4] = [
+        (
+            "cur_daily_costs",
+            format!("day, {DIMENSIONS}"),
+            RollupShape::Full,
+            Box::new(built.daily()),
+        ),
         (
             "cur_monthly_costs",
-            "month",
-            Box::new(monthly.iter().map(|(k, s)| (k.clone(), s))),
+            format!("month, {DIMENSIONS}"),
+            RollupShape::Full,
+            Box::new(derived.monthly.iter().map(|(k, s)| (k.clone(), s))),
+        ),
+        (
+            "cur_daily_service_costs",
+            "day, product_code, currency".to_owned(),
+            RollupShape::ByService,
+            Box::new(derived.daily_by_service.iter().map(|(k, s)| (k.clone(), s))),
         ),
         (
             "cur_daily_tag_costs",
-            "tag_key, tag_value, day",
+            format!("tag_key, tag_value, day, {DIMENSIONS}"),
+            RollupShape::Tagged,
             Box::new(built.tagged()),
         ),
     ];
     let mut buf = Vec::with_capacity(1 << 20);
-    for (table, columns, rows) in tables {
+    for (table, columns, shape, rows) in tables {
         let mut rows = rows.peekable();
         if rows.peek().is_none() {
             continue;
@@ -890,30 +936,38 @@ async fn copy_rollups(
         let mut copy = tx
             .copy_in_raw(&format!(
                 "COPY {table} (workspace_id, integration_id, billing_period, {columns},
-                      payer_account_id, usage_account_id, product_code, region, line_item_type,
-                      currency, unblended, net_unblended, amortized, line_items)
+                      unblended, net_unblended, amortized, line_items)
                  FROM STDIN WITH (FORMAT binary)"
             ))
             .await?;
         buf.extend_from_slice(COPY_BINARY_HEADER);
         for (key, sums) in rows {
-            let fields: i16 = if key.tag.is_some() { 16 } else { 14 };
+            let fields: i16 = match shape {
+                RollupShape::Full => 14,
+                RollupShape::Tagged => 16,
+                RollupShape::ByService => 10,
+            };
             buf.extend_from_slice(&fields.to_be_bytes());
             buf.extend_from_slice(&prefix);
-            if let Some((tag_key, tag_value)) = key.tag {
+            if let (RollupShape::Tagged, Some((tag_key, tag_value))) = (shape, key.tag) {
                 push_text(&mut buf, tag_key);
                 push_text(&mut buf, tag_value);
             }
             push_field(&mut buf, &pg_date(key.day).to_be_bytes());
-            for s in [
-                key.payer_account_id,
-                key.usage_account_id,
-                key.product_code,
-                key.region,
-                key.line_item_type,
-                key.currency,
-            ] {
-                push_text(&mut buf, s);
+            if shape == RollupShape::ByService {
+                push_text(&mut buf, key.product_code);
+                push_text(&mut buf, key.currency);
+            } else {
+                for s in [
+                    key.payer_account_id,
+                    key.usage_account_id,
+                    key.product_code,
+                    key.region,
+                    key.line_item_type,
+                    key.currency,
+                ] {
+                    push_text(&mut buf, s);
+                }
             }
             for sum in [&sums.unblended, &sums.net_unblended, &sums.amortized] {
                 let (mantissa, scale) = sum.parts();
@@ -996,6 +1050,19 @@ pub async fn drop_staging(store: &Store, staging: &Staging) -> StoreResult<()> {
     Ok(())
 }
 
+/// Refreshes the planner's statistics of the rollup tables after a swap. A swap can add a large
+/// share of a table's rows at once; until autovacuum's next pass the planner would otherwise
+/// expect a handful of rows and pick plans that sort a month on disk (a month of 50 accounts
+/// grouped by day and account: 66 ms with stale statistics). Samples at most 30,000 rows per table.
+pub async fn analyze_rollups(store: &Store) -> StoreResult<()> {
+    sqlx::query(
+        "ANALYZE cur_daily_costs, cur_monthly_costs, cur_daily_service_costs, cur_daily_tag_costs",
+    )
+    .execute(store.system())
+    .await?;
+    Ok(())
+}
+
 /// A file of the assembly, for the integrity record.
 #[derive(Debug, Clone)]
 pub struct FileRecord {
@@ -1052,7 +1119,8 @@ pub async fn swap_period(
         .await
 }
 
-/// In one transaction (not committed yet): replaces the period's daily, monthly and tag rollups
+/// In one transaction (not committed yet): replaces the period's daily, monthly, daily-by-service
+/// and tag rollups
 /// with `rollups` (summed while parsing; computed here from the staging table when they
 /// overflowed), replaces the period's line item partition with it (the old one is dropped),
 /// records the files and row counts, marks the period `ready`, and notes the integration's first
@@ -1111,6 +1179,7 @@ pub async fn prepare_swap(
     for rollup in [
         "cur_daily_costs",
         "cur_monthly_costs",
+        "cur_daily_service_costs",
         "cur_daily_tag_costs",
     ] {
         sqlx::query(&format!(
@@ -1123,13 +1192,19 @@ pub async fn prepare_swap(
         .await?;
     }
     let (rows, currency) = match rollups {
-        PeriodRollups::Computed(built) => match built.monthly() {
-            Ok(monthly) => {
-                copy_rollups(&mut tx, staging, built, monthly).await?;
+        PeriodRollups::Computed(built) => match (built.monthly(), built.daily_by_service()) {
+            (Ok(monthly), Ok(daily_by_service)) => {
+                let derived = DerivedRollups {
+                    monthly,
+                    daily_by_service,
+                };
+                copy_rollups(&mut tx, staging, built, &derived).await?;
                 let rows: i64 = files.iter().map(|f| f.rows).sum();
                 (rows, built.min_currency().map(str::to_owned))
             }
-            Err(SumOverflow) => rollups_from_table(&mut tx, staging).await?,
+            (Err(SumOverflow), _) | (_, Err(SumOverflow)) => {
+                rollups_from_table(&mut tx, staging).await?
+            }
         },
         PeriodRollups::FromTable => rollups_from_table(&mut tx, staging).await?,
     };
@@ -1255,6 +1330,7 @@ pub async fn delete_integration_data(
     for table in [
         "cur_daily_tag_costs",
         "cur_monthly_costs",
+        "cur_daily_service_costs",
         "cur_daily_costs",
         "cur_periods",
         "cur_sources",

@@ -441,14 +441,33 @@ impl FinishedRollups {
 
     /// Monthly groups in primary key order: the daily groups summed per month.
     pub fn monthly(&self) -> Result<Vec<(GroupKey<'_>, GroupSums)>, SumOverflow> {
-        let mut months: FxHashMap<GroupKey<'_>, GroupSums> = FxHashMap::default();
+        self.coarser(|key| key.day = key.day.with_day(1).expect("day 1 exists"))
+    }
+
+    /// Daily groups per service and currency only (the other key fields empty), in primary key
+    /// order.
+    pub fn daily_by_service(&self) -> Result<Vec<(GroupKey<'_>, GroupSums)>, SumOverflow> {
+        self.coarser(|key| {
+            key.payer_account_id = "";
+            key.usage_account_id = "";
+            key.region = "";
+            key.line_item_type = "";
+        })
+    }
+
+    /// The daily groups summed under the keys `coarsen` makes of theirs, sorted.
+    fn coarser(
+        &self,
+        coarsen: impl Fn(&mut GroupKey<'_>),
+    ) -> Result<Vec<(GroupKey<'_>, GroupSums)>, SumOverflow> {
+        let mut groups: FxHashMap<GroupKey<'_>, GroupSums> = FxHashMap::default();
         for (mut key, sums) in self.daily() {
-            key.day = key.day.with_day(1).expect("day 1 exists");
-            months.entry(key).or_default().merge(sums)?;
+            coarsen(&mut key);
+            groups.entry(key).or_default().merge(sums)?;
         }
-        let mut months: Vec<_> = months.into_iter().collect();
-        months.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        Ok(months)
+        let mut groups: Vec<_> = groups.into_iter().collect();
+        groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Ok(groups)
     }
 
     /// The smallest currency code of the period's line items (what `min(currency)` says).

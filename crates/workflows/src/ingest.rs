@@ -374,6 +374,9 @@ async fn ingest(
             });
         }
     };
+    if let Err(e) = cur::analyze_rollups(store).await {
+        tracing::warn!(error = %e, "could not refresh the rollups' statistics; autovacuum will");
+    }
     job.report_progress(&progress("done", &files, plan)).await?;
     tracing::info!(
         integration_id = %integration,
