@@ -12,10 +12,11 @@
 use costline_cur::generate::{generate, GenFormat, GenerateOptions};
 use costline_cur::{Compression, CsvReader, LineItem};
 use costline_domain::{BillingPeriod, IntegrationId, WorkspaceId};
-use costline_store::cur::{self, AssemblyInfo, CopyEncoder, FileRecord, LineItemCopy, NewLineItem};
+use costline_store::cur::{self, AssemblyInfo, CopyEncoder, FileRecord, LineItemCopy};
 use costline_store::rollups::{RollupBuilder, DEFAULT_MAX_GROUPS};
 use costline_store::Store;
 use costline_testkit::spawn_app;
+use costline_workflows::ingest::new_line_item;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -177,29 +178,7 @@ async fn load_month(
     let mut n = 0u32;
     while reader.read_into(&mut item).unwrap() {
         n += 1;
-        let new = NewLineItem {
-            usage_start: item.usage_start,
-            usage_end: item.usage_end,
-            payer_account_id: &item.payer_account_id,
-            usage_account_id: &item.usage_account_id,
-            line_item_type: &item.line_item_type,
-            product_code: &item.product_code,
-            usage_type: &item.usage_type,
-            operation: &item.operation,
-            region: &item.region,
-            availability_zone: &item.availability_zone,
-            resource_id: &item.resource_id,
-            usage_amount: item.usage_amount,
-            pricing_unit: &item.pricing_unit,
-            unblended_rate: item.unblended_rate,
-            unblended_cost: item.unblended_cost,
-            net_unblended_cost: item.net_unblended_cost,
-            amortized_cost: item.amortized_cost,
-            net_amortized_cost: item.net_amortized_cost,
-            public_on_demand_cost: item.public_on_demand_cost,
-            currency: &item.currency,
-            tags: &item.tags,
-        };
+        let new = new_line_item(&item);
         encoder.push(n, &new);
         rollups.add(&new);
         if encoder.len() >= 1 << 20 {

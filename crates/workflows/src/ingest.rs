@@ -864,7 +864,8 @@ fn parse(
     Ok((rows, rollups))
 }
 
-fn new_line_item(i: &LineItem) -> NewLineItem<'_> {
+/// The stored form of a parsed line item (borrowed from it).
+pub fn new_line_item(i: &LineItem) -> NewLineItem<'_> {
     NewLineItem {
         usage_start: i.usage_start,
         usage_end: i.usage_end,
