@@ -210,15 +210,24 @@ async fn main() {
         )
         .await;
 
-    // Verification queues the bucket poll, which queues the ingest of the delivered month.
+    // Verification queues the bucket poll, which queues the ingest of the delivered month. The
+    // period is served (`ready`) at the swap's commit; the job ends a moment later (statistics,
+    // notices), and its end is what is timed.
     let deadline = Instant::now() + Duration::from_secs(1200);
     let view = loop {
         let view = get(&app, &ws, &format!("/api/v1/integrations/aws/{id}")).await;
         let period = view["cur"]["periods"]
             .as_array()
             .and_then(|ps| ps.iter().find(|p| p["period"] == PERIOD).cloned());
+        let job_ended: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = 'ingest_period'
+                             AND status IN ('succeeded', 'failed'))",
+        )
+        .fetch_one(app.db.store.system())
+        .await
+        .unwrap();
         if let Some(p) = &period {
-            if p["status"] == "ready" || p["status"] == "error" {
+            if p["status"] == "error" || (p["status"] == "ready" && job_ended) {
                 break view;
             }
         }

@@ -374,9 +374,14 @@ async fn ingest(
             });
         }
     };
-    if let Err(e) = cur::analyze_rollups(store).await {
-        tracing::warn!(error = %e, "could not refresh the rollups' statistics; autovacuum will");
-    }
+    // Fresh planner statistics for the rollups, off the job's path: the period is already
+    // served, and autovacuum would refresh them later anyway.
+    let analyzing = store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = cur::analyze_rollups(&analyzing).await {
+            tracing::warn!(error = %e, "could not refresh the rollups' statistics; autovacuum will");
+        }
+    });
     job.report_progress(&progress("done", &files, plan)).await?;
     tracing::info!(
         integration_id = %integration,
