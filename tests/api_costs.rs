@@ -516,6 +516,7 @@ async fn rollup_rows(store: &Store, ws: WorkspaceId) -> Vec<String> {
         "cur_daily_costs",
         "cur_monthly_costs",
         "cur_daily_service_costs",
+        "cur_daily_account_costs",
         "cur_daily_tag_costs",
     ] {
         let mut r: Vec<String> = sqlx::query_scalar(&format!(

@@ -193,6 +193,19 @@ fn day_and_service_only(q: &CostQuery) -> bool {
     })
 }
 
+/// True when the daily rollups per account answer `q`: groups by day, month and accounts only.
+fn day_and_accounts_only(q: &CostQuery) -> bool {
+    q.group_by.iter().all(|d| {
+        matches!(
+            d,
+            CostDimension::Day
+                | CostDimension::Month
+                | CostDimension::Account
+                | CostDimension::PayerAccount
+        )
+    })
+}
+
 /// Sums the workspace's costs per group. A `tag:<key>` the workspace rolls up is answered from
 /// the tag rollups; another key (or several tag keys) from line items.
 pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer> {
@@ -226,6 +239,12 @@ pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer>
         ),
         (true, true) if day_and_service_only(q) => (
             "cur_daily_service_costs".to_owned(),
+            String::new(),
+            q.metric.rollup_column().to_owned(),
+            "day".to_owned(),
+        ),
+        (true, true) if day_and_accounts_only(q) => (
+            "cur_daily_account_costs".to_owned(),
             String::new(),
             q.metric.rollup_column().to_owned(),
             "day".to_owned(),
@@ -349,7 +368,7 @@ mod tests {
     }
 
     #[test]
-    fn day_and_service_groups_use_the_daily_service_rollups() {
+    fn day_service_and_account_groups_use_the_narrow_daily_rollups() {
         let q = |group_by: Vec<CostDimension>| CostQuery {
             start: "2026-10-01".parse().unwrap(),
             end: "2026-10-15".parse().unwrap(),
@@ -367,6 +386,15 @@ mod tests {
             CostDimension::Account
         ])));
         assert!(!day_and_service_only(&q(vec![CostDimension::Region])));
+        assert!(day_and_accounts_only(&q(vec![
+            CostDimension::Day,
+            CostDimension::Account,
+            CostDimension::PayerAccount
+        ])));
+        assert!(!day_and_accounts_only(&q(vec![
+            CostDimension::Day,
+            CostDimension::Service
+        ])));
     }
 
     #[test]

@@ -837,6 +837,22 @@ async fn rollups_from_table(
     .bind(bp)
     .execute(&mut **tx)
     .await?;
+    sqlx::query(
+        "INSERT INTO cur_daily_account_costs (workspace_id, integration_id, billing_period, day,
+                payer_account_id, usage_account_id, currency, unblended, net_unblended, amortized,
+                line_items)
+         SELECT workspace_id, integration_id, billing_period, day, payer_account_id,
+                usage_account_id, currency, sum(unblended), sum(net_unblended), sum(amortized),
+                sum(line_items)
+           FROM cur_daily_costs
+          WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3
+          GROUP BY 1, 2, 3, 4, 5, 6, 7",
+    )
+    .bind(ws)
+    .bind(int)
+    .bind(bp)
+    .execute(&mut **tx)
+    .await?;
     sqlx::query(&format!(
         "INSERT INTO cur_daily_tag_costs (workspace_id, integration_id, billing_period, tag_key, tag_value,
                 day, payer_account_id, usage_account_id, product_code, region, line_item_type, currency,
@@ -870,6 +886,7 @@ type RollupRows<'a> = Box<dyn Iterator<Item = (GroupKey<'a>, &'a GroupSums)> + S
 struct DerivedRollups<'a> {
     monthly: Vec<(GroupKey<'a>, GroupSums)>,
     daily_by_service: Vec<(GroupKey<'a>, GroupSums)>,
+    daily_by_account: Vec<(GroupKey<'a>, GroupSums)>,
 }
 
 /// Which columns of a group key a rollup table has.
@@ -881,9 +898,11 @@ enum RollupShape {
     Tagged,
     /// Day, service and currency.
     ByService,
+    /// Day, payer and usage account, currency.
+    ByAccount,
 }
 
-/// COPYs rollups summed by the worker into the four rollup tables, in binary and in primary key
+/// COPYs rollups summed by the worker into the five rollup tables, in binary and in primary key
 /// order (each index then grows at its right edge, the cheapest way to insert).
 async fn copy_rollups(
     tx: &mut sqlx::Transaction<'static, Postgres>,
@@ -901,7 +920,7 @@ async fn copy_rollups(
     push_field(&mut prefix, &pg_date(staging.period.start()).to_be_bytes());
     const DIMENSIONS: &str =
         "payer_account_id, usage_account_id, product_code, region, line_item_type, currency";
-    let tables: [(&str, String, RollupShape, RollupRows<'_>); 4] = [
+    let tables: [(&str, String, RollupShape, RollupRows<'_>); 5] = [
         (
             "cur_daily_costs",
             format!("day, {DIMENSIONS}"),
@@ -919,6 +938,12 @@ async fn copy_rollups(
             "day, product_code, currency".to_owned(),
             RollupShape::ByService,
             Box::new(derived.daily_by_service.iter().map(|(k, s)| (k.clone(), s))),
+        ),
+        (
+            "cur_daily_account_costs",
+            "day, payer_account_id, usage_account_id, currency".to_owned(),
+            RollupShape::ByAccount,
+            Box::new(derived.daily_by_account.iter().map(|(k, s)| (k.clone(), s))),
         ),
         (
             "cur_daily_tag_costs",
@@ -946,6 +971,7 @@ async fn copy_rollups(
                 RollupShape::Full => 14,
                 RollupShape::Tagged => 16,
                 RollupShape::ByService => 10,
+                RollupShape::ByAccount => 11,
             };
             buf.extend_from_slice(&fields.to_be_bytes());
             buf.extend_from_slice(&prefix);
@@ -956,6 +982,10 @@ async fn copy_rollups(
             push_field(&mut buf, &pg_date(key.day).to_be_bytes());
             if shape == RollupShape::ByService {
                 push_text(&mut buf, key.product_code);
+                push_text(&mut buf, key.currency);
+            } else if shape == RollupShape::ByAccount {
+                push_text(&mut buf, key.payer_account_id);
+                push_text(&mut buf, key.usage_account_id);
                 push_text(&mut buf, key.currency);
             } else {
                 for s in [
@@ -1056,7 +1086,8 @@ pub async fn drop_staging(store: &Store, staging: &Staging) -> StoreResult<()> {
 /// grouped by day and account: 66 ms with stale statistics). Samples at most 30,000 rows per table.
 pub async fn analyze_rollups(store: &Store) -> StoreResult<()> {
     sqlx::query(
-        "ANALYZE cur_daily_costs, cur_monthly_costs, cur_daily_service_costs, cur_daily_tag_costs",
+        "ANALYZE cur_daily_costs, cur_monthly_costs, cur_daily_service_costs,
+                 cur_daily_account_costs, cur_daily_tag_costs",
     )
     .execute(store.system())
     .await?;
@@ -1180,6 +1211,7 @@ pub async fn prepare_swap(
         "cur_daily_costs",
         "cur_monthly_costs",
         "cur_daily_service_costs",
+        "cur_daily_account_costs",
         "cur_daily_tag_costs",
     ] {
         sqlx::query(&format!(
@@ -1192,17 +1224,22 @@ pub async fn prepare_swap(
         .await?;
     }
     let (rows, currency) = match rollups {
-        PeriodRollups::Computed(built) => match (built.monthly(), built.daily_by_service()) {
-            (Ok(monthly), Ok(daily_by_service)) => {
+        PeriodRollups::Computed(built) => match (
+            built.monthly(),
+            built.daily_by_service(),
+            built.daily_by_account(),
+        ) {
+            (Ok(monthly), Ok(daily_by_service), Ok(daily_by_account)) => {
                 let derived = DerivedRollups {
                     monthly,
                     daily_by_service,
+                    daily_by_account,
                 };
                 copy_rollups(&mut tx, staging, built, &derived).await?;
                 let rows: i64 = files.iter().map(|f| f.rows).sum();
                 (rows, built.min_currency().map(str::to_owned))
             }
-            (Err(SumOverflow), _) | (_, Err(SumOverflow)) => {
+            (Err(SumOverflow), _, _) | (_, Err(SumOverflow), _) | (_, _, Err(SumOverflow)) => {
                 rollups_from_table(&mut tx, staging).await?
             }
         },
@@ -1331,6 +1368,7 @@ pub async fn delete_integration_data(
         "cur_daily_tag_costs",
         "cur_monthly_costs",
         "cur_daily_service_costs",
+        "cur_daily_account_costs",
         "cur_daily_costs",
         "cur_periods",
         "cur_sources",

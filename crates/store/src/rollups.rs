@@ -455,6 +455,16 @@ impl FinishedRollups {
         })
     }
 
+    /// Daily groups per payer, usage account and currency only (the other key fields empty), in
+    /// primary key order.
+    pub fn daily_by_account(&self) -> Result<Vec<(GroupKey<'_>, GroupSums)>, SumOverflow> {
+        self.coarser(|key| {
+            key.product_code = "";
+            key.region = "";
+            key.line_item_type = "";
+        })
+    }
+
     /// The daily groups summed under the keys `coarsen` makes of theirs, sorted.
     fn coarser(
         &self,
