@@ -5,9 +5,13 @@
 //! sums computed here from the files themselves (CSV) or by the generator (Parquet). The
 //! customer sees the backfill per period, the support actions in the audit log, and a notice.
 
+#[path = "support/cur_e2e.rs"]
+mod cur_e2e;
+
 use chrono::{DateTime, Duration as Span, Utc};
-use costline_cur::generate::{generate, GenFormat, GenerateOptions, GeneratedReport};
+use costline_cur::generate::{GenFormat, GeneratedReport};
 use costline_testkit::{customer_s3, moto, spawn_app_with_workers, TestApp, TestWorkspace};
+use cur_e2e::{files_under, options, upload, write, CUSTOMER, PREFIX};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,45 +20,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-const CUSTOMER: &str = "210987654321";
-const PREFIX: &str = "billing";
 const REPORT: &str = "costline";
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
-/// Uploads every file under `dir` with its relative path as key, manifests last.
-async fn upload(s3: &aws_sdk_s3::Client, bucket: &str, dir: &Path) -> Vec<String> {
-    let mut files = files_under(dir);
-    files.sort_by_key(|p| p.to_string_lossy().ends_with("-Manifest.json"));
-    let mut keys = Vec::new();
-    for p in files {
-        let key = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-        s3.put_object()
-            .bucket(bucket)
-            .key(&key)
-            .body(std::fs::read(&p).unwrap().into())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
-        keys.push(key);
-    }
-    keys
-}
 
 fn gen(
     bucket: &str,
@@ -63,15 +29,7 @@ fn gen(
     rows: usize,
     format: GenFormat,
 ) -> (tempfile::TempDir, GeneratedReport) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut opts = GenerateOptions::new(seed, period.parse().unwrap(), rows, format);
-    opts.files = 2;
-    opts.accounts = 4;
-    opts.bucket = bucket.into();
-    opts.prefix = PREFIX.into();
-    opts.report_name = REPORT.into();
-    let report = generate(&opts, dir.path()).unwrap();
-    (dir, report)
+    write(&options(bucket, REPORT, seed, period, rows, format))
 }
 
 /// A small RFC 4180 reader (quoted fields, doubled quotes, embedded commas and newlines), so

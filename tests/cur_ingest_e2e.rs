@@ -6,11 +6,11 @@
 #[path = "support/cur_e2e.rs"]
 mod cur_e2e;
 
-use costline_cur::generate::{generate, GenFormat, GenerateOptions, GeneratedReport};
+use costline_cur::generate::{GenFormat, GeneratedReport};
 use costline_testkit::{customer_s3, moto, spawn_app_with_workers};
 use cur_e2e::{
-    assert_period_matches, costs, dec, integration_view, options, period_view, sync_until, upload,
-    write, CUSTOMER, PREFIX,
+    assert_period_matches, costs, dec, options, period_view, sync_until, upload, write, CUSTOMER,
+    PREFIX,
 };
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -262,109 +262,5 @@ async fn bad_cost_queries_are_refused_with_the_fix() {
     assert_eq!(
         body,
         json!({"currency": "USD", "metric": "amortized", "start": "2024-01-01", "end": "2024-02-01", "group_by": ["service"], "rows": [], "total": "0"})
-    );
-}
-
-/// Throughput and cost-API latency on a bigger month (not a correctness test; run with
-/// `COSTLINE_INGEST_ROWS=500000 cargo nextest run --release -p costline --test cur_ingest_e2e
-/// --run-ignored only --no-capture`).
-#[tokio::test]
-#[ignore = "measurement; run explicitly"]
-async fn measure_ingest_and_cost_api() {
-    let rows: usize = std::env::var("COSTLINE_INGEST_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000);
-    let moto = moto().await;
-    let app = spawn_app_with_workers(&moto.endpoint).await;
-    let s3 = customer_s3(&moto.endpoint, CUSTOMER).await;
-    let bucket = format!(
-        "cur-perf-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    );
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut opts = GenerateOptions::new(
-        7,
-        "2024-05".parse().unwrap(),
-        rows,
-        GenFormat::LegacyCsvGzip,
-    );
-    opts.files = 4;
-    opts.accounts = 50;
-    opts.bucket = bucket.clone();
-    opts.prefix = PREFIX.into();
-    opts.report_name = REPORT.into();
-    let report = generate(&opts, dir.path()).unwrap();
-    upload(&s3, &bucket, dir.path()).await;
-    let compressed: u64 = report
-        .data_keys
-        .iter()
-        .map(|k| std::fs::metadata(dir.path().join(k)).unwrap().len())
-        .sum();
-
-    let ws = app.create_workspace("Perf", "owner@perf.test").await;
-    let started = std::time::Instant::now();
-    let id = app
-        .connect_integration(
-            &ws.token,
-            json!({
-                "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/CostlineReadOnly"),
-                "cur": {"bucket": bucket, "prefix": PREFIX, "report_name": REPORT},
-            }),
-        )
-        .await;
-    let deadline = started + Duration::from_secs(1800);
-    loop {
-        let view = integration_view(&app, &ws, &id).await;
-        if view["cur"]["periods"][0]["status"] == "ready" {
-            break;
-        }
-        assert!(view["cur"]["periods"][0]["status"] != "error", "{view:#}");
-        assert!(std::time::Instant::now() < deadline, "{view:#}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let (secs,): (f64,) = sqlx::query_as(
-        "SELECT extract(epoch FROM finished_at - started_at)::float8 FROM jobs WHERE kind = 'ingest_period'",
-    )
-    .fetch_one(app.db.store.system())
-    .await
-    .unwrap();
-    let body = costs(&app, &ws, "start=2024-05-01&end=2024-06-01").await;
-    assert_eq!(dec(&body["total"]), report.expected.unblended);
-    let mut lat = Vec::new();
-    for i in 0..60 {
-        let q = match i % 3 {
-            0 => "start=2024-05-01&end=2024-06-01&group_by=service",
-            1 => "start=2024-05-01&end=2024-06-01&group_by=account",
-            _ => "start=2024-05-01&end=2024-06-01&group_by=day",
-        };
-        let t = std::time::Instant::now();
-        costs(&app, &ws, q).await;
-        lat.push(t.elapsed());
-    }
-    lat.sort();
-    let mut base = Vec::new();
-    for _ in 0..20 {
-        let t = std::time::Instant::now();
-        app.call("GET", "/api/v1/costs/tag-keys", Some(&ws.token), None)
-            .await;
-        base.push(t.elapsed());
-    }
-    base.sort();
-    let (rollup_rows,): (i64,) = sqlx::query_as("SELECT count(*) FROM cur_daily_costs")
-        .fetch_one(app.db.store.system())
-        .await
-        .unwrap();
-    eprintln!(
-        "baseline authenticated request p50 {:?}; {rollup_rows} daily rollup rows",
-        base[base.len() / 2]
-    );
-    eprintln!(
-        "ingest: {rows} rows, {:.1} MB gzip in {secs:.2}s = {:.0} rows/s; cost API over HTTP p50 {:?} p95 {:?}",
-        compressed as f64 / 1e6,
-        rows as f64 / secs,
-        lat[lat.len() / 2],
-        lat[lat.len() * 95 / 100],
     );
 }

@@ -10,7 +10,7 @@ use costline_testkit::{TestApp, TestWorkspace};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -19,9 +19,8 @@ pub const CUSTOMER: &str = "210987654321";
 /// The S3 prefix reports are delivered under.
 pub const PREFIX: &str = "billing";
 
-/// Uploads every file under `dir` with its relative path as key; data files first, manifests
-/// last (as AWS writes them).
-pub async fn upload(s3: &aws_sdk_s3::Client, bucket: &str, dir: &Path) {
+/// Every file under `dir`, sorted by path.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -34,7 +33,16 @@ pub async fn upload(s3: &aws_sdk_s3::Client, bucket: &str, dir: &Path) {
             }
         }
     }
+    files.sort();
+    files
+}
+
+/// Uploads every file under `dir` with its relative path as key; data files first, manifests
+/// last (as AWS writes them). Returns the keys, in upload order.
+pub async fn upload(s3: &aws_sdk_s3::Client, bucket: &str, dir: &Path) -> Vec<String> {
+    let mut files = files_under(dir);
     files.sort_by_key(|p| p.to_string_lossy().ends_with("-Manifest.json"));
+    let mut keys = Vec::new();
     for p in files {
         let key = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
         s3.put_object()
@@ -44,7 +52,9 @@ pub async fn upload(s3: &aws_sdk_s3::Client, bucket: &str, dir: &Path) {
             .send()
             .await
             .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+        keys.push(key);
     }
+    keys
 }
 
 /// Options for a report of `rows` line items in 2 files over 4 accounts, delivered to
