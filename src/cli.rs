@@ -35,6 +35,10 @@ pub struct Cli {
     )]
     pub listen: String,
 
+    /// HTTP listen address of `worker` for /healthz, /readyz and /metrics (Prometheus). Unset: the worker listens nowhere.
+    #[arg(long, env = "COSTLINE_WORKER_LISTEN", global = true)]
+    pub worker_listen: Option<String>,
+
     /// The address users reach Costline at (links, cookies); https enables Secure cookies.
     #[arg(long, env = "COSTLINE_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
@@ -220,6 +224,8 @@ pub struct Settings {
     pub database_url: Option<String>,
     pub data_dir: PathBuf,
     pub listen: String,
+    /// Where `worker` serves its health and metrics endpoints, if anywhere.
+    pub worker_listen: Option<std::net::SocketAddr>,
     pub public_url: String,
     #[allow(dead_code)]
     pub aws_endpoint_url: Option<String>,
@@ -238,6 +244,14 @@ impl Cli {
                 self.listen
             )));
         }
+        let worker_listen = match &self.worker_listen {
+            Some(addr) => Some(addr.parse::<std::net::SocketAddr>().map_err(|_| {
+                ConfigError(format!(
+                    "COSTLINE_WORKER_LISTEN={addr:?} is not an address: use host:port, e.g. 127.0.0.1:9090"
+                ))
+            })?),
+            None => None,
+        };
         let public_url = match &self.public_url {
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
                 url.trim_end_matches('/').to_string()
@@ -275,6 +289,7 @@ impl Cli {
             database_url,
             data_dir: self.data_dir.clone(),
             listen: self.listen.clone(),
+            worker_listen,
             public_url: public_url.clone(),
             aws_endpoint_url: self.aws_endpoint_url.clone(),
             platform_account_id: self.platform_account_id.clone(),

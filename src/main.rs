@@ -68,7 +68,7 @@ async fn run_command(
         Command::Worker { worker } => {
             store.migrate().await.context("apply migrations")?;
             let pool = worker_pool(settings, worker, store.clone())?;
-            run_workers(store, pool).await
+            run_workers(settings, store, pool).await
         }
         Command::Admin { command } => {
             store.migrate().await.context("apply migrations")?;
@@ -113,14 +113,40 @@ async fn serve(settings: &cli::Settings, store: Store, pool: Workers) -> anyhow:
     Ok(())
 }
 
-async fn run_workers(store: &Store, pool: Workers) -> anyhow::Result<()> {
+async fn run_workers(settings: &cli::Settings, store: &Store, pool: Workers) -> anyhow::Result<()> {
     costline_web::install_metrics_recorder();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // Health and metrics of this worker process, when asked for (several workers per host each
+    // need their own port, so there is no default).
+    let operations = match settings.worker_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                cli::ConfigError(format!(
+                    "cannot listen on {addr}: {e}; set COSTLINE_WORKER_LISTEN to a free address such as 127.0.0.1:9090"
+                ))
+            })?;
+            tracing::info!(url = %format!("http://{}/metrics", listener.local_addr()?), "worker metrics are served");
+            let mut stopped = stop_rx.clone();
+            let router = costline_web::operations_router(store.clone());
+            Some(tokio::spawn(costline_web::serve(
+                listener,
+                router,
+                async move {
+                    stopped.changed().await.ok();
+                },
+                Duration::from_secs(5),
+            )))
+        }
+        None => None,
+    };
     let revocations = costline_workflows::revocation::spawn_listener(store, pool.gateway.clone());
     let workers = tokio::spawn(run_pool(pool.pool, stop_rx));
     shutdown_signal().await;
     stop_tx.send(true).ok();
     workers.await.ok();
+    if let Some(operations) = operations {
+        operations.await.ok();
+    }
     revocations.abort();
     Ok(())
 }

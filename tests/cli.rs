@@ -43,8 +43,13 @@ struct Server(std::process::Child);
 
 impl Server {
     fn start(envs: &[(&str, &str)]) -> Self {
+        Self::start_command("serve", envs)
+    }
+
+    /// `costline <command>` (serve or worker) with `envs`.
+    fn start_command(command: &str, envs: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(BIN);
-        cmd.arg("serve")
+        cmd.arg(command)
             .env_remove("DATABASE_URL")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -52,7 +57,7 @@ impl Server {
         for (k, v) in envs {
             cmd.env(k, v);
         }
-        Server(cmd.spawn().expect("start costline serve"))
+        Server(cmd.spawn().expect("start costline"))
     }
 
     fn terminate(&mut self) -> std::process::ExitStatus {
@@ -129,10 +134,46 @@ async fn create_workspace_prints_one_json_line_with_a_working_owner_token() {
     assert_eq!(response.status(), 200);
 }
 
+/// A worker-only process (scaled out beside the web servers) exposes its own health and job
+/// metrics when given an address, and nothing of the web application.
+#[tokio::test]
+async fn a_worker_serves_health_and_job_metrics_on_its_own_address() {
+    let db = fresh_store().await;
+    let url = db.url();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut worker = Server::start_command(
+        "worker",
+        &[("DATABASE_URL", &url), ("COSTLINE_WORKER_LISTEN", &listen)],
+    );
+    let base = format!("http://{listen}");
+    assert!(wait_ready(&base).await, "the worker never answered /readyz");
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(health.text().await.unwrap(), "ok");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let metrics = loop {
+        let text = reqwest::get(format!("{base}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains("costline_jobs_queue_depth") || Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(metrics.contains("costline_jobs_queue_depth"), "{metrics}");
+    let api = reqwest::get(format!("{base}/api/v1/audit-events"))
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 404, "the worker serves no application routes");
+    assert!(worker.terminate().success());
+}
+
 #[test]
 fn bad_configuration_exits_2_with_a_fix() {
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case; 4] = [
+    let cases: [Case; 5] = [
         (
             &["migrate"],
             &[("DATABASE_URL", "not a url")],
@@ -153,6 +194,14 @@ fn bad_configuration_exits_2_with_a_fix() {
                 ("DATABASE_URL", "postgres://x@127.0.0.1:1/x"),
             ],
             "12-digit",
+        ),
+        (
+            &["worker"],
+            &[
+                ("COSTLINE_WORKER_LISTEN", "9090"),
+                ("DATABASE_URL", "postgres://x@127.0.0.1:1/x"),
+            ],
+            "COSTLINE_WORKER_LISTEN",
         ),
         (
             &["admin", "create-workspace", "--name", "x"],

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-pub use observability::install_metrics_recorder;
+pub use observability::{install_metrics_recorder, operations_router};
 
 /// Settings of the web layer, validated by the binary at start.
 #[derive(Debug, Clone)]

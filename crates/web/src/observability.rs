@@ -8,6 +8,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use costline_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -36,8 +37,25 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/metrics", get(metrics_text))
 }
 
+/// The operations endpoints alone (/healthz, /readyz, /metrics), for a process that runs no web
+/// application (`costline worker`).
+pub fn operations_router(store: Store) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(|State(store): State<Store>| async move { ready(&store).await }),
+        )
+        .route("/metrics", get(metrics_text))
+        .with_state(store)
+}
+
 async fn readyz(State(state): State<AppState>) -> Response {
-    if state.store.is_ready().await {
+    ready(&state.store).await
+}
+
+async fn ready(store: &Store) -> Response {
+    if store.is_ready().await {
         (StatusCode::OK, "ready").into_response()
     } else {
         (
