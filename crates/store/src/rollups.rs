@@ -53,11 +53,10 @@ impl ExactSum {
         self.add_parts(other.mantissa(), other.scale as u32)
     }
 
+    /// Like PostgreSQL's `numeric` sum, the result keeps the largest scale of its terms, zeros
+    /// included (`1.5 + 0.000 = 1.500`), so both ways of computing rollups print alike.
     #[inline]
     fn add_parts(&mut self, mantissa: i128, scale: u32) -> Result<(), SumOverflow> {
-        if mantissa == 0 {
-            return Ok(());
-        }
         let mut sum = self.mantissa();
         let mut m = mantissa;
         let own = self.scale as u32;
@@ -527,6 +526,10 @@ mod tests {
             s.add(d(v)).unwrap();
         }
         assert_eq!(text(&s), "12.0999999999000000000000000001");
+        let mut zero_scale = ExactSum::default();
+        zero_scale.add(d("1.5")).unwrap();
+        zero_scale.add(d("0.000")).unwrap();
+        assert_eq!(text(&zero_scale), "1.500");
         let mut neg = ExactSum::default();
         neg.add(d("-0.05")).unwrap();
         assert_eq!(text(&neg), "-0.05");
