@@ -902,6 +902,71 @@ enum RollupShape {
     ByAccount,
 }
 
+impl RollupShape {
+    /// The key columns after workspace, integration and period; `day` names the date column.
+    fn key_columns(self, day: &str) -> String {
+        const DIMENSIONS: &str =
+            "payer_account_id, usage_account_id, product_code, region, line_item_type, currency";
+        match self {
+            RollupShape::Full => format!("{day}, {DIMENSIONS}"),
+            RollupShape::Tagged => format!("tag_key, tag_value, {day}, {DIMENSIONS}"),
+            RollupShape::ByService => format!("{day}, product_code, currency"),
+            RollupShape::ByAccount => {
+                format!("{day}, payer_account_id, usage_account_id, currency")
+            }
+        }
+    }
+
+    /// The key's strings of this shape, after its date.
+    fn key_texts<'a>(self, key: &GroupKey<'a>) -> Vec<&'a str> {
+        match self {
+            RollupShape::Full | RollupShape::Tagged => vec![
+                key.payer_account_id,
+                key.usage_account_id,
+                key.product_code,
+                key.region,
+                key.line_item_type,
+                key.currency,
+            ],
+            RollupShape::ByService => vec![key.product_code, key.currency],
+            RollupShape::ByAccount => {
+                vec![key.payer_account_id, key.usage_account_id, key.currency]
+            }
+        }
+    }
+
+    /// Appends one row: workspace, integration and period (`prefix`, 3 fields), the key, the
+    /// three sums and the line item count.
+    fn push_row(self, buf: &mut Vec<u8>, prefix: &[u8], key: &GroupKey<'_>, sums: &GroupSums) {
+        let tag = match (self, key.tag) {
+            (RollupShape::Tagged, Some(tag)) => Some(tag),
+            _ => None,
+        };
+        let texts = self.key_texts(key);
+        let fields = 3 + 2 * tag.is_some() as usize + 1 + texts.len() + 4;
+        buf.extend_from_slice(&(fields as i16).to_be_bytes());
+        buf.extend_from_slice(prefix);
+        if let Some((tag_key, tag_value)) = tag {
+            push_text(buf, tag_key);
+            push_text(buf, tag_value);
+        }
+        push_field(buf, &pg_date(key.day).to_be_bytes());
+        for s in texts {
+            push_text(buf, s);
+        }
+        for sum in [&sums.unblended, &sums.net_unblended, &sums.amortized] {
+            let (mantissa, scale) = sum.parts();
+            push_numeric_parts(buf, mantissa < 0, mantissa.unsigned_abs(), scale);
+        }
+        push_field(buf, &sums.line_items.to_be_bytes());
+    }
+}
+
+/// Rows of a derived (coarser) rollup, to COPY.
+fn derived_rows<'a>(rows: &'a [(GroupKey<'a>, GroupSums)]) -> RollupRows<'a> {
+    Box::new(rows.iter().map(|(k, s)| (k.clone(), s)))
+}
+
 /// COPYs rollups summed by the worker into the five rollup tables, in binary and in primary key
 /// order (each index then grows at its right edge, the cheapest way to insert).
 async fn copy_rollups(
@@ -918,42 +983,40 @@ async fn copy_rollups(
         push_field(&mut prefix, id.as_bytes());
     }
     push_field(&mut prefix, &pg_date(staging.period.start()).to_be_bytes());
-    const DIMENSIONS: &str =
-        "payer_account_id, usage_account_id, product_code, region, line_item_type, currency";
-    let tables: [(&str, String, RollupShape, RollupRows<'_>); 5] = [
+    let tables: [(&str, &str, RollupShape, RollupRows<'_>); 5] = [
         (
             "cur_daily_costs",
-            format!("day, {DIMENSIONS}"),
+            "day",
             RollupShape::Full,
             Box::new(built.daily()),
         ),
         (
             "cur_monthly_costs",
-            format!("month, {DIMENSIONS}"),
+            "month",
             RollupShape::Full,
-            Box::new(derived.monthly.iter().map(|(k, s)| (k.clone(), s))),
+            derived_rows(&derived.monthly),
         ),
         (
             "cur_daily_service_costs",
-            "day, product_code, currency".to_owned(),
+            "day",
             RollupShape::ByService,
-            Box::new(derived.daily_by_service.iter().map(|(k, s)| (k.clone(), s))),
+            derived_rows(&derived.daily_by_service),
         ),
         (
             "cur_daily_account_costs",
-            "day, payer_account_id, usage_account_id, currency".to_owned(),
+            "day",
             RollupShape::ByAccount,
-            Box::new(derived.daily_by_account.iter().map(|(k, s)| (k.clone(), s))),
+            derived_rows(&derived.daily_by_account),
         ),
         (
             "cur_daily_tag_costs",
-            format!("tag_key, tag_value, day, {DIMENSIONS}"),
+            "day",
             RollupShape::Tagged,
             Box::new(built.tagged()),
         ),
     ];
     let mut buf = Vec::with_capacity(1 << 20);
-    for (table, columns, shape, rows) in tables {
+    for (table, day, shape, rows) in tables {
         let mut rows = rows.peekable();
         if rows.peek().is_none() {
             continue;
@@ -962,48 +1025,13 @@ async fn copy_rollups(
             .copy_in_raw(&format!(
                 "COPY {table} (workspace_id, integration_id, billing_period, {columns},
                       unblended, net_unblended, amortized, line_items)
-                 FROM STDIN WITH (FORMAT binary)"
+                 FROM STDIN WITH (FORMAT binary)",
+                columns = shape.key_columns(day),
             ))
             .await?;
         buf.extend_from_slice(COPY_BINARY_HEADER);
         for (key, sums) in rows {
-            let fields: i16 = match shape {
-                RollupShape::Full => 14,
-                RollupShape::Tagged => 16,
-                RollupShape::ByService => 10,
-                RollupShape::ByAccount => 11,
-            };
-            buf.extend_from_slice(&fields.to_be_bytes());
-            buf.extend_from_slice(&prefix);
-            if let (RollupShape::Tagged, Some((tag_key, tag_value))) = (shape, key.tag) {
-                push_text(&mut buf, tag_key);
-                push_text(&mut buf, tag_value);
-            }
-            push_field(&mut buf, &pg_date(key.day).to_be_bytes());
-            if shape == RollupShape::ByService {
-                push_text(&mut buf, key.product_code);
-                push_text(&mut buf, key.currency);
-            } else if shape == RollupShape::ByAccount {
-                push_text(&mut buf, key.payer_account_id);
-                push_text(&mut buf, key.usage_account_id);
-                push_text(&mut buf, key.currency);
-            } else {
-                for s in [
-                    key.payer_account_id,
-                    key.usage_account_id,
-                    key.product_code,
-                    key.region,
-                    key.line_item_type,
-                    key.currency,
-                ] {
-                    push_text(&mut buf, s);
-                }
-            }
-            for sum in [&sums.unblended, &sums.net_unblended, &sums.amortized] {
-                let (mantissa, scale) = sum.parts();
-                push_numeric_parts(&mut buf, mantissa < 0, mantissa.unsigned_abs(), scale);
-            }
-            push_field(&mut buf, &sums.line_items.to_be_bytes());
+            shape.push_row(&mut buf, &prefix, &key, sums);
             if buf.len() >= 1 << 20 {
                 copy.send(buf.as_slice()).await?;
                 buf.clear();
