@@ -11,7 +11,7 @@ mod cur_e2e;
 use chrono::{DateTime, Duration as Span, Utc};
 use costline_cur::generate::{GenFormat, GeneratedReport};
 use costline_testkit::{customer_s3, moto, spawn_app_with_workers, TestApp, TestWorkspace};
-use cur_e2e::{files_under, options, upload, write, CUSTOMER, PREFIX};
+use cur_e2e::{files_under, gen, new_bucket, upload, CUSTOMER, PREFIX, REPORT};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,18 +19,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
-
-const REPORT: &str = "costline";
-
-fn gen(
-    bucket: &str,
-    seed: u64,
-    period: &str,
-    rows: usize,
-    format: GenFormat,
-) -> (tempfile::TempDir, GeneratedReport) {
-    write(&options(bucket, REPORT, seed, period, rows, format))
-}
 
 /// A small RFC 4180 reader (quoted fields, doubled quotes, embedded commas and newlines), so
 /// the expected sums do not come from Costline's own parser.
@@ -219,11 +207,7 @@ async fn support_backfills_three_historical_months_in_three_formats() {
     let moto = moto().await;
     let app = spawn_app_with_workers(&moto.endpoint).await;
     let s3 = customer_s3(&moto.endpoint, CUSTOMER).await;
-    let bucket = format!(
-        "backfill-e2e-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    );
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let bucket = new_bucket(&s3, "backfill-e2e").await;
 
     let ws = app.create_workspace("Initech", "owner@initech.test").await;
     let id = app
@@ -499,11 +483,7 @@ async fn a_backfilled_period_without_files_fails_and_the_admins_are_told() {
     let moto = moto().await;
     let app = spawn_app_with_workers(&moto.endpoint).await;
     let s3 = customer_s3(&moto.endpoint, CUSTOMER).await;
-    let bucket = format!(
-        "backfill-fail-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    );
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let bucket = new_bucket(&s3, "backfill-fail").await;
     let ws = app.create_workspace("Hooli", "owner@hooli.test").await;
     let id = app
         .connect_integration(

@@ -12,7 +12,8 @@ mod cur_e2e;
 use costline_cur::generate::{GenFormat, GeneratedReport};
 use costline_testkit::{customer_s3, moto, spawn_app_with_workers, TestApp, TestWorkspace};
 use cur_e2e::{
-    assert_period_matches, options, period_view, sync_until, upload, write, CUSTOMER, PREFIX,
+    assert_period_matches, new_bucket, options, period_view, sync_until, upload, write, CUSTOMER,
+    PREFIX,
 };
 use serde_json::{json, Value};
 use std::path::Path;
@@ -80,11 +81,7 @@ async fn assert_period_state(
 
 async fn export_end_to_end(app: &TestApp, s3: &aws_sdk_s3::Client, export: &Export) {
     let name = export.name;
-    let bucket = format!(
-        "{name}-e2e-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    );
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let bucket = new_bucket(s3, &format!("{name}-e2e")).await;
     let ws = app
         .create_workspace(name, &format!("owner@{name}.test"))
         .await;

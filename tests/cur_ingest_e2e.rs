@@ -6,38 +6,22 @@
 #[path = "support/cur_e2e.rs"]
 mod cur_e2e;
 
-use costline_cur::generate::{GenFormat, GeneratedReport};
+use costline_cur::generate::GenFormat;
 use costline_testkit::{customer_s3, moto, spawn_app_with_workers};
 use cur_e2e::{
-    assert_period_matches, costs, dec, options, period_view, sync_until, upload, write, CUSTOMER,
-    PREFIX,
+    assert_period_matches, costs, dec, gen, new_bucket, period_view, sync_until, upload, CUSTOMER,
+    PREFIX, REPORT,
 };
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::time::Duration;
-
-const REPORT: &str = "costline";
-
-fn gen(
-    bucket: &str,
-    seed: u64,
-    period: &str,
-    rows: usize,
-    format: GenFormat,
-) -> (tempfile::TempDir, GeneratedReport) {
-    write(&options(bucket, REPORT, seed, period, rows, format))
-}
 
 #[tokio::test]
 async fn reports_in_the_bucket_become_exact_costs_and_assemblies_replace_each_other() {
     let moto = moto().await;
     let app = spawn_app_with_workers(&moto.endpoint).await;
     let s3 = customer_s3(&moto.endpoint, CUSTOMER).await;
-    let bucket = format!(
-        "cur-e2e-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    );
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let bucket = new_bucket(&s3, "cur-e2e").await;
 
     let ws = app.create_workspace("Acme", "owner@acme.test").await;
     let other = app.create_workspace("Globex", "owner@globex.test").await;

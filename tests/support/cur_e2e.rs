@@ -76,6 +76,30 @@ pub fn options(
     opts
 }
 
+/// The report name of the legacy CUR tests.
+pub const REPORT: &str = "costline";
+
+/// A legacy report `REPORT` of `rows` line items (2 files, 4 accounts) in a fresh directory.
+pub fn gen(
+    bucket: &str,
+    seed: u64,
+    period: &str,
+    rows: usize,
+    format: GenFormat,
+) -> (tempfile::TempDir, GeneratedReport) {
+    write(&options(bucket, REPORT, seed, period, rows, format))
+}
+
+/// A new bucket `<name>-<random>` in the customer's S3.
+pub async fn new_bucket(s3: &aws_sdk_s3::Client, name: &str) -> String {
+    let bucket = format!(
+        "{name}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    bucket
+}
+
 /// Writes the report into a fresh temporary directory (in its S3 key layout).
 pub fn write(opts: &GenerateOptions) -> (tempfile::TempDir, GeneratedReport) {
     let dir = tempfile::tempdir().unwrap();

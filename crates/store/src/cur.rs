@@ -716,48 +716,11 @@ fn push_opt_numeric(b: &mut Vec<u8>, v: Option<Decimal>) {
     }
 }
 
-/// A decimal in `numeric`'s binary form: digit count, weight (of the first base-10000 digit),
-/// sign, display scale, then the base-10000 digits, aligned on the decimal point. Every digit
-/// of the decimal is kept, and its scale, so `1.50` stays `1.50`.
+/// A decimal in `numeric`'s binary form ([`push_numeric_parts`]).
+#[inline]
 fn push_numeric(b: &mut Vec<u8>, d: Decimal) {
-    const NUMERIC_NEG: u16 = 0x4000;
-    let scale = d.scale();
     let mantissa = d.mantissa();
-    let sign = if mantissa < 0 { NUMERIC_NEG } else { 0 };
-    // Pad the fraction to whole base-10000 digits: at most 1000 * 2^96, far inside u128.
-    let pad = (4 - scale % 4) % 4;
-    let mut u = mantissa.unsigned_abs() * 10u128.pow(pad);
-    let frac_groups = ((scale + pad) / 4) as i16;
-    // Base-10000 digits, least significant first (at most 9 for 1000 * 2^96).
-    let mut groups = [0u16; 10];
-    let mut n = 0;
-    while u > u64::MAX as u128 {
-        groups[n] = (u % 10_000) as u16;
-        u /= 10_000;
-        n += 1;
-    }
-    let mut small = u as u64;
-    while small > 0 {
-        groups[n] = (small % 10_000) as u16;
-        small /= 10_000;
-        n += 1;
-    }
-    // Trailing zero digits need not be sent (the display scale keeps them).
-    let low = groups[..n].iter().take_while(|&&g| g == 0).count();
-    let digits = n - low;
-    let weight = if digits == 0 {
-        0
-    } else {
-        n as i16 - 1 - frac_groups
-    };
-    b.extend_from_slice(&(8 + 2 * digits as i32).to_be_bytes());
-    b.extend_from_slice(&(digits as i16).to_be_bytes());
-    b.extend_from_slice(&weight.to_be_bytes());
-    b.extend_from_slice(&(if digits == 0 { 0 } else { sign }).to_be_bytes());
-    b.extend_from_slice(&(scale as u16).to_be_bytes());
-    for g in groups[low..n].iter().rev() {
-        b.extend_from_slice(&g.to_be_bytes());
-    }
+    push_numeric_parts(b, mantissa < 0, mantissa.unsigned_abs(), d.scale());
 }
 
 fn json_string(out: &mut String, s: &str) {
@@ -807,52 +770,33 @@ async fn rollups_from_table(
     ))
     .execute(&mut **tx)
     .await?;
-    sqlx::query(
-        "INSERT INTO cur_monthly_costs (workspace_id, integration_id, billing_period, month, payer_account_id,
-                usage_account_id, product_code, region, line_item_type, currency,
-                unblended, net_unblended, amortized, line_items)
-         SELECT workspace_id, integration_id, billing_period, date_trunc('month', day)::date,
-                payer_account_id, usage_account_id, product_code, region, line_item_type, currency,
-                sum(unblended), sum(net_unblended), sum(amortized), sum(line_items)
-           FROM cur_daily_costs
-          WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3
-          GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10",
-    )
-    .bind(ws)
-    .bind(int)
-    .bind(bp)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO cur_daily_service_costs (workspace_id, integration_id, billing_period, day,
-                product_code, currency, unblended, net_unblended, amortized, line_items)
-         SELECT workspace_id, integration_id, billing_period, day, product_code, currency,
-                sum(unblended), sum(net_unblended), sum(amortized), sum(line_items)
-           FROM cur_daily_costs
-          WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3
-          GROUP BY 1, 2, 3, 4, 5, 6",
-    )
-    .bind(ws)
-    .bind(int)
-    .bind(bp)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO cur_daily_account_costs (workspace_id, integration_id, billing_period, day,
-                payer_account_id, usage_account_id, currency, unblended, net_unblended, amortized,
-                line_items)
-         SELECT workspace_id, integration_id, billing_period, day, payer_account_id,
-                usage_account_id, currency, sum(unblended), sum(net_unblended), sum(amortized),
-                sum(line_items)
-           FROM cur_daily_costs
-          WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3
-          GROUP BY 1, 2, 3, 4, 5, 6, 7",
-    )
-    .bind(ws)
-    .bind(int)
-    .bind(bp)
-    .execute(&mut **tx)
-    .await?;
+    // The coarser rollups, from the daily ones.
+    for (table, day, shape) in [
+        ("cur_monthly_costs", "month", RollupShape::Full),
+        ("cur_daily_service_costs", "day", RollupShape::ByService),
+        ("cur_daily_account_costs", "day", RollupShape::ByAccount),
+    ] {
+        let keys = shape.key_columns(if day == "month" {
+            "date_trunc('month', day)::date"
+        } else {
+            "day"
+        });
+        sqlx::query(&format!(
+            "INSERT INTO {table} (workspace_id, integration_id, billing_period, {columns},
+                    unblended, net_unblended, amortized, line_items)
+             SELECT workspace_id, integration_id, billing_period, {keys},
+                    sum(unblended), sum(net_unblended), sum(amortized), sum(line_items)
+               FROM cur_daily_costs
+              WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3
+              GROUP BY workspace_id, integration_id, billing_period, {keys}",
+            columns = shape.key_columns(day),
+        ))
+        .bind(ws)
+        .bind(int)
+        .bind(bp)
+        .execute(&mut **tx)
+        .await?;
+    }
     sqlx::query(&format!(
         "INSERT INTO cur_daily_tag_costs (workspace_id, integration_id, billing_period, tag_key, tag_value,
                 day, payer_account_id, usage_account_id, product_code, region, line_item_type, currency,
@@ -1051,51 +995,57 @@ fn pg_date(d: NaiveDate) -> i32 {
         - PG_EPOCH_DAYS
 }
 
-/// `numeric`'s binary form for any `i128`-sized magnitude at a decimal's scale (0 to 28): the
-/// rollup sums; [`push_numeric`] is the fast path for a `Decimal`.
+/// `magnitude / 10^scale` (scale 0 to 28, a decimal's) in `numeric`'s binary form: digit count,
+/// weight (of the first base-10000 digit), sign, display scale, then the base-10000 digits,
+/// aligned on the decimal point. Every digit is kept, and the scale, so `1.50` stays `1.50`.
+/// Decimals (96-bit mantissas) and rollup sums (up to `i128`) alike.
 fn push_numeric_parts(b: &mut Vec<u8>, negative: bool, magnitude: u128, scale: u32) {
-    debug_assert!(scale <= 28, "sums of decimals have a decimal's scale");
-    let pow = 10u128.pow(scale);
-    let (mut int, frac) = (magnitude / pow, magnitude % pow);
-    // The fraction padded to whole base-10000 digits (below 10^31), most significant first.
+    const NUMERIC_NEG: u16 = 0x4000;
+    // The fraction is padded to whole base-10000 digits (times 10^pad). Only a sum near
+    // `i128::MAX` overflows that: its lowest digit (the last `4 - pad` decimal digits, times
+    // 10^pad) is then split off first.
     let pad = (4 - scale % 4) % 4;
-    let frac_groups = ((scale + pad) / 4) as usize;
-    let mut f = frac * 10u128.pow(pad);
-    let mut frac_digits = [0u16; 8];
-    for slot in frac_digits[..frac_groups].iter_mut().rev() {
-        *slot = (f % 10_000) as u16;
-        f /= 10_000;
-    }
-    let mut int_digits = [0u16; 10];
-    let mut n_int = 0;
-    while int > 0 {
-        int_digits[n_int] = (int % 10_000) as u16;
-        int /= 10_000;
-        n_int += 1;
-    }
-    let mut digits: Vec<u16> = int_digits[..n_int].iter().rev().copied().collect();
-    digits.extend_from_slice(&frac_digits[..frac_groups]);
-    let mut weight = n_int as i16 - 1;
-    let lead = digits.iter().take_while(|&&g| g == 0).count();
-    digits.drain(..lead);
-    weight -= lead as i16;
-    while digits.last() == Some(&0) {
-        digits.pop();
-    }
-    let sign: u16 = if negative && !digits.is_empty() {
-        0x4000
-    } else {
-        0
+    let frac_groups = ((scale + pad) / 4) as i16;
+    // Base-10000 digits, least significant first (39 decimal digits at most: 11 groups).
+    let mut groups = [0u16; 11];
+    let mut n = 0;
+    let mut u = match magnitude.checked_mul(10u128.pow(pad)) {
+        Some(padded) => padded,
+        None => {
+            let unit = 10u128.pow(4 - pad);
+            groups[0] = ((magnitude % unit) * 10u128.pow(pad)) as u16;
+            n = 1;
+            magnitude / unit
+        }
     };
-    if digits.is_empty() {
-        weight = 0;
+    while u > u64::MAX as u128 {
+        groups[n] = (u % 10_000) as u16;
+        u /= 10_000;
+        n += 1;
     }
-    b.extend_from_slice(&(8 + 2 * digits.len() as i32).to_be_bytes());
-    b.extend_from_slice(&(digits.len() as i16).to_be_bytes());
+    let mut small = u as u64;
+    while small > 0 {
+        groups[n] = (small % 10_000) as u16;
+        small /= 10_000;
+        n += 1;
+    }
+    // Trailing zero digits need not be sent (the display scale keeps them).
+    let low = groups[..n].iter().take_while(|&&g| g == 0).count();
+    let digits = n - low;
+    let (weight, sign) = if digits == 0 {
+        (0, 0)
+    } else {
+        (
+            n as i16 - 1 - frac_groups,
+            if negative { NUMERIC_NEG } else { 0 },
+        )
+    };
+    b.extend_from_slice(&(8 + 2 * digits as i32).to_be_bytes());
+    b.extend_from_slice(&(digits as i16).to_be_bytes());
     b.extend_from_slice(&weight.to_be_bytes());
     b.extend_from_slice(&sign.to_be_bytes());
     b.extend_from_slice(&(scale as u16).to_be_bytes());
-    for g in digits {
+    for g in groups[low..n].iter().rev() {
         b.extend_from_slice(&g.to_be_bytes());
     }
 }
@@ -1479,37 +1429,17 @@ mod tests {
             numeric("20000"),
             [&[0, 0, 0, 10][..], &[0, 1, 0, 1, 0, 0, 0, 0], &[0, 2]].concat()
         );
-        // The general form (rollup sums) agrees with the fast path on every decimal.
-        for v in [
-            "0",
-            "0.000",
-            "1.50",
-            "-0.05",
-            "20000",
-            "0.0000000001",
-            "-123456789.0123456789",
-            "79228162514264337593543950335",
-            "-0.0000000000000000000000000001",
-            "9999.9999",
-            "10000.00001",
-            "0.1234567890123456789012345678",
-        ] {
-            let d: Decimal = v.parse().unwrap();
-            let mut general = Vec::new();
-            push_numeric_parts(
-                &mut general,
-                d.is_sign_negative(),
-                d.mantissa().unsigned_abs(),
-                d.scale(),
-            );
-            assert_eq!(general, numeric(v), "{v}");
-        }
         // Beyond a decimal's range: 170141183460469231731.687303715884105727 (i128::MAX, scale 18).
         let mut big = Vec::new();
         push_numeric_parts(&mut big, false, i128::MAX as u128, 18);
         assert_eq!(&big[4..12], &[0, 11, 0, 5, 0, 0, 0, 18]);
         assert_eq!(&big[12..16], &[0, 1, 0x1b, 0x66]); // 1, 7014, ... 1731, 6873, ... 2700
-                                                       // Zero keeps its scale and has no digits.
+                                                       // A scale that pads the fraction, on the largest magnitude: no overflow, last digit 7000.
+        let mut padded = Vec::new();
+        push_numeric_parts(&mut padded, true, i128::MAX as u128, 1);
+        assert_eq!(&padded[4..12], &[0, 11, 0, 9, 0x40, 0, 0, 1]);
+        assert_eq!(&padded[padded.len() - 2..], &[0x1b, 0x58]);
+        // Zero keeps its scale and has no digits.
         assert_eq!(
             numeric("0.000"),
             [&[0, 0, 0, 8][..], &[0, 0, 0, 0, 0, 0, 0, 3]].concat()

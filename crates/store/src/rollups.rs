@@ -84,26 +84,22 @@ impl ExactSum {
     pub fn parts(&self) -> (i128, u32) {
         (self.mantissa(), self.scale as u32)
     }
+}
 
-    /// The sum as PostgreSQL `numeric` input (`-12.3400`: every digit, the sum's scale).
-    pub fn to_numeric_text(&self, out: &mut String) {
+/// Every digit at the sum's scale (`-12.3400`), as PostgreSQL prints a `numeric`.
+impl std::fmt::Display for ExactSum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mantissa = self.mantissa();
         let digits = mantissa.unsigned_abs().to_string();
-        if mantissa < 0 {
-            out.push('-');
-        }
+        let sign = if mantissa < 0 { "-" } else { "" };
         let scale = self.scale as usize;
         if scale == 0 {
-            out.push_str(&digits);
+            write!(f, "{sign}{digits}")
         } else if digits.len() > scale {
             let (int, frac) = digits.split_at(digits.len() - scale);
-            out.push_str(int);
-            out.push('.');
-            out.push_str(frac);
+            write!(f, "{sign}{int}.{frac}")
         } else {
-            out.push_str("0.");
-            out.extend(std::iter::repeat_n('0', scale - digits.len()));
-            out.push_str(&digits);
+            write!(f, "{sign}0.{}{digits}", "0".repeat(scale - digits.len()))
         }
     }
 }
@@ -143,7 +139,7 @@ impl GroupSums {
 /// One group's key, decoded: the columns of `cur_daily_costs` (and of `cur_daily_tag_costs`
 /// with `tag`). Ordered as those tables' primary keys (strings bytewise, the database's `C`
 /// collation).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GroupKey<'a> {
     /// The workspace's tag key and the item's value ('' when it lacks the tag), for tag groups.
     pub tag: Option<(&'a str, &'a str)>,
@@ -485,19 +481,6 @@ impl FinishedRollups {
     }
 }
 
-impl std::hash::Hash for GroupKey<'_> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.tag.hash(state);
-        self.day.hash(state);
-        self.payer_account_id.hash(state);
-        self.usage_account_id.hash(state);
-        self.product_code.hash(state);
-        self.region.hash(state);
-        self.line_item_type.hash(state);
-        self.currency.hash(state);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -509,9 +492,7 @@ mod tests {
     }
 
     fn text(s: &ExactSum) -> String {
-        let mut out = String::new();
-        s.to_numeric_text(&mut out);
-        out
+        s.to_string()
     }
 
     #[test]
