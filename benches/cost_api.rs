@@ -12,10 +12,10 @@
 use costline_cur::generate::{generate, GenFormat, GenerateOptions};
 use costline_cur::{Compression, CsvReader, LineItem};
 use costline_domain::{BillingPeriod, IntegrationId, WorkspaceId};
-use costline_store::cur::{self, AssemblyInfo, CopyEncoder, FileRecord, LineItemCopy};
+use costline_store::cur::{self, CopyEncoder, FileRecord, LineItemCopy};
 use costline_store::rollups::{RollupBuilder, DEFAULT_MAX_GROUPS};
 use costline_store::Store;
-use costline_testkit::spawn_app;
+use costline_testkit::{begin_assembly, spawn_app};
 use costline_workflows::ingest::new_line_item;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -150,25 +150,7 @@ async fn load_month(
     opts.accounts = ACCOUNTS;
     let report = generate(&opts, dir.path()).expect("generate the month");
     let assembly = report.assembly_id.clone();
-    let mut scope = store.scoped(ws).await.unwrap();
-    cur::begin_period(
-        &mut scope,
-        integration,
-        period,
-        &AssemblyInfo {
-            assembly_id: &assembly,
-            format: "legacy_cur_csv_gzip",
-            files: 1,
-            bytes: 0,
-        },
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
-    scope.commit().await.unwrap();
-    let staging = cur::create_staging(store, ws, integration, period, &assembly)
-        .await
-        .unwrap();
+    let staging = begin_assembly(store, ws, integration, period, &assembly).await;
     let key = &report.data_keys[0];
     let file = std::fs::File::open(dir.path().join(key)).unwrap();
     let mut reader = CsvReader::with_compression(file, Compression::from_file_name(key)).unwrap();

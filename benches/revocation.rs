@@ -9,9 +9,10 @@
 
 use costline_domain::{BillingPeriod, IntegrationId, UserId, WorkspaceId};
 use costline_store::audit::Actor;
-use costline_store::cur::{self, AssemblyInfo, FileRecord};
+use costline_store::cur::{self, FileRecord};
 use costline_store::rollups::PeriodRollups;
 use costline_store::{integrations, revocation, Store};
+use costline_testkit::begin_assembly;
 use std::time::Instant;
 
 const PERIODS: i64 = 10;
@@ -114,25 +115,7 @@ async fn load_period(
     rows: i64,
 ) {
     let assembly = format!("bench-{period}");
-    let mut scope = store.scoped(ws).await.unwrap();
-    cur::begin_period(
-        &mut scope,
-        id,
-        period,
-        &AssemblyInfo {
-            assembly_id: &assembly,
-            format: "legacy_csv",
-            files: 1,
-            bytes: 0,
-        },
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
-    scope.commit().await.unwrap();
-    let staging = cur::create_staging(store, ws, id, period, &assembly)
-        .await
-        .unwrap();
+    let staging = begin_assembly(store, ws, id, period, &assembly).await;
     sqlx::query(&format!(
         "INSERT INTO cur_parts.{} (workspace_id, integration_id, billing_period, line_no, usage_start, usage_end,
                 payer_account_id, usage_account_id, line_item_type, product_code, usage_type, operation, region,

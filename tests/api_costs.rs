@@ -8,10 +8,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use costline_domain::{BillingPeriod, IntegrationId, WorkspaceId};
 use costline_store::costs::{self, CostDimension, CostMetric, CostQuery};
-use costline_store::cur::{self, AssemblyInfo, CopyEncoder, FileRecord, LineItemCopy, NewLineItem};
+use costline_store::cur::{self, CopyEncoder, FileRecord, LineItemCopy, NewLineItem};
 use costline_store::rollups::{PeriodRollups, RollupBuilder};
 use costline_store::Store;
-use costline_testkit::{spawn_app, TestApp, TestWorkspace};
+use costline_testkit::{begin_assembly, spawn_app, TestApp, TestWorkspace};
 use rust_decimal::Decimal;
 use serde_json::json;
 use std::str::FromStr;
@@ -50,25 +50,7 @@ async fn integration(app: &TestApp, ws: &TestWorkspace) -> (WorkspaceId, Integra
 
 /// Starts an ingest of `assembly`: the period expects it, and its empty staging table.
 async fn begin(store: &Store, ws: WorkspaceId, int: IntegrationId, assembly: &str) -> cur::Staging {
-    let mut scope = store.scoped(ws).await.unwrap();
-    cur::begin_period(
-        &mut scope,
-        int,
-        period(),
-        &AssemblyInfo {
-            assembly_id: assembly,
-            format: "legacy_csv",
-            files: 1,
-            bytes: 10,
-        },
-        Utc::now(),
-    )
-    .await
-    .unwrap();
-    scope.commit().await.unwrap();
-    cur::create_staging(store, ws, int, period(), assembly)
-        .await
-        .unwrap()
+    begin_assembly(store, ws, int, period(), assembly).await
 }
 
 /// Loads one assembly: `items` as (day, account, service, unblended, tag Team) rows.

@@ -8,7 +8,7 @@ use costline_jobs::{JobContext, JobError, JobHandler, JobKind, PoolConfig, Worke
 use costline_store::cur::{self, AssemblyInfo, FileRecord};
 use costline_store::rollups::PeriodRollups;
 use costline_store::Store;
-use costline_testkit::{spawn_app, TestApp, TestWorkspace};
+use costline_testkit::{begin_assembly, spawn_app, TestApp, TestWorkspace};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -53,25 +53,7 @@ async fn load_period(
 ) -> String {
     let period: BillingPeriod = period.parse().unwrap();
     let assembly = format!("asm-{period}");
-    let mut scope = store.scoped(ws).await.unwrap();
-    cur::begin_period(
-        &mut scope,
-        id,
-        period,
-        &AssemblyInfo {
-            assembly_id: &assembly,
-            format: "legacy_csv",
-            files: 1,
-            bytes: 1000,
-        },
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
-    scope.commit().await.unwrap();
-    let staging = cur::create_staging(store, ws, id, period, &assembly)
-        .await
-        .unwrap();
+    let staging = begin_assembly(store, ws, id, period, &assembly).await;
     fill_staging(store, staging.table(), ws, id, period, rows).await;
     cur::swap_period(
         store,

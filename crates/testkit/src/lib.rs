@@ -9,6 +9,7 @@
 //!   SIGKILL (parent-death signal), so no test leaves a server behind.
 
 mod app;
+mod assembly;
 mod browser;
 mod customer;
 mod database;
@@ -20,6 +21,7 @@ pub use app::{
     spawn_app, spawn_app_with_gateway, spawn_app_with_workers, TestApp, TestWorkspace,
     PLATFORM_ACCOUNT_ID,
 };
+pub use assembly::begin_assembly;
 pub use browser::{chromedriver, chromium_capabilities, screenshot_dir, Browser, Chromedriver};
 pub use customer::customer_s3;
 pub use database::{fresh_store, TestDb};
