@@ -12,7 +12,8 @@
 use costline_cur::generate::{generate, GenFormat, GenerateOptions};
 use costline_cur::{Compression, CsvReader, LineItem};
 use costline_domain::{BillingPeriod, IntegrationId, WorkspaceId};
-use costline_store::cur::{self, CopyEncoder, FileRecord, LineItemCopy};
+use costline_store::cur::{self, FileRecord, LineItemCopy};
+use costline_store::line_items::CopyEncoder;
 use costline_store::rollups::{RollupBuilder, DEFAULT_MAX_GROUPS};
 use costline_store::Store;
 use costline_testkit::{begin_assembly, spawn_app};

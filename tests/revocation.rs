@@ -8,7 +8,7 @@ use costline_jobs::{JobContext, JobError, JobHandler, JobKind, PoolConfig, Worke
 use costline_store::cur::{self, AssemblyInfo, FileRecord};
 use costline_store::rollups::PeriodRollups;
 use costline_store::Store;
-use costline_testkit::{begin_assembly, spawn_app, TestApp, TestWorkspace};
+use costline_testkit::{begin_assembly, fill_staging, spawn_app, TestApp, TestWorkspace};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -43,7 +43,7 @@ async fn integration(app: &TestApp, ws: &TestWorkspace) -> (IntegrationId, Strin
 }
 
 /// Loads `rows` line items of `period` through the ingest's own store functions (staging table
-/// filled with generate_series, then the atomic swap); returns the period's unblended total.
+/// filled by the ingest's encoder, then the atomic swap); returns the integration's line items.
 async fn load_period(
     store: &Store,
     ws: WorkspaceId,
@@ -54,7 +54,7 @@ async fn load_period(
     let period: BillingPeriod = period.parse().unwrap();
     let assembly = format!("asm-{period}");
     let staging = begin_assembly(store, ws, id, period, &assembly).await;
-    fill_staging(store, staging.table(), ws, id, period, rows).await;
+    fill_staging(store, &staging, rows as u64).await;
     cur::swap_period(
         store,
         &staging,
@@ -72,37 +72,11 @@ async fn load_period(
     total(store, ws, id).await
 }
 
-async fn fill_staging(
-    store: &Store,
-    table: &str,
-    ws: WorkspaceId,
-    id: IntegrationId,
-    period: BillingPeriod,
-    rows: i64,
-) {
-    sqlx::query(&format!(
-        "INSERT INTO cur_parts.{table} (workspace_id, integration_id, billing_period, line_no, usage_start, usage_end,
-                payer_account_id, usage_account_id, line_item_type, product_code, usage_type, operation, region,
-                availability_zone, resource_id, usage_amount, pricing_unit, unblended_rate, unblended_cost,
-                net_unblended_cost, amortized_cost, net_amortized_cost, public_on_demand_cost, currency, tags)
-         SELECT $1, $2, $3, n, $3::timestamptz + (n % 28) * interval '1 day', $3::timestamptz + (n % 28) * interval '1 day' + interval '1 hour',
-                '210987654321', '210987654321', 'Usage', 'AmazonEC2', 'BoxUsage:m5.large', 'RunInstances', 'us-east-1',
-                'us-east-1a', 'i-' || n, 1, 'Hrs', 0.096, (n % 1000) * 0.001 + 0.01, NULL, (n % 1000) * 0.001 + 0.01, NULL,
-                NULL, 'USD', jsonb_build_object('Team', 'team-' || (n % 7))
-           FROM generate_series(1, $4::bigint) AS n"
-    ))
-    .bind(ws.as_uuid())
-    .bind(id.as_uuid())
-    .bind(period.start())
-    .bind(rows)
-    .execute(store.system())
-    .await
-    .unwrap();
-}
-
+/// The integration's stored line items ("" when none).
 async fn total(store: &Store, ws: WorkspaceId, id: IntegrationId) -> String {
-    let sum: Option<rust_decimal::Decimal> = sqlx::query_scalar(
-        "SELECT sum(unblended_cost) FROM cur_line_items WHERE workspace_id = $1 AND integration_id = $2",
+    let sum: Option<i64> = sqlx::query_scalar(
+        "SELECT sum(line_items)::bigint FROM cur_line_item_chunks
+          WHERE workspace_id = $1 AND integration_id = $2",
     )
     .bind(ws.as_uuid())
     .bind(id.as_uuid())
@@ -259,7 +233,7 @@ async fn revocation_leaves_only_the_tombstone_and_the_audit_log_and_touches_noth
     let staging = cur::create_staging(store, acme_ws, doomed, period, "asm-loading")
         .await
         .unwrap();
-    fill_staging(store, staging.table(), acme_ws, doomed, period, 100).await;
+    fill_staging(store, &staging, 100).await;
 
     let needles = needles(doomed, &doomed_ext);
     let before = snapshot(store).await;
@@ -464,7 +438,7 @@ impl BlockingIngest {
         .await?;
         scope.commit().await?;
         let staging = cur::create_staging(store, ws, id, period, assembly).await?;
-        fill_staging(store, staging.table(), ws, id, period, 500).await;
+        fill_staging(store, &staging, 500).await;
         let files = [FileRecord {
             key: "k".into(),
             file_no: 1,

@@ -60,10 +60,6 @@ async fn the_application_role_neither_owns_tables_nor_bypasses_rls() {
     assert_eq!(owned, 0);
 }
 
-/// Tenant tables without a key: line items, which the ingest numbers itself and only ever
-/// writes by COPY into a fresh partition (migrations/0010_faster_ingest.sql).
-const KEYLESS: &[&str] = &["cur_line_items"];
-
 /// Derived from the catalog, so a tenant table added later is covered without editing this test.
 #[tokio::test]
 async fn every_tenant_table_has_rls_and_leads_its_key_with_workspace_id() {
@@ -83,22 +79,11 @@ async fn every_tenant_table_has_rls_and_leads_its_key_with_workspace_id() {
     assert!(tables.len() >= 5, "{tables:?}");
     for (table, rls, first_key_column) in tables {
         assert!(rls, "{table} has no row-level security");
-        if KEYLESS.contains(&table.as_str()) && first_key_column.is_none() {
-            let unique: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM pg_index WHERE indrelid = $1::regclass AND indisunique",
-            )
-            .bind(&table)
-            .fetch_one(app.db.store.system())
-            .await
-            .unwrap();
-            assert_eq!(unique, 0, "{table} is keyless: no unique index either");
-        } else {
-            assert_eq!(
-                first_key_column.as_deref(),
-                Some("workspace_id"),
-                "{table}'s primary key must start with workspace_id"
-            );
-        }
+        assert_eq!(
+            first_key_column.as_deref(),
+            Some("workspace_id"),
+            "{table}'s primary key must start with workspace_id"
+        );
         let policies: i64 =
             sqlx::query_scalar("SELECT count(*) FROM pg_policies WHERE tablename = $1")
                 .bind(&table)

@@ -1,12 +1,15 @@
-//! Cost queries for `GET /api/v1/costs`, answered from the daily rollups (and from line items
-//! for a tag key the workspace does not roll up).
+//! Cost queries for `GET /api/v1/costs`, answered from the daily rollups (and from the line item
+//! chunks, decompressed here, for a tag key the workspace does not roll up).
 //!
 //! Group-by keys map to fixed column expressions from a closed list; only the tag key is a
 //! value, and it is always bound as a parameter.
 
+use crate::line_items::{decompress_chunk, ChunkRows, Column};
+use crate::rollups::ExactSum;
 use crate::{Scoped, StoreError, StoreResult};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -115,14 +118,6 @@ impl CostMetric {
             CostMetric::Amortized => "amortized",
         }
     }
-
-    fn line_item_expr(&self) -> &'static str {
-        match self {
-            CostMetric::Unblended => "unblended_cost",
-            CostMetric::NetUnblended => "coalesce(net_unblended_cost, unblended_cost)",
-            CostMetric::Amortized => "amortized_cost",
-        }
-    }
 }
 
 /// A cost question.
@@ -229,7 +224,10 @@ pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer>
         }
         _ => false,
     };
-    // $1 workspace, $2 start, $3 end, $4 the tag key (rollup) or the tag keys (line items).
+    if !rolled_up {
+        return from_line_items(scope, q).await;
+    }
+    // $1 workspace, $2 start, $3 end, $4 the tag key.
     let (source, tag_expr, amount, day) = match (rolled_up, tags.is_empty()) {
         (true, true) if whole_months(q) => (
             "cur_monthly_costs".to_owned(),
@@ -261,27 +259,14 @@ pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer>
             q.metric.rollup_column().to_owned(),
             "day".to_owned(),
         ),
-        (false, _) => (
-            "cur_line_items".to_owned(),
-            String::new(),
-            q.metric.line_item_expr().to_owned(),
-            "(usage_start AT TIME ZONE 'UTC')::date".to_owned(),
-        ),
+        (false, _) => unreachable!("line item queries returned above"),
     };
     // Group on the raw columns (cheap), then format the few groups (dates as text).
     let mut inner: Vec<String> = Vec::new();
     let mut outer: Vec<String> = Vec::new();
-    let mut tag_no = 0;
     for (i, d) in q.group_by.iter().enumerate() {
         let k = format!("k{i}");
         let (raw, shown) = match (d, rolled_up) {
-            (CostDimension::Tag(_), false) => {
-                tag_no += 1;
-                (
-                    format!("nullif(tags ->> ($4::text[])[{tag_no}], '')"),
-                    k.clone(),
-                )
-            }
             (CostDimension::Day, _) => (day.clone(), format!("to_char({k}, 'YYYY-MM-DD')")),
             (CostDimension::Month, _) => (
                 format!("date_trunc('month', {day})::date"),
@@ -292,9 +277,10 @@ pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer>
         inner.push(format!("{raw} AS {k}"));
         outer.push(shown);
     }
-    let filter = match (rolled_up, tags.is_empty()) {
-        (true, false) => " AND tag_key = ($4::text[])[1]",
-        _ => "",
+    let filter = if tags.is_empty() {
+        ""
+    } else {
+        " AND tag_key = ($4::text[])[1]"
     };
     let names: Vec<String> = (0..inner.len()).map(|i| format!("k{i}")).collect();
     let inner_cols: String = inner.iter().map(|c| format!("{c}, ")).collect();
@@ -331,8 +317,174 @@ pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer>
             })
             .collect(),
         total,
-        from_rollups: rolled_up,
+        from_rollups: true,
     })
+}
+
+/// Answers `q` from the line items themselves: the chunks whose usage range meets the query's,
+/// decompressed one at a time, each line item added to its group. Same groups, sums, order and
+/// `null`s as the SQL over the rollups.
+async fn from_line_items(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer> {
+    let ws = scope.workspace_id();
+    let start = q.start.and_time(chrono::NaiveTime::MIN).and_utc();
+    let end = q.end.and_time(chrono::NaiveTime::MIN).and_utc();
+    let chunks: Vec<(uuid::Uuid, NaiveDate, i64)> = sqlx::query_as(
+        "SELECT integration_id, billing_period, chunk_no FROM cur_line_item_chunks
+          WHERE workspace_id = $1 AND usage_to >= $2 AND usage_from < $3",
+    )
+    .bind(ws.as_uuid())
+    .bind(start)
+    .bind(end)
+    .fetch_all(scope.tx())
+    .await?;
+    let mut groups = LineItemGroups::new(q);
+    for (integration, period, chunk_no) in chunks {
+        let compressed: Vec<u8> = sqlx::query_scalar(
+            "SELECT copy_zstd FROM cur_line_item_chunks
+              WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3
+                AND chunk_no = $4",
+        )
+        .bind(ws.as_uuid())
+        .bind(integration)
+        .bind(period)
+        .bind(chunk_no)
+        .fetch_one(scope.tx())
+        .await?;
+        let stream = decompress_chunk(&compressed)?;
+        for row in ChunkRows::new(&stream)? {
+            let row = row?;
+            let usage_start = row.timestamp(Column::UsageStart)?;
+            if usage_start < start || usage_start >= end {
+                continue;
+            }
+            groups.add(&row, usage_start.date_naive())?;
+        }
+    }
+    groups.finish()
+}
+
+/// Groups of line items, summed exactly.
+struct LineItemGroups<'q> {
+    q: &'q CostQuery,
+    sums: FxHashMap<(Vec<Option<String>>, String), ExactSum>,
+    /// The requested tag values of each distinct tags object seen (`None`: absent or empty).
+    tag_values: FxHashMap<String, Vec<Option<String>>>,
+}
+
+impl<'q> LineItemGroups<'q> {
+    fn new(q: &'q CostQuery) -> Self {
+        LineItemGroups {
+            q,
+            sums: FxHashMap::default(),
+            tag_values: FxHashMap::default(),
+        }
+    }
+
+    fn add(&mut self, row: &crate::line_items::ChunkRow<'_>, day: NaiveDate) -> StoreResult<()> {
+        let tags_json = row.text(Column::Tags)?;
+        if !self.tag_values.contains_key(tags_json) {
+            let values = tag_values(self.q, tags_json)?;
+            self.tag_values.insert(tags_json.to_owned(), values);
+        }
+        let tags = &self.tag_values[tags_json];
+        let mut tag_no = 0;
+        let mut keys = Vec::with_capacity(self.q.group_by.len());
+        for d in &self.q.group_by {
+            keys.push(match d {
+                CostDimension::Day => Some(day.format("%Y-%m-%d").to_string()),
+                CostDimension::Month => Some(day.format("%Y-%m").to_string()),
+                CostDimension::Account => Some(row.text(Column::UsageAccountId)?.to_owned()),
+                CostDimension::PayerAccount => Some(row.text(Column::PayerAccountId)?.to_owned()),
+                CostDimension::Service => Some(row.text(Column::ProductCode)?.to_owned()),
+                CostDimension::Region => Some(row.text(Column::Region)?.to_owned()),
+                CostDimension::LineItemType => Some(row.text(Column::LineItemType)?.to_owned()),
+                CostDimension::Tag(_) => {
+                    tag_no += 1;
+                    tags[tag_no - 1].clone()
+                }
+            });
+        }
+        let unblended = row
+            .numeric(Column::UnblendedCost)?
+            .ok_or_else(|| StoreError::Corrupt("a line item without unblended cost".into()))?;
+        let amount = match self.q.metric {
+            CostMetric::Unblended => unblended,
+            CostMetric::NetUnblended => row.numeric(Column::NetUnblendedCost)?.unwrap_or(unblended),
+            CostMetric::Amortized => row
+                .numeric(Column::AmortizedCost)?
+                .ok_or_else(|| StoreError::Corrupt("a line item without amortized cost".into()))?,
+        };
+        let currency = row.text(Column::Currency)?.to_owned();
+        self.sums
+            .entry((keys, currency))
+            .or_default()
+            .add(amount)
+            .map_err(|_| too_large())
+    }
+
+    /// The groups in the SQL's order (keys, `null` last, then currency), and their total.
+    fn finish(self) -> StoreResult<CostAnswer> {
+        let mut rows = Vec::with_capacity(self.sums.len());
+        let mut total = ExactSum::default();
+        for ((keys, currency), sum) in self.sums {
+            total.add_sum(&sum).map_err(|_| too_large())?;
+            rows.push(CostRow {
+                keys,
+                currency,
+                amount: to_decimal(&sum)?,
+            });
+        }
+        rows.sort_by(|a, b| {
+            let key = |r: &CostRow| {
+                r.keys
+                    .iter()
+                    .map(|k| (k.is_none(), k.clone()))
+                    .collect::<Vec<_>>()
+            };
+            key(a)
+                .cmp(&key(b))
+                .then_with(|| a.currency.cmp(&b.currency))
+        });
+        let mut currencies: Vec<String> = rows.iter().map(|r| r.currency.clone()).collect();
+        currencies.sort();
+        currencies.dedup();
+        Ok(CostAnswer {
+            currencies,
+            rows,
+            total: to_decimal(&total)?,
+            from_rollups: false,
+        })
+    }
+}
+
+/// The values of the query's tag keys in one line item's tags object, as `tags ->> key` reads
+/// them (`None` for a missing key or an empty value).
+fn tag_values(q: &CostQuery, tags_json: &str) -> StoreResult<Vec<Option<String>>> {
+    let tags: FxHashMap<String, serde_json::Value> = serde_json::from_str(tags_json)
+        .map_err(|e| StoreError::Corrupt(format!("line item tags are not a JSON object: {e}")))?;
+    Ok(q.group_by
+        .iter()
+        .filter_map(|d| match d {
+            CostDimension::Tag(k) => Some(match tags.get(k) {
+                Some(serde_json::Value::String(v)) if v.is_empty() => None,
+                Some(serde_json::Value::String(v)) => Some(v.clone()),
+                Some(serde_json::Value::Null) | None => None,
+                Some(other) => Some(other.to_string()),
+            }),
+            _ => None,
+        })
+        .collect())
+}
+
+fn to_decimal(sum: &ExactSum) -> StoreResult<Decimal> {
+    let (mantissa, scale) = sum.parts();
+    Decimal::try_from_i128_with_scale(mantissa, scale).map_err(|_| too_large())
+}
+
+fn too_large() -> StoreError {
+    StoreError::Conflict(
+        "the sum is too large for a decimal: narrow the range or the groups".into(),
+    )
 }
 
 #[cfg(test)]

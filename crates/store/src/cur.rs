@@ -12,15 +12,17 @@
 //! Partition names are built only from ids and dates (never from report content), which is the
 //! one place SQL text is assembled: identifiers cannot be bound as parameters.
 
+use crate::line_items::{
+    decompress_chunk, pg_date, push_field, push_numeric_parts, push_text, SealedChunks,
+    CHUNK_COLUMNS, COPY_BINARY_HEADER, COPY_BINARY_TRAILER, LINE_ITEM_COLUMNS,
+};
 use crate::rollups::{FinishedRollups, GroupKey, GroupSums, PeriodRollups, SumOverflow};
 use crate::{Scoped, Store, StoreError, StoreResult};
 use chrono::{DateTime, NaiveDate, Utc};
 use costline_domain::{BillingPeriod, IntegrationId, WorkspaceId};
-use rust_decimal::Decimal;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgCopyIn;
 use sqlx::{PgConnection, Postgres};
-use std::fmt::Write as _;
 use uuid::Uuid;
 
 /// Schema of the line item partitions (no privileges for the application role).
@@ -424,7 +426,7 @@ async fn ensure_integration_partition(
         return Err(StoreError::NotFound);
     }
     sqlx::query(&format!(
-        "CREATE TABLE IF NOT EXISTS {PARTS_SCHEMA}.{table} PARTITION OF cur_line_items
+        "CREATE TABLE IF NOT EXISTS {PARTS_SCHEMA}.{table} PARTITION OF cur_line_item_chunks
              FOR VALUES IN ('{}') PARTITION BY LIST (billing_period)",
         integration.as_uuid()
     ))
@@ -480,7 +482,8 @@ pub async fn create_staging(
     };
     let q = staging.qualified();
     sqlx::query(&format!(
-        "CREATE TABLE {q} (LIKE cur_line_items INCLUDING DEFAULTS,
+        "CREATE TABLE {q} (LIKE cur_line_item_chunks INCLUDING DEFAULTS INCLUDING CONSTRAINTS
+                           INCLUDING INDEXES INCLUDING STORAGE,
              CHECK (workspace_id = '{ws}' AND integration_id = '{int}' AND billing_period = '{p}'))",
         ws = workspace_id.as_uuid(),
         int = integration.as_uuid(),
@@ -502,10 +505,14 @@ pub async fn create_staging(
     Ok(staging)
 }
 
-/// A `COPY` into a staging table. Feed it buffers built with [`CopyEncoder`]; several may run
-/// at once into the same table (one per file).
+/// A `COPY` of line item chunks into a staging table. Feed it what [`CopyEncoder::take`]
+/// seals; several may run at once into the same table (one per file).
+///
+/// [`CopyEncoder::take`]: crate::line_items::CopyEncoder::take
 pub struct LineItemCopy {
     copy: PgCopyIn<PoolConnection<Postgres>>,
+    chunks: u64,
+    line_items: u64,
 }
 
 impl LineItemCopy {
@@ -515,25 +522,41 @@ impl LineItemCopy {
         let copy = store
             .system()
             .copy_in_raw(&format!(
-                "COPY {} ({COPY_COLUMNS}) FROM STDIN WITH (FORMAT binary)",
+                "COPY {} ({CHUNK_COLUMNS}) FROM STDIN WITH (FORMAT binary)",
                 staging.qualified()
             ))
             .await?;
-        let mut copy = LineItemCopy { copy };
-        copy.send(COPY_BINARY_HEADER).await?;
+        let mut copy = LineItemCopy {
+            copy,
+            chunks: 0,
+            line_items: 0,
+        };
+        copy.copy.send(COPY_BINARY_HEADER).await?;
         Ok(copy)
     }
 
-    /// Sends whole rows (a buffer of [`CopyEncoder`]).
-    pub async fn send(&mut self, rows: &[u8]) -> StoreResult<()> {
-        self.copy.send(rows).await?;
+    /// Sends sealed chunks.
+    pub async fn send(&mut self, sealed: &SealedChunks) -> StoreResult<()> {
+        if sealed.chunks == 0 {
+            return Ok(());
+        }
+        self.copy.send(sealed.tuples.as_slice()).await?;
+        self.chunks += sealed.chunks;
+        self.line_items += sealed.line_items;
         Ok(())
     }
 
-    /// Ends the COPY; the number of rows the server stored.
+    /// Ends the COPY; the number of line items stored, once the server confirmed every chunk.
     pub async fn finish(mut self) -> StoreResult<u64> {
         self.copy.send(COPY_BINARY_TRAILER).await?;
-        Ok(self.copy.finish().await?)
+        let stored = self.copy.finish().await?;
+        if stored != self.chunks {
+            return Err(StoreError::Conflict(format!(
+                "the database stored {stored} line item chunks of the {} sent",
+                self.chunks
+            )));
+        }
+        Ok(self.line_items)
     }
 
     /// Abandons the COPY (nothing it sent is kept).
@@ -543,208 +566,56 @@ impl LineItemCopy {
     }
 }
 
-/// The columns a line item COPY carries (the staging table's defaults fill in the workspace,
-/// integration and billing period).
-const COPY_COLUMNS: &str = "line_no, usage_start, usage_end,
-    payer_account_id, usage_account_id, line_item_type, product_code, usage_type, operation, region,
-    availability_zone, resource_id, usage_amount, pricing_unit, unblended_rate, unblended_cost,
-    net_unblended_cost, amortized_cost, net_amortized_cost, public_on_demand_cost, currency, tags";
-
-/// One line item to store, borrowed from the parser's item.
-#[derive(Debug, Clone, Copy)]
-pub struct NewLineItem<'a> {
-    /// Usage start.
-    pub usage_start: DateTime<Utc>,
-    /// Usage end.
-    pub usage_end: DateTime<Utc>,
-    /// Payer account.
-    pub payer_account_id: &'a str,
-    /// Usage account.
-    pub usage_account_id: &'a str,
-    /// Line item type.
-    pub line_item_type: &'a str,
-    /// Product code (the `service` of the cost API).
-    pub product_code: &'a str,
-    /// Usage type.
-    pub usage_type: &'a str,
-    /// Operation.
-    pub operation: &'a str,
-    /// Region.
-    pub region: &'a str,
-    /// Availability zone.
-    pub availability_zone: &'a str,
-    /// Resource id.
-    pub resource_id: &'a str,
-    /// Usage amount.
-    pub usage_amount: Decimal,
-    /// Pricing unit.
-    pub pricing_unit: &'a str,
-    /// Unblended rate.
-    pub unblended_rate: Option<Decimal>,
-    /// Unblended cost.
-    pub unblended_cost: Decimal,
-    /// Net unblended cost.
-    pub net_unblended_cost: Option<Decimal>,
-    /// Amortized cost.
-    pub amortized_cost: Decimal,
-    /// Net amortized cost.
-    pub net_amortized_cost: Option<Decimal>,
-    /// Public on-demand cost.
-    pub public_on_demand_cost: Option<Decimal>,
-    /// Currency.
-    pub currency: &'a str,
-    /// User tags (key, value).
-    pub tags: &'a [(String, String)],
-}
-
-/// Encodes line items as tuples of PostgreSQL's binary COPY format into a reusable buffer
-/// (<https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4>): the server then
-/// copies bytes instead of parsing text (timestamps and numerics are the costly ones to parse).
-/// [`LineItemCopy`] sends the format's header and trailer.
-pub struct CopyEncoder {
-    file_no: u32,
-    buf: Vec<u8>,
-    json: String,
-}
-
-/// Columns of a line item tuple ([`COPY_COLUMNS`]).
-const COPY_FIELDS: i16 = 22;
-/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
-const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
-/// Days from the Unix epoch to PostgreSQL's.
-const PG_EPOCH_DAYS: i32 = 10_957;
-/// The binary COPY header: signature, flags, header extension length.
-const COPY_BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
-/// The binary COPY trailer: a tuple of -1 fields.
-const COPY_BINARY_TRAILER: &[u8] = &[0xff, 0xff];
-
-impl CopyEncoder {
-    /// An encoder for the rows of file number `file_no` of an assembly (the rows' `line_no` is
-    /// `file_no << 32 | row`).
-    pub fn new(file_no: u32) -> CopyEncoder {
-        CopyEncoder {
-            file_no,
-            buf: Vec::with_capacity(1 << 20),
-            json: String::new(),
-        }
+/// Decompresses the staging table's chunks into a temporary table of one row per line item
+/// (dropped at commit), for the SQL rollups; its name.
+async fn expand_line_items(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    staging: &Staging,
+) -> StoreResult<&'static str> {
+    const EXPANDED: &str = "cur_line_items_expanded";
+    sqlx::query(&format!(
+        "CREATE TEMPORARY TABLE {EXPANDED} (
+             workspace_id uuid NOT NULL DEFAULT '{ws}', integration_id uuid NOT NULL DEFAULT '{int}',
+             billing_period date NOT NULL DEFAULT '{p}', line_no bigint NOT NULL,
+             usage_start timestamptz NOT NULL, usage_end timestamptz NOT NULL,
+             payer_account_id text NOT NULL, usage_account_id text NOT NULL,
+             line_item_type text NOT NULL, product_code text NOT NULL, usage_type text NOT NULL,
+             operation text NOT NULL, region text NOT NULL, availability_zone text NOT NULL,
+             resource_id text NOT NULL, usage_amount numeric NOT NULL, pricing_unit text NOT NULL,
+             unblended_rate numeric, unblended_cost numeric NOT NULL, net_unblended_cost numeric,
+             amortized_cost numeric NOT NULL, net_amortized_cost numeric,
+             public_on_demand_cost numeric, currency text NOT NULL, tags json NOT NULL
+         ) ON COMMIT DROP",
+        ws = staging.workspace_id.as_uuid(),
+        int = staging.integration_id.as_uuid(),
+        p = staging.period.start(),
+    ))
+    .execute(&mut **tx)
+    .await?;
+    let chunk_nos: Vec<i64> = sqlx::query_scalar(&format!(
+        "SELECT chunk_no FROM {} ORDER BY chunk_no",
+        staging.qualified()
+    ))
+    .fetch_all(&mut **tx)
+    .await?;
+    for chunk_no in chunk_nos {
+        let compressed: Vec<u8> = sqlx::query_scalar(&format!(
+            "SELECT copy_zstd FROM {} WHERE chunk_no = $1",
+            staging.qualified()
+        ))
+        .bind(chunk_no)
+        .fetch_one(&mut **tx)
+        .await?;
+        let stream = decompress_chunk(&compressed)?;
+        let mut copy = tx
+            .copy_in_raw(&format!(
+                "COPY {EXPANDED} ({LINE_ITEM_COLUMNS}) FROM STDIN WITH (FORMAT binary)"
+            ))
+            .await?;
+        copy.send(stream.as_slice()).await?;
+        copy.finish().await?;
     }
-
-    /// Bytes encoded and not yet taken.
-    pub fn len(&self) -> usize {
-        self.buf.len()
-    }
-
-    /// Whether nothing is buffered.
-    pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
-    }
-
-    /// Takes the buffered rows, leaving the encoder empty (with a buffer of the same capacity).
-    pub fn take(&mut self) -> Vec<u8> {
-        let cap = self.buf.capacity();
-        std::mem::replace(&mut self.buf, Vec::with_capacity(cap))
-    }
-
-    /// Appends row `row` (from 1) of the file.
-    pub fn push(&mut self, row: u32, item: &NewLineItem<'_>) {
-        let line_no = ((self.file_no as i64) << 32) | row as i64;
-        let b = &mut self.buf;
-        b.extend_from_slice(&COPY_FIELDS.to_be_bytes());
-        push_field(b, &line_no.to_be_bytes());
-        for ts in [item.usage_start, item.usage_end] {
-            push_field(b, &(ts.timestamp_micros() - PG_EPOCH_MICROS).to_be_bytes());
-        }
-        for s in [
-            item.payer_account_id,
-            item.usage_account_id,
-            item.line_item_type,
-            item.product_code,
-            item.usage_type,
-            item.operation,
-            item.region,
-            item.availability_zone,
-            item.resource_id,
-        ] {
-            push_text(b, s);
-        }
-        push_numeric(b, item.usage_amount);
-        push_text(b, item.pricing_unit);
-        push_opt_numeric(b, item.unblended_rate);
-        push_numeric(b, item.unblended_cost);
-        push_opt_numeric(b, item.net_unblended_cost);
-        push_numeric(b, item.amortized_cost);
-        push_opt_numeric(b, item.net_amortized_cost);
-        push_opt_numeric(b, item.public_on_demand_cost);
-        push_text(b, item.currency);
-        self.json.clear();
-        self.json.push('{');
-        for (i, (k, v)) in item.tags.iter().enumerate() {
-            if i > 0 {
-                self.json.push(',');
-            }
-            json_string(&mut self.json, k);
-            self.json.push(':');
-            json_string(&mut self.json, v);
-        }
-        self.json.push('}');
-        // `json`'s binary form is its text.
-        push_field(b, self.json.as_bytes());
-    }
-}
-
-#[inline]
-fn push_field(b: &mut Vec<u8>, value: &[u8]) {
-    b.extend_from_slice(&(value.len() as i32).to_be_bytes());
-    b.extend_from_slice(value);
-}
-
-/// Text as it is; NUL, which PostgreSQL text cannot hold, is dropped.
-#[inline]
-fn push_text(b: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
-    if !bytes.contains(&0) {
-        return push_field(b, bytes);
-    }
-    let kept: Vec<u8> = bytes.iter().copied().filter(|&c| c != 0).collect();
-    push_field(b, &kept);
-}
-
-fn push_opt_numeric(b: &mut Vec<u8>, v: Option<Decimal>) {
-    match v {
-        Some(d) => push_numeric(b, d),
-        None => b.extend_from_slice(&(-1i32).to_be_bytes()),
-    }
-}
-
-/// A decimal in `numeric`'s binary form ([`push_numeric_parts`]).
-#[inline]
-fn push_numeric(b: &mut Vec<u8>, d: Decimal) {
-    let mantissa = d.mantissa();
-    push_numeric_parts(b, mantissa < 0, mantissa.unsigned_abs(), d.scale());
-}
-
-fn json_string(out: &mut String, s: &str) {
-    out.push('"');
-    if !s.bytes().any(|c| c == b'"' || c == b'\\' || c < 0x20) {
-        out.push_str(s);
-        out.push('"');
-        return;
-    }
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\0' => {}
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    Ok(EXPANDED)
 }
 
 /// The rollups computed by PostgreSQL from the staging table, for a period whose rollups did not
@@ -756,7 +627,7 @@ async fn rollups_from_table(
     let ws = staging.workspace_id.as_uuid();
     let int = staging.integration_id.as_uuid();
     let bp = staging.period.start();
-    let q = staging.qualified();
+    let q = expand_line_items(tx, staging).await?;
     sqlx::query(&format!(
         "INSERT INTO cur_daily_costs (workspace_id, integration_id, billing_period, day, payer_account_id,
                 usage_account_id, product_code, region, line_item_type, currency,
@@ -989,68 +860,6 @@ async fn copy_rollups(
     Ok(())
 }
 
-/// Days since PostgreSQL's epoch, `date`'s binary form.
-fn pg_date(d: NaiveDate) -> i32 {
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("the Unix epoch")).num_days() as i32
-        - PG_EPOCH_DAYS
-}
-
-/// `magnitude / 10^scale` (scale 0 to 28, a decimal's) in `numeric`'s binary form: digit count,
-/// weight (of the first base-10000 digit), sign, display scale, then the base-10000 digits,
-/// aligned on the decimal point. Every digit is kept, and the scale, so `1.50` stays `1.50`.
-/// Decimals (96-bit mantissas) and rollup sums (up to `i128`) alike.
-fn push_numeric_parts(b: &mut Vec<u8>, negative: bool, magnitude: u128, scale: u32) {
-    const NUMERIC_NEG: u16 = 0x4000;
-    // The fraction is padded to whole base-10000 digits (times 10^pad). Only a sum near
-    // `i128::MAX` overflows that: its lowest digit (the last `4 - pad` decimal digits, times
-    // 10^pad) is then split off first.
-    let pad = (4 - scale % 4) % 4;
-    let frac_groups = ((scale + pad) / 4) as i16;
-    // Base-10000 digits, least significant first (39 decimal digits at most: 11 groups).
-    let mut groups = [0u16; 11];
-    let mut n = 0;
-    let mut u = match magnitude.checked_mul(10u128.pow(pad)) {
-        Some(padded) => padded,
-        None => {
-            let unit = 10u128.pow(4 - pad);
-            groups[0] = ((magnitude % unit) * 10u128.pow(pad)) as u16;
-            n = 1;
-            magnitude / unit
-        }
-    };
-    while u > u64::MAX as u128 {
-        groups[n] = (u % 10_000) as u16;
-        u /= 10_000;
-        n += 1;
-    }
-    let mut small = u as u64;
-    while small > 0 {
-        groups[n] = (small % 10_000) as u16;
-        small /= 10_000;
-        n += 1;
-    }
-    // Trailing zero digits need not be sent (the display scale keeps them).
-    let low = groups[..n].iter().take_while(|&&g| g == 0).count();
-    let digits = n - low;
-    let (weight, sign) = if digits == 0 {
-        (0, 0)
-    } else {
-        (
-            n as i16 - 1 - frac_groups,
-            if negative { NUMERIC_NEG } else { 0 },
-        )
-    };
-    b.extend_from_slice(&(8 + 2 * digits as i32).to_be_bytes());
-    b.extend_from_slice(&(digits as i16).to_be_bytes());
-    b.extend_from_slice(&weight.to_be_bytes());
-    b.extend_from_slice(&sign.to_be_bytes());
-    b.extend_from_slice(&(scale as u16).to_be_bytes());
-    for g in groups[low..n].iter().rev() {
-        b.extend_from_slice(&g.to_be_bytes());
-    }
-}
-
-/// Drops a staging table that will not be swapped in (a failed ingest).
 pub async fn drop_staging(store: &Store, staging: &Staging) -> StoreResult<()> {
     sqlx::query(&format!("DROP TABLE IF EXISTS {}", staging.qualified()))
         .execute(store.system())
@@ -1364,6 +1173,35 @@ pub async fn delete_integration_data(
     Ok(())
 }
 
+/// Every line item stored for the integration's period (through RLS), in `line_no` order: for
+/// tests, exports and support. A period holds millions: mind the memory.
+pub async fn line_items(
+    scope: &mut Scoped,
+    integration: IntegrationId,
+    period: BillingPeriod,
+) -> StoreResult<Vec<crate::line_items::StoredLineItem>> {
+    let ws = scope.workspace_id();
+    let chunks: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT copy_zstd FROM cur_line_item_chunks
+          WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3
+          ORDER BY chunk_no",
+    )
+    .bind(ws.as_uuid())
+    .bind(integration.as_uuid())
+    .bind(period.start())
+    .fetch_all(scope.tx())
+    .await?;
+    let mut items = Vec::new();
+    for compressed in chunks {
+        let stream = decompress_chunk(&compressed)?;
+        for row in crate::line_items::ChunkRows::new(&stream)? {
+            items.push(row?.to_stored()?);
+        }
+    }
+    items.sort_by_key(|i| i.line_no);
+    Ok(items)
+}
+
 /// Line items stored for the integration's period (through RLS), for integrity checks.
 pub async fn line_item_count(
     scope: &mut Scoped,
@@ -1372,7 +1210,7 @@ pub async fn line_item_count(
 ) -> StoreResult<i64> {
     let ws = scope.workspace_id();
     Ok(sqlx::query_scalar(
-        "SELECT count(*) FROM cur_line_items
+        "SELECT coalesce(sum(line_items), 0)::bigint FROM cur_line_item_chunks
           WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3",
     )
     .bind(ws.as_uuid())
@@ -1380,69 +1218,4 @@ pub async fn line_item_count(
     .bind(period.start())
     .fetch_one(scope.tx())
     .await?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn binary_text_drops_nul_and_json_escapes() {
-        let mut b = Vec::new();
-        push_text(&mut b, "a\tb\\c\nd\0f");
-        assert_eq!(b, b"\0\0\0\x08a\tb\\c\ndf");
-        let mut j = String::new();
-        json_string(&mut j, "q\"uo\\te\u{1}");
-        assert_eq!(j, "\"q\\\"uo\\\\te\\u0001\"");
-    }
-
-    fn numeric(s: &str) -> Vec<u8> {
-        let mut b = Vec::new();
-        push_numeric(&mut b, s.parse().unwrap());
-        b
-    }
-
-    #[test]
-    fn numeric_binary_form_aligns_base_10000_digits_on_the_point() {
-        // length 12: ndigits 2, weight 0, positive, dscale 2; digits 1, 5000 (1.5000 -> "1.50").
-        assert_eq!(
-            numeric("1.50"),
-            [
-                &[0, 0, 0, 12][..],
-                &[0, 2, 0, 0, 0, 0, 0, 2],
-                &[0, 1, 0x13, 0x88]
-            ]
-            .concat()
-        );
-        // -0.05: one digit 500 at weight -1, negative, dscale 2.
-        assert_eq!(
-            numeric("-0.05"),
-            [
-                &[0, 0, 0, 10][..],
-                &[0, 1, 0xff, 0xff, 0x40, 0, 0, 2],
-                &[0x01, 0xf4]
-            ]
-            .concat()
-        );
-        // 20000: the trailing zero digit is left out, the weight says where 2 stands.
-        assert_eq!(
-            numeric("20000"),
-            [&[0, 0, 0, 10][..], &[0, 1, 0, 1, 0, 0, 0, 0], &[0, 2]].concat()
-        );
-        // Beyond a decimal's range: 170141183460469231731.687303715884105727 (i128::MAX, scale 18).
-        let mut big = Vec::new();
-        push_numeric_parts(&mut big, false, i128::MAX as u128, 18);
-        assert_eq!(&big[4..12], &[0, 11, 0, 5, 0, 0, 0, 18]);
-        assert_eq!(&big[12..16], &[0, 1, 0x1b, 0x66]); // 1, 7014, ... 1731, 6873, ... 2700
-                                                       // A scale that pads the fraction, on the largest magnitude: no overflow, last digit 7000.
-        let mut padded = Vec::new();
-        push_numeric_parts(&mut padded, true, i128::MAX as u128, 1);
-        assert_eq!(&padded[4..12], &[0, 11, 0, 9, 0x40, 0, 0, 1]);
-        assert_eq!(&padded[padded.len() - 2..], &[0x1b, 0x58]);
-        // Zero keeps its scale and has no digits.
-        assert_eq!(
-            numeric("0.000"),
-            [&[0, 0, 0, 8][..], &[0, 0, 0, 0, 0, 0, 0, 3]].concat()
-        );
-    }
 }

@@ -11,6 +11,7 @@ pub mod costs;
 pub mod cur;
 pub mod integrations;
 pub mod jobs;
+pub mod line_items;
 pub mod members;
 pub mod notifications;
 pub mod revocation;
@@ -39,6 +40,9 @@ pub enum StoreError {
     /// A database fault.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// Stored data that cannot be read back (a line item chunk); the message says what.
+    #[error("{0}")]
+    Corrupt(String),
     /// Migrations could not be applied.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

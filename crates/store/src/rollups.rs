@@ -8,7 +8,7 @@
 //! a sum that would overflow, gives up ([`PeriodRollups::FromTable`]) and the swap falls back to
 //! computing the rollups in SQL from the loaded table.
 
-use crate::cur::NewLineItem;
+use crate::line_items::NewLineItem;
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;

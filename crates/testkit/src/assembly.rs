@@ -2,11 +2,11 @@
 //! items without the worker.
 
 use costline_domain::{BillingPeriod, IntegrationId, WorkspaceId};
-use costline_store::cur::{self, AssemblyInfo, Staging};
+use costline_store::cur::{self, AssemblyInfo, LineItemCopy, Staging};
 use costline_store::Store;
 
 /// Records that `period` expects `assembly_id` (one file, as the ingest would) and creates its
-/// empty staging table, ready for `LineItemCopy` or a direct insert, then `cur::swap_period`.
+/// empty staging table, ready for `LineItemCopy` (or [`fill_staging`]), then `cur::swap_period`.
 pub async fn begin_assembly(
     store: &Store,
     workspace: WorkspaceId,
@@ -33,4 +33,61 @@ pub async fn begin_assembly(
     cur::create_staging(store, workspace, integration, period, assembly_id)
         .await
         .expect("create the staging table")
+}
+
+/// Fills a staging table with `rows` synthetic line items through the ingest's own encoder and
+/// COPY: line item `n` (from 1) is used on day `n % 28` of the period, in one of 20 accounts and
+/// 4 services, costs `(n % 1000) * 0.001 + 0.01` USD and is tagged `Team` = `team-<n % 7>`.
+pub async fn fill_staging(store: &Store, staging: &Staging, rows: u64) {
+    use costline_store::line_items::{CopyEncoder, NewLineItem, CHUNK_BYTES};
+    use rust_decimal::Decimal;
+    const SERVICES: [&str; 4] = ["AmazonEC2", "AmazonS3", "AmazonRDS", "AWSLambda"];
+    let start = staging
+        .period()
+        .start()
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    let mut copy = LineItemCopy::start(store, staging)
+        .await
+        .expect("start the COPY");
+    let mut encoder = CopyEncoder::new(1);
+    for n in 1..=rows {
+        let usage_start = start + chrono::Duration::days((n % 28) as i64);
+        let account = format!("2109876543{:02}", n % 20);
+        let resource = format!("i-{n}");
+        let tags = [("Team".to_owned(), format!("team-{}", n % 7))];
+        let cost = Decimal::new((n % 1000) as i64, 3) + Decimal::new(1, 2);
+        encoder.push(
+            n as u32,
+            &NewLineItem {
+                usage_start,
+                usage_end: usage_start + chrono::Duration::hours(1),
+                payer_account_id: "210987654321",
+                usage_account_id: &account,
+                line_item_type: "Usage",
+                product_code: SERVICES[(n % 4) as usize],
+                usage_type: "BoxUsage:m5.large",
+                operation: "RunInstances",
+                region: "us-east-1",
+                availability_zone: "us-east-1a",
+                resource_id: &resource,
+                usage_amount: Decimal::ONE,
+                pricing_unit: "Hrs",
+                unblended_rate: Some(Decimal::new(96, 3)),
+                unblended_cost: cost,
+                net_unblended_cost: None,
+                amortized_cost: cost,
+                net_amortized_cost: None,
+                public_on_demand_cost: None,
+                currency: "USD",
+                tags: &tags,
+            },
+        );
+        if encoder.len() >= CHUNK_BYTES {
+            copy.send(&encoder.take()).await.expect("send a chunk");
+        }
+    }
+    copy.send(&encoder.take()).await.expect("send a chunk");
+    let stored = copy.finish().await.expect("finish the COPY");
+    assert_eq!(stored, rows, "line items stored");
 }

@@ -21,7 +21,7 @@ pub use app::{
     spawn_app, spawn_app_with_gateway, spawn_app_with_workers, TestApp, TestWorkspace,
     PLATFORM_ACCOUNT_ID,
 };
-pub use assembly::begin_assembly;
+pub use assembly::{begin_assembly, fill_staging};
 pub use browser::{chromedriver, chromium_capabilities, screenshot_dir, Browser, Chromedriver};
 pub use customer::customer_s3;
 pub use database::{fresh_store, TestDb};

@@ -18,10 +18,9 @@ use costline_cur::discovery::{DiscoveredPeriod, FileFormat, ReportKind};
 use costline_cur::{Compression, CsvReader, CurError, LineItem, ParquetReader};
 use costline_domain::{BillingPeriod, IntegrationId};
 use costline_jobs::{JobContext, JobError, JobHandler};
-use costline_store::cur::{
-    self, AssemblyInfo, CopyEncoder, FileRecord, LineItemCopy, NewLineItem, Staging,
-};
+use costline_store::cur::{self, AssemblyInfo, FileRecord, LineItemCopy, Staging};
 use costline_store::jobs::JobProgress;
+use costline_store::line_items::{CopyEncoder, NewLineItem, SealedChunks, CHUNK_BYTES};
 use costline_store::notifications::{self, NewNotification};
 use costline_store::rollups::{PeriodRollups, RollupBuilder, DEFAULT_MAX_GROUPS};
 use costline_store::{integrations, support, Store, StoreError};
@@ -37,9 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Files read at once by one ingest job (each holds one COPY connection).
 pub const PARALLEL_FILES: usize = 2;
-/// COPY chunk size.
-const CHUNK_BYTES: usize = 1 << 20;
-/// Chunks buffered between a parser and its COPY.
+/// Line item chunks buffered between a parser and its COPY.
 const CHUNKS_IN_FLIGHT: usize = 2;
 /// How often progress is written while a file is read.
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
@@ -674,7 +671,7 @@ async fn load_file(
     };
 
     let mut copy = LineItemCopy::start(store, staging).await?;
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
+    let (tx, mut rx) = mpsc::channel::<SealedChunks>(CHUNKS_IN_FLIGHT);
     let encoder = CopyEncoder::new(file_no);
     let cancel = job.cancellation().clone();
     let parse_stop = stop.clone();
@@ -830,7 +827,7 @@ fn parse(
     key: &str,
     mut enc: CopyEncoder,
     mut rollups: RollupBuilder,
-    tx: mpsc::Sender<Vec<u8>>,
+    tx: mpsc::Sender<SealedChunks>,
     stop: &AtomicBool,
     cancel: &CancellationToken,
     counters: &Counters,
