@@ -535,6 +535,24 @@ async fn binary_copy_keeps_every_digit_and_rollups_summed_while_parsing_equal_sq
     load_and_swap(store, ws, int, "asm-rust", &items, true).await;
     let from_rust = rollup_rows(store, ws).await;
     assert_eq!(from_rust, from_sql);
+    // The narrow keys (group numbers, migration 0015) still leave one row per dimension set.
+    for (table, dims) in [
+        ("cur_daily_costs", ""),
+        ("cur_daily_tag_costs", "tag_key, tag_value, "),
+    ] {
+        let (rows, distinct): (i64, i64) = sqlx::query_as(&format!(
+            "SELECT count(*), count(DISTINCT ({dims}integration_id, billing_period, day,
+                    payer_account_id, usage_account_id, product_code, region, line_item_type,
+                    currency))
+               FROM {table} WHERE workspace_id = $1"
+        ))
+        .bind(ws.as_uuid())
+        .fetch_one(store.system())
+        .await
+        .unwrap();
+        assert!(rows > 1, "{table} has rows");
+        assert_eq!(rows, distinct, "{table}: one row per dimension set");
+    }
 
     // The stored line items read back as the decimals and strings that were sent.
     let mut scope = store.scoped(ws).await.unwrap();

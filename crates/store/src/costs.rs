@@ -325,6 +325,12 @@ pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer>
 /// decompressed one at a time, each line item added to its group. Same groups, sums, order and
 /// `null`s as the SQL over the rollups.
 async fn from_line_items(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer> {
+    if q.group_by.len() >= MAX_KEYS {
+        return Err(StoreError::Conflict(format!(
+            "group_by takes at most {} keys",
+            MAX_KEYS - 1
+        )));
+    }
     let ws = scope.workspace_id();
     let start = q.start.and_time(chrono::NaiveTime::MIN).and_utc();
     let end = q.end.and_time(chrono::NaiveTime::MIN).and_utc();
@@ -337,6 +343,7 @@ async fn from_line_items(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostA
     .bind(end)
     .fetch_all(scope.tx())
     .await?;
+    let (start_us, end_us) = (start.timestamp_micros(), end.timestamp_micros());
     let mut groups = LineItemGroups::new(q);
     for (integration, period, chunk_no) in chunks {
         let compressed: Vec<u8> = sqlx::query_scalar(
@@ -353,72 +360,117 @@ async fn from_line_items(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostA
         let stream = decompress_chunk(&compressed)?;
         for row in ChunkRows::new(&stream)? {
             let row = row?;
-            let usage_start = row.timestamp(Column::UsageStart)?;
-            if usage_start < start || usage_start >= end {
+            let usage_start = row.unix_micros(Column::UsageStart)?;
+            if usage_start < start_us || usage_start >= end_us {
                 continue;
             }
-            groups.add(&row, usage_start.date_naive())?;
+            groups.add(&row, usage_start.div_euclid(MICROS_PER_DAY))?;
         }
     }
     groups.finish()
 }
 
-/// Groups of line items, summed exactly.
+/// Groups of line items, summed exactly. Key values are interned (id 0 is SQL's `NULL`), so a
+/// line item of a group already seen allocates nothing.
 struct LineItemGroups<'q> {
     q: &'q CostQuery,
-    sums: FxHashMap<(Vec<Option<String>>, String), ExactSum>,
-    /// The requested tag values of each distinct tags object seen (`None`: absent or empty).
-    tag_values: FxHashMap<String, Vec<Option<String>>>,
+    /// Group key: the ids of its values in `group_by` order, then its currency's.
+    sums: FxHashMap<[u32; MAX_KEYS], ExactSum>,
+    values: Vec<Option<String>>,
+    ids: FxHashMap<String, u32>,
+    /// Ids of each day's (since the Unix epoch) `YYYY-MM-DD` and `YYYY-MM`.
+    days: FxHashMap<i64, (u32, u32)>,
+    /// Ids of the requested tag values of each distinct tags object seen.
+    tag_values: FxHashMap<Vec<u8>, Vec<u32>>,
 }
+
+/// The API takes at most 6 `group_by` keys; one more for the currency.
+const MAX_KEYS: usize = 8;
+const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 impl<'q> LineItemGroups<'q> {
     fn new(q: &'q CostQuery) -> Self {
         LineItemGroups {
             q,
             sums: FxHashMap::default(),
+            values: vec![None],
+            ids: FxHashMap::default(),
+            days: FxHashMap::default(),
             tag_values: FxHashMap::default(),
         }
     }
 
-    fn add(&mut self, row: &crate::line_items::ChunkRow<'_>, day: NaiveDate) -> StoreResult<()> {
-        let tags_json = row.text(Column::Tags)?;
-        if !self.tag_values.contains_key(tags_json) {
-            let values = tag_values(self.q, tags_json)?;
-            self.tag_values.insert(tags_json.to_owned(), values);
+    fn id(&mut self, value: Option<&str>) -> u32 {
+        let Some(v) = value else { return 0 };
+        if let Some(&id) = self.ids.get(v) {
+            return id;
         }
-        let tags = &self.tag_values[tags_json];
+        let id = self.values.len() as u32;
+        self.values.push(Some(v.to_owned()));
+        self.ids.insert(v.to_owned(), id);
+        id
+    }
+
+    /// Adds a line item used on `day` (days since the Unix epoch).
+    fn add(&mut self, row: &crate::line_items::ChunkRow<'_>, day: i64) -> StoreResult<()> {
+        let q = self.q;
+        let tags_json = row.bytes(Column::Tags).unwrap_or(b"{}");
+        if !self.tag_values.contains_key(tags_json) {
+            let values = tag_values(q, row.text(Column::Tags)?)?;
+            let ids = values.iter().map(|v| self.id(v.as_deref())).collect();
+            self.tag_values.insert(tags_json.to_vec(), ids);
+        }
+        let (day_id, month_id) = match self.days.get(&day) {
+            Some(&ids) => ids,
+            None => {
+                let day_no = i32::try_from(day + 719_163)
+                    .map_err(|_| StoreError::Corrupt("a usage day out of range".into()))?;
+                // Days from 0001-01-01 (chrono's day 1) to the Unix epoch: 719,162.
+                let date = NaiveDate::from_num_days_from_ce_opt(day_no)
+                    .ok_or_else(|| StoreError::Corrupt("a usage day out of range".into()))?;
+                let ids = (
+                    self.id(Some(&date.format("%Y-%m-%d").to_string())),
+                    self.id(Some(&date.format("%Y-%m").to_string())),
+                );
+                self.days.insert(day, ids);
+                ids
+            }
+        };
+        let mut key = [0u32; MAX_KEYS];
         let mut tag_no = 0;
-        let mut keys = Vec::with_capacity(self.q.group_by.len());
-        for d in &self.q.group_by {
-            keys.push(match d {
-                CostDimension::Day => Some(day.format("%Y-%m-%d").to_string()),
-                CostDimension::Month => Some(day.format("%Y-%m").to_string()),
-                CostDimension::Account => Some(row.text(Column::UsageAccountId)?.to_owned()),
-                CostDimension::PayerAccount => Some(row.text(Column::PayerAccountId)?.to_owned()),
-                CostDimension::Service => Some(row.text(Column::ProductCode)?.to_owned()),
-                CostDimension::Region => Some(row.text(Column::Region)?.to_owned()),
-                CostDimension::LineItemType => Some(row.text(Column::LineItemType)?.to_owned()),
+        for (slot, d) in key.iter_mut().zip(&q.group_by) {
+            *slot = match d {
+                CostDimension::Day => day_id,
+                CostDimension::Month => month_id,
+                CostDimension::Account => self.id(Some(row.text(Column::UsageAccountId)?)),
+                CostDimension::PayerAccount => self.id(Some(row.text(Column::PayerAccountId)?)),
+                CostDimension::Service => self.id(Some(row.text(Column::ProductCode)?)),
+                CostDimension::Region => self.id(Some(row.text(Column::Region)?)),
+                CostDimension::LineItemType => self.id(Some(row.text(Column::LineItemType)?)),
                 CostDimension::Tag(_) => {
                     tag_no += 1;
-                    tags[tag_no - 1].clone()
+                    self.tag_values[tags_json][tag_no - 1]
                 }
-            });
+            };
         }
-        let unblended = row
-            .numeric(Column::UnblendedCost)?
-            .ok_or_else(|| StoreError::Corrupt("a line item without unblended cost".into()))?;
-        let amount = match self.q.metric {
-            CostMetric::Unblended => unblended,
-            CostMetric::NetUnblended => row.numeric(Column::NetUnblendedCost)?.unwrap_or(unblended),
-            CostMetric::Amortized => row
-                .numeric(Column::AmortizedCost)?
-                .ok_or_else(|| StoreError::Corrupt("a line item without amortized cost".into()))?,
+        key[q.group_by.len()] = self.id(Some(row.text(Column::Currency)?));
+        let column = match q.metric {
+            CostMetric::Unblended => Column::UnblendedCost,
+            CostMetric::NetUnblended => Column::NetUnblendedCost,
+            CostMetric::Amortized => Column::AmortizedCost,
         };
-        let currency = row.text(Column::Currency)?.to_owned();
+        let amount = match row.numeric_parts(column)? {
+            Some(parts) => parts,
+            // Net unblended cost is the unblended cost where the report has none.
+            None if column == Column::NetUnblendedCost => row
+                .numeric_parts(Column::UnblendedCost)?
+                .ok_or_else(|| StoreError::Corrupt("a line item without unblended cost".into()))?,
+            None => return Err(StoreError::Corrupt("a line item without its cost".into())),
+        };
         self.sums
-            .entry((keys, currency))
+            .entry(key)
             .or_default()
-            .add(amount)
+            .add_parts(amount.0, amount.1)
             .map_err(|_| too_large())
     }
 
@@ -426,11 +478,15 @@ impl<'q> LineItemGroups<'q> {
     fn finish(self) -> StoreResult<CostAnswer> {
         let mut rows = Vec::with_capacity(self.sums.len());
         let mut total = ExactSum::default();
-        for ((keys, currency), sum) in self.sums {
+        let n = self.q.group_by.len();
+        for (key, sum) in self.sums {
             total.add_sum(&sum).map_err(|_| too_large())?;
             rows.push(CostRow {
-                keys,
-                currency,
+                keys: key[..n]
+                    .iter()
+                    .map(|&id| self.values[id as usize].clone())
+                    .collect(),
+                currency: self.values[key[n] as usize].clone().unwrap_or_default(),
                 amount: to_decimal(&sum)?,
             });
         }

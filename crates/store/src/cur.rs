@@ -631,11 +631,13 @@ async fn rollups_from_table(
     sqlx::query(&format!(
         "INSERT INTO cur_daily_costs (workspace_id, integration_id, billing_period, day, payer_account_id,
                 usage_account_id, product_code, region, line_item_type, currency,
-                unblended, net_unblended, amortized, line_items)
+                unblended, net_unblended, amortized, line_items, group_no)
          SELECT workspace_id, integration_id, billing_period, (usage_start AT TIME ZONE 'UTC')::date,
                 payer_account_id, usage_account_id, product_code, region, line_item_type, currency,
                 sum(unblended_cost), sum(coalesce(net_unblended_cost, unblended_cost)),
-                sum(amortized_cost), count(*)
+                sum(amortized_cost), count(*),
+                row_number() OVER (ORDER BY (usage_start AT TIME ZONE 'UTC')::date, payer_account_id,
+                    usage_account_id, product_code, region, line_item_type, currency)
            FROM {q}
           GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
     ))
@@ -671,13 +673,16 @@ async fn rollups_from_table(
     sqlx::query(&format!(
         "INSERT INTO cur_daily_tag_costs (workspace_id, integration_id, billing_period, tag_key, tag_value,
                 day, payer_account_id, usage_account_id, product_code, region, line_item_type, currency,
-                unblended, net_unblended, amortized, line_items)
+                unblended, net_unblended, amortized, line_items, group_no)
          SELECT li.workspace_id, li.integration_id, li.billing_period, k.tag_key,
                 coalesce(li.tags ->> k.tag_key, ''), (li.usage_start AT TIME ZONE 'UTC')::date,
                 li.payer_account_id, li.usage_account_id, li.product_code, li.region,
                 li.line_item_type, li.currency,
                 sum(li.unblended_cost), sum(coalesce(li.net_unblended_cost, li.unblended_cost)),
-                sum(li.amortized_cost), count(*)
+                sum(li.amortized_cost), count(*),
+                row_number() OVER (ORDER BY k.tag_key, coalesce(li.tags ->> k.tag_key, ''),
+                    (li.usage_start AT TIME ZONE 'UTC')::date, li.payer_account_id,
+                    li.usage_account_id, li.product_code, li.region, li.line_item_type, li.currency)
            FROM {q} li
            JOIN workspace_tag_keys k ON k.workspace_id = li.workspace_id
           WHERE li.workspace_id = $1
@@ -751,14 +756,22 @@ impl RollupShape {
     }
 
     /// Appends one row: workspace, integration and period (`prefix`, 3 fields), the key, the
-    /// three sums and the line item count.
-    fn push_row(self, buf: &mut Vec<u8>, prefix: &[u8], key: &GroupKey<'_>, sums: &GroupSums) {
+    /// three sums, the line item count and, for the daily tables, the group's number.
+    fn push_row(
+        self,
+        buf: &mut Vec<u8>,
+        prefix: &[u8],
+        key: &GroupKey<'_>,
+        sums: &GroupSums,
+        group_no: Option<i32>,
+    ) {
         let tag = match (self, key.tag) {
             (RollupShape::Tagged, Some(tag)) => Some(tag),
             _ => None,
         };
         let texts = self.key_texts(key);
-        let fields = 3 + 2 * tag.is_some() as usize + 1 + texts.len() + 4;
+        let fields =
+            3 + 2 * tag.is_some() as usize + 1 + texts.len() + 4 + group_no.is_some() as usize;
         buf.extend_from_slice(&(fields as i16).to_be_bytes());
         buf.extend_from_slice(prefix);
         if let Some((tag_key, tag_value)) = tag {
@@ -774,6 +787,9 @@ impl RollupShape {
             push_numeric_parts(buf, mantissa < 0, mantissa.unsigned_abs(), scale);
         }
         push_field(buf, &sums.line_items.to_be_bytes());
+        if let Some(n) = group_no {
+            push_field(buf, &n.to_be_bytes());
+        }
     }
 }
 
@@ -798,40 +814,46 @@ async fn copy_rollups(
         push_field(&mut prefix, id.as_bytes());
     }
     push_field(&mut prefix, &pg_date(staging.period.start()).to_be_bytes());
-    let tables: [(&str, &str, RollupShape, RollupRows<'_>); 5] = [
+    // The daily tables number their groups (their primary key's last column, migration 0015).
+    let tables: [(&str, &str, RollupShape, bool, RollupRows<'_>); 5] = [
         (
             "cur_daily_costs",
             "day",
             RollupShape::Full,
+            true,
             Box::new(built.daily()),
         ),
         (
             "cur_monthly_costs",
             "month",
             RollupShape::Full,
+            false,
             derived_rows(&derived.monthly),
         ),
         (
             "cur_daily_service_costs",
             "day",
             RollupShape::ByService,
+            false,
             derived_rows(&derived.daily_by_service),
         ),
         (
             "cur_daily_account_costs",
             "day",
             RollupShape::ByAccount,
+            false,
             derived_rows(&derived.daily_by_account),
         ),
         (
             "cur_daily_tag_costs",
             "day",
             RollupShape::Tagged,
+            true,
             Box::new(built.tagged()),
         ),
     ];
     let mut buf = Vec::with_capacity(1 << 20);
-    for (table, day, shape, rows) in tables {
+    for (table, day, shape, numbered, rows) in tables {
         let mut rows = rows.peekable();
         if rows.peek().is_none() {
             continue;
@@ -839,14 +861,16 @@ async fn copy_rollups(
         let mut copy = tx
             .copy_in_raw(&format!(
                 "COPY {table} (workspace_id, integration_id, billing_period, {columns},
-                      unblended, net_unblended, amortized, line_items)
+                      unblended, net_unblended, amortized, line_items{group_no})
                  FROM STDIN WITH (FORMAT binary)",
                 columns = shape.key_columns(day),
+                group_no = if numbered { ", group_no" } else { "" },
             ))
             .await?;
         buf.extend_from_slice(COPY_BINARY_HEADER);
-        for (key, sums) in rows {
-            shape.push_row(&mut buf, &prefix, &key, sums);
+        for (n, (key, sums)) in rows.enumerate() {
+            let group_no = numbered.then_some(n as i32 + 1);
+            shape.push_row(&mut buf, &prefix, &key, sums, group_no);
             if buf.len() >= 1 << 20 {
                 copy.send(buf.as_slice()).await?;
                 buf.clear();

@@ -340,9 +340,21 @@ impl<'a> ChunkRow<'a> {
 
     /// A timestamp column (`UsageStart` or `UsageEnd`).
     pub fn timestamp(&self, c: Column) -> StoreResult<DateTime<Utc>> {
-        let micros = i64::from_be_bytes(fixed::<8>(self.field(c))?);
-        DateTime::from_timestamp_micros(micros + PG_EPOCH_MICROS)
+        DateTime::from_timestamp_micros(self.unix_micros(c)?)
             .ok_or_else(|| corrupt("a timestamp out of range"))
+    }
+
+    /// A timestamp column as microseconds since the Unix epoch.
+    pub fn unix_micros(&self, c: Column) -> StoreResult<i64> {
+        let micros = i64::from_be_bytes(fixed::<8>(self.field(c))?);
+        micros
+            .checked_add(PG_EPOCH_MICROS)
+            .ok_or_else(|| corrupt("a timestamp out of range"))
+    }
+
+    /// A text column's bytes, unchecked (`None` for NULL).
+    pub fn bytes(&self, c: Column) -> Option<&'a [u8]> {
+        self.field(c)
     }
 
     /// The UTC date of the usage start.
@@ -359,6 +371,11 @@ impl<'a> ChunkRow<'a> {
     /// A numeric column; `None` for NULL.
     pub fn numeric(&self, c: Column) -> StoreResult<Option<Decimal>> {
         self.field(c).map(decode_numeric).transpose()
+    }
+
+    /// A numeric column as mantissa and scale; `None` for NULL.
+    pub fn numeric_parts(&self, c: Column) -> StoreResult<Option<(i128, u32)>> {
+        self.field(c).map(decode_numeric_parts).transpose()
     }
 }
 
@@ -434,6 +451,13 @@ fn fixed<const N: usize>(field: Option<&[u8]>) -> StoreResult<[u8; N]> {
 
 /// `numeric`'s binary form (as [`push_numeric_parts`] writes it) back to a decimal.
 fn decode_numeric(b: &[u8]) -> StoreResult<Decimal> {
+    let (m, scale) = decode_numeric_parts(b)?;
+    Decimal::try_from_i128_with_scale(m, scale)
+        .map_err(|_| corrupt("a numeric that is not a decimal"))
+}
+
+/// `numeric`'s binary form back to a mantissa and a scale (at most 28, a decimal's).
+fn decode_numeric_parts(b: &[u8]) -> StoreResult<(i128, u32)> {
     const NUMERIC_NEG: u16 = 0x4000;
     let bad = || corrupt("a numeric that is not a decimal");
     let head = |i: usize| -> StoreResult<u16> {
@@ -472,7 +496,7 @@ fn decode_numeric(b: &[u8]) -> StoreResult<Decimal> {
     if sign == NUMERIC_NEG {
         m = -m;
     }
-    Decimal::try_from_i128_with_scale(m, scale).map_err(|_| bad())
+    Ok((m, scale))
 }
 
 #[inline]

@@ -53,10 +53,10 @@ impl ExactSum {
         self.add_parts(other.mantissa(), other.scale as u32)
     }
 
-    /// Like PostgreSQL's `numeric` sum, the result keeps the largest scale of its terms, zeros
+    /// Adds `mantissa / 10^scale`. Like PostgreSQL's `numeric` sum, the result keeps the largest scale of its terms, zeros
     /// included (`1.5 + 0.000 = 1.500`), so both ways of computing rollups print alike.
     #[inline]
-    fn add_parts(&mut self, mantissa: i128, scale: u32) -> Result<(), SumOverflow> {
+    pub fn add_parts(&mut self, mantissa: i128, scale: u32) -> Result<(), SumOverflow> {
         let mut sum = self.mantissa();
         let mut m = mantissa;
         let own = self.scale as u32;
