@@ -40,6 +40,7 @@ CREATE POLICY tenant_isolation ON cur_line_item_chunks
 -- The application only reads line items; ingestion writes through the owner.
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON cur_line_item_chunks FROM costline_app;
 
--- The dropped line items are read again from the customer's bucket: the next poll ingests every
--- period anew (its rollups keep serving the same numbers until then).
-UPDATE cur_periods SET live_assembly_id = NULL, live_table = NULL;
+-- The dropped line items are read again from the customer's bucket: a period without a live
+-- table is not served in full, so the next poll ingests it anew (its rollups keep serving the
+-- same numbers until then, and the period stays `ready`).
+UPDATE cur_periods SET live_table = NULL;

@@ -66,6 +66,69 @@ async fn reports_in_the_bucket_become_exact_costs_and_assemblies_replace_each_ot
     assert_eq!(feb_view["rows"], feb.expected.rows);
     assert_period_matches(&app, &ws, &jan).await;
     assert_period_matches(&app, &ws, &feb).await;
+
+    // February's line items gone, as migration 0014 left every period: its rollups still serve,
+    // it stays ready, and the next poll ingests it again.
+    let sys = app.db.store.system();
+    let live: String = sqlx::query_scalar(
+        "SELECT live_table FROM cur_periods WHERE billing_period = '2024-02-01'",
+    )
+    .fetch_one(sys)
+    .await
+    .unwrap();
+    sqlx::query(&format!("DROP TABLE cur_parts.{live}"))
+        .execute(sys)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE cur_periods SET live_table = NULL WHERE billing_period = '2024-02-01'")
+        .execute(sys)
+        .await
+        .unwrap();
+    let view = app
+        .call(
+            "GET",
+            &format!("/api/v1/integrations/aws/{id}"),
+            Some(&ws.token),
+            None,
+        )
+        .await
+        .1;
+    assert_eq!(view["cur"]["status"], "ready", "{view:#}");
+    let body = costs(
+        &app,
+        &ws,
+        "start=2024-02-01&end=2024-03-01&group_by=service",
+    )
+    .await;
+    assert_eq!(
+        dec(&body["total"]),
+        feb.expected.unblended,
+        "the rollups still serve"
+    );
+    sync_until(&app, &ws, &id, "the sync to be queued", |_| true).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let stored: bool = sqlx::query_scalar(
+            "SELECT live_table IS NOT NULL FROM cur_periods WHERE billing_period = '2024-02-01'",
+        )
+        .fetch_one(sys)
+        .await
+        .unwrap();
+        if stored {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "February's line items are stored again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        period_view(&app, &ws, &id, "2024-02").await["rows"],
+        feb.expected.rows
+    );
+    assert_period_matches(&app, &ws, &feb).await;
+
     // Both months at once.
     let body = costs(&app, &ws, "start=2024-01-01&end=2024-03-01").await;
     assert_eq!(

@@ -60,6 +60,9 @@ pub struct CurPeriod {
     pub error: Option<String>,
     /// The assembly served to readers, if any.
     pub live_assembly_id: Option<String>,
+    /// Whether the served assembly's line items are stored (false after migration 0014 dropped
+    /// them, until the period is ingested again).
+    pub line_items_stored: bool,
     /// Line items of the served assembly.
     pub rows: Option<i64>,
     /// Currency of the served assembly.
@@ -79,7 +82,8 @@ impl CurPeriod {
 
 const PERIOD_COLUMNS: &str =
     "integration_id, billing_period, status, assembly_id, format, files, bytes, error,
-    live_assembly_id, rows, currency, ingested_at, updated_at";
+    live_assembly_id, live_table IS NOT NULL AS line_items_stored, rows, currency, ingested_at,
+    updated_at";
 
 /// The CUR state of an integration found by polling.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]

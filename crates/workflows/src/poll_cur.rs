@@ -191,7 +191,8 @@ impl JobHandler for PollCur {
             }
             let stored = cur::period(&mut scope, live.id, p.period).await?;
             if let Some(s) = &stored {
-                let served = s.live_assembly_id.as_deref() == Some(p.assembly_id.as_str());
+                let served = s.live_assembly_id.as_deref() == Some(p.assembly_id.as_str())
+                    && s.line_items_stored;
                 // A failed assembly is not retried by polling (a corrupt file stays corrupt):
                 // a new delivery or a support backfill reingests it.
                 let failed = s.assembly_id == p.assembly_id && s.status == cur::PERIOD_ERROR;
