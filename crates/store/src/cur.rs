@@ -2,7 +2,9 @@
 //! period's assembly, rollups and tag keys (migrations/0005_cur.sql,
 //! docs/adr/0007-cur-storage.md).
 //!
-//! Line items are loaded into a fresh table ([`create_staging`], [`LineItemCopy`]) and swapped in
+//! Line items are stored in compressed chunks (`crate::line_items`, migration 0014,
+//! docs/adr/0012-line-item-chunks.md), loaded into a fresh table ([`create_staging`],
+//! [`LineItemCopy`]) and swapped in
 //! with [`prepare_swap`] + [`PendingSwap::commit`] (or [`swap_period`]): one transaction
 //! replaces the period's line item partition and rebuilds its rollups, so readers see the
 //! previous assembly until it commits and a failed ingest leaves it in place.
