@@ -343,8 +343,14 @@ async fn from_line_items(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostA
     .bind(end)
     .fetch_all(scope.tx())
     .await?;
-    let (start_us, end_us) = (start.timestamp_micros(), end.timestamp_micros());
-    let mut groups = LineItemGroups::new(q);
+    // Each chunk is decompressed and summed on a blocking thread (a month takes seconds of CPU
+    // that must not stall the server's other requests) while the next one is fetched.
+    let mut idle = Some(LineItemGroups::new(
+        q.clone(),
+        start.timestamp_micros(),
+        end.timestamp_micros(),
+    ));
+    let mut summing: Option<tokio::task::JoinHandle<StoreResult<LineItemGroups>>> = None;
     for (integration, period, chunk_no) in chunks {
         let compressed: Vec<u8> = sqlx::query_scalar(
             "SELECT copy_zstd FROM cur_line_item_chunks
@@ -357,23 +363,36 @@ async fn from_line_items(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostA
         .bind(chunk_no)
         .fetch_one(scope.tx())
         .await?;
-        let stream = decompress_chunk(&compressed)?;
-        for row in ChunkRows::new(&stream)? {
-            let row = row?;
-            let usage_start = row.unix_micros(Column::UsageStart)?;
-            if usage_start < start_us || usage_start >= end_us {
-                continue;
-            }
-            groups.add(&row, usage_start.div_euclid(MICROS_PER_DAY))?;
-        }
+        let mut groups = match summing.take() {
+            Some(task) => joined(task).await?,
+            None => idle.take().expect("the groups are idle or being summed"),
+        };
+        summing = Some(tokio::task::spawn_blocking(move || {
+            groups.add_chunk(&compressed)?;
+            Ok(groups)
+        }));
     }
+    let groups = match summing {
+        Some(task) => joined(task).await?,
+        None => idle.expect("the groups are idle or being summed"),
+    };
     groups.finish()
+}
+
+async fn joined(
+    task: tokio::task::JoinHandle<StoreResult<LineItemGroups>>,
+) -> StoreResult<LineItemGroups> {
+    task.await
+        .map_err(|e| StoreError::Corrupt(format!("summing line items failed: {e}")))?
 }
 
 /// Groups of line items, summed exactly. Key values are interned (id 0 is SQL's `NULL`), so a
 /// line item of a group already seen allocates nothing.
-struct LineItemGroups<'q> {
-    q: &'q CostQuery,
+struct LineItemGroups {
+    q: std::sync::Arc<CostQuery>,
+    /// The query's range, in microseconds since the Unix epoch.
+    start_us: i64,
+    end_us: i64,
     /// Group key: the ids of its values in `group_by` order, then its currency's.
     sums: FxHashMap<[u32; MAX_KEYS], ExactSum>,
     values: Vec<Option<String>>,
@@ -388,10 +407,12 @@ struct LineItemGroups<'q> {
 const MAX_KEYS: usize = 8;
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
-impl<'q> LineItemGroups<'q> {
-    fn new(q: &'q CostQuery) -> Self {
+impl LineItemGroups {
+    fn new(q: CostQuery, start_us: i64, end_us: i64) -> Self {
         LineItemGroups {
-            q,
+            q: std::sync::Arc::new(q),
+            start_us,
+            end_us,
             sums: FxHashMap::default(),
             values: vec![None],
             ids: FxHashMap::default(),
@@ -411,12 +432,26 @@ impl<'q> LineItemGroups<'q> {
         id
     }
 
+    /// Adds the line items of a chunk used in the query's range.
+    fn add_chunk(&mut self, compressed: &[u8]) -> StoreResult<()> {
+        let stream = decompress_chunk(compressed)?;
+        for row in ChunkRows::new(&stream)? {
+            let row = row?;
+            let usage_start = row.unix_micros(Column::UsageStart)?;
+            if usage_start < self.start_us || usage_start >= self.end_us {
+                continue;
+            }
+            self.add(&row, usage_start.div_euclid(MICROS_PER_DAY))?;
+        }
+        Ok(())
+    }
+
     /// Adds a line item used on `day` (days since the Unix epoch).
     fn add(&mut self, row: &crate::line_items::ChunkRow<'_>, day: i64) -> StoreResult<()> {
-        let q = self.q;
+        let q = std::sync::Arc::clone(&self.q);
         let tags_json = row.bytes(Column::Tags).unwrap_or(b"{}");
         if !self.tag_values.contains_key(tags_json) {
-            let values = tag_values(q, row.text(Column::Tags)?)?;
+            let values = tag_values(&q, row.text(Column::Tags)?)?;
             let ids = values.iter().map(|v| self.id(v.as_deref())).collect();
             self.tag_values.insert(tags_json.to_vec(), ids);
         }
