@@ -343,14 +343,13 @@ async fn from_line_items(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostA
     .bind(end)
     .fetch_all(scope.tx())
     .await?;
-    // Each chunk is decompressed and summed on a blocking thread (a month takes seconds of CPU
-    // that must not stall the server's other requests) while the next one is fetched.
-    let mut idle = Some(LineItemGroups::new(
-        q.clone(),
-        start.timestamp_micros(),
-        end.timestamp_micros(),
-    ));
-    let mut summing: Option<tokio::task::JoinHandle<StoreResult<LineItemGroups>>> = None;
+    // Chunks are decompressed and summed on blocking threads (a month takes seconds of CPU
+    // that must not stall the server's other requests), up to SUMMING_THREADS at once, each
+    // into its own groups, while the next chunk is fetched; the groups are merged at the end.
+    let new_groups =
+        || LineItemGroups::new(q.clone(), start.timestamp_micros(), end.timestamp_micros());
+    let mut idle: Vec<LineItemGroups> = Vec::new();
+    let mut summing: std::collections::VecDeque<SummingTask> = Default::default();
     for (integration, period, chunk_no) in chunks {
         let compressed: Vec<u8> = sqlx::query_scalar(
             "SELECT copy_zstd FROM cur_line_item_chunks
@@ -363,25 +362,32 @@ async fn from_line_items(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostA
         .bind(chunk_no)
         .fetch_one(scope.tx())
         .await?;
-        let mut groups = match summing.take() {
-            Some(task) => joined(task).await?,
-            None => idle.take().expect("the groups are idle or being summed"),
-        };
-        summing = Some(tokio::task::spawn_blocking(move || {
+        if summing.len() >= SUMMING_THREADS {
+            let oldest = summing.pop_front().expect("a task is summing");
+            idle.push(joined(oldest).await?);
+        }
+        let mut groups = idle.pop().unwrap_or_else(new_groups);
+        summing.push_back(tokio::task::spawn_blocking(move || {
             groups.add_chunk(&compressed)?;
             Ok(groups)
         }));
     }
-    let groups = match summing {
-        Some(task) => joined(task).await?,
-        None => idle.expect("the groups are idle or being summed"),
-    };
-    groups.finish()
+    for task in summing {
+        idle.push(joined(task).await?);
+    }
+    let mut merged = idle.pop().unwrap_or_else(new_groups);
+    for other in idle {
+        merged.merge(other)?;
+    }
+    merged.finish()
 }
 
-async fn joined(
-    task: tokio::task::JoinHandle<StoreResult<LineItemGroups>>,
-) -> StoreResult<LineItemGroups> {
+/// Chunks summed at once by one line-item query.
+const SUMMING_THREADS: usize = 2;
+
+type SummingTask = tokio::task::JoinHandle<StoreResult<LineItemGroups>>;
+
+async fn joined(task: SummingTask) -> StoreResult<LineItemGroups> {
     task.await
         .map_err(|e| StoreError::Corrupt(format!("summing line items failed: {e}")))?
 }
@@ -430,6 +436,22 @@ impl LineItemGroups {
         self.values.push(Some(v.to_owned()));
         self.ids.insert(v.to_owned(), id);
         id
+    }
+
+    /// Adds another query's groups (same query, its own interned ids).
+    fn merge(&mut self, other: LineItemGroups) -> StoreResult<()> {
+        for (key, sum) in other.sums {
+            let mut mine = [0u32; MAX_KEYS];
+            for (slot, &id) in mine.iter_mut().zip(&key) {
+                *slot = self.id(other.values[id as usize].as_deref());
+            }
+            self.sums
+                .entry(mine)
+                .or_default()
+                .add_sum(&sum)
+                .map_err(|_| too_large())?;
+        }
+        Ok(())
     }
 
     /// Adds the line items of a chunk used in the query's range.
