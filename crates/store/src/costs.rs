@@ -228,51 +228,30 @@ pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer>
         return from_line_items(scope, q).await;
     }
     // $1 workspace, $2 start, $3 end, $4 the tag key.
-    let (source, tag_expr, amount, day) = match (rolled_up, tags.is_empty()) {
-        (true, true) if whole_months(q) => (
-            "cur_monthly_costs".to_owned(),
-            String::new(),
-            q.metric.rollup_column().to_owned(),
-            "month".to_owned(),
-        ),
-        (true, true) if day_and_service_only(q) => (
-            "cur_daily_service_costs".to_owned(),
-            String::new(),
-            q.metric.rollup_column().to_owned(),
-            "day".to_owned(),
-        ),
-        (true, true) if day_and_accounts_only(q) => (
-            "cur_daily_account_costs".to_owned(),
-            String::new(),
-            q.metric.rollup_column().to_owned(),
-            "day".to_owned(),
-        ),
-        (true, true) => (
-            "cur_daily_costs".to_owned(),
-            String::new(),
-            q.metric.rollup_column().to_owned(),
-            "day".to_owned(),
-        ),
-        (true, false) => (
-            "cur_daily_tag_costs".to_owned(),
-            "nullif(tag_value, '')".to_owned(),
-            q.metric.rollup_column().to_owned(),
-            "day".to_owned(),
-        ),
-        (false, _) => unreachable!("line item queries returned above"),
+    let (source, tag_expr, day) = if !tags.is_empty() {
+        ("cur_daily_tag_costs", "nullif(tag_value, '')", "day")
+    } else if whole_months(q) {
+        ("cur_monthly_costs", "", "month")
+    } else if day_and_service_only(q) {
+        ("cur_daily_service_costs", "", "day")
+    } else if day_and_accounts_only(q) {
+        ("cur_daily_account_costs", "", "day")
+    } else {
+        ("cur_daily_costs", "", "day")
     };
+    let amount = q.metric.rollup_column();
     // Group on the raw columns (cheap), then format the few groups (dates as text).
     let mut inner: Vec<String> = Vec::new();
     let mut outer: Vec<String> = Vec::new();
     for (i, d) in q.group_by.iter().enumerate() {
         let k = format!("k{i}");
-        let (raw, shown) = match (d, rolled_up) {
-            (CostDimension::Day, _) => (day.clone(), format!("to_char({k}, 'YYYY-MM-DD')")),
-            (CostDimension::Month, _) => (
+        let (raw, shown) = match d {
+            CostDimension::Day => (day.to_owned(), format!("to_char({k}, 'YYYY-MM-DD')")),
+            CostDimension::Month => (
                 format!("date_trunc('month', {day})::date"),
                 format!("to_char({k}, 'YYYY-MM')"),
             ),
-            _ => (key_expr(d, &tag_expr, &day), k.clone()),
+            _ => (key_expr(d, tag_expr, day), k.clone()),
         };
         inner.push(format!("{raw} AS {k}"));
         outer.push(shown);
@@ -302,27 +281,38 @@ pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer>
         .bind(tags.iter().map(|s| s.to_string()).collect::<Vec<_>>())
         .fetch_all(scope.tx())
         .await?;
-    let mut currencies: Vec<String> = rows.iter().map(|r| r.1.clone()).collect();
-    currencies.sort();
-    currencies.dedup();
-    let total = rows.iter().map(|r| r.2).sum();
-    Ok(CostAnswer {
-        currencies,
-        rows: rows
-            .into_iter()
-            .map(|(keys, currency, amount)| CostRow {
-                keys,
-                currency,
-                amount,
-            })
-            .collect(),
-        total,
-        from_rollups: true,
-    })
+    let rows = rows
+        .into_iter()
+        .map(|(keys, currency, amount)| CostRow {
+            keys,
+            currency,
+            amount,
+        })
+        .collect();
+    CostAnswer::new(rows, true)
+}
+
+impl CostAnswer {
+    /// The answer of `rows` (already in order): their currencies and exact total.
+    fn new(rows: Vec<CostRow>, from_rollups: bool) -> StoreResult<CostAnswer> {
+        let mut total = ExactSum::default();
+        for r in &rows {
+            total.add(r.amount).map_err(|_| too_large())?;
+        }
+        let mut currencies: Vec<String> = rows.iter().map(|r| r.currency.clone()).collect();
+        currencies.sort();
+        currencies.dedup();
+        Ok(CostAnswer {
+            currencies,
+            rows,
+            total: to_decimal(&total)?,
+            from_rollups,
+        })
+    }
 }
 
 /// Answers `q` from the line items themselves: the chunks whose usage range meets the query's,
-/// decompressed one at a time, each line item added to its group. Same groups, sums, order and
+/// decompressed on blocking threads, each line item added to its group. Same groups, sums, order and
 /// `null`s as the SQL over the rollups.
 async fn from_line_items(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer> {
     if q.group_by.len() >= MAX_KEYS {
@@ -533,11 +523,9 @@ impl LineItemGroups {
 
     /// The groups in the SQL's order (keys, `null` last, then currency), and their total.
     fn finish(self) -> StoreResult<CostAnswer> {
-        let mut rows = Vec::with_capacity(self.sums.len());
-        let mut total = ExactSum::default();
         let n = self.q.group_by.len();
+        let mut rows = Vec::with_capacity(self.sums.len());
         for (key, sum) in self.sums {
-            total.add_sum(&sum).map_err(|_| too_large())?;
             rows.push(CostRow {
                 keys: key[..n]
                     .iter()
@@ -547,26 +535,12 @@ impl LineItemGroups {
                 amount: to_decimal(&sum)?,
             });
         }
-        rows.sort_by(|a, b| {
-            let key = |r: &CostRow| {
-                r.keys
-                    .iter()
-                    .map(|k| (k.is_none(), k.clone()))
-                    .collect::<Vec<_>>()
-            };
-            key(a)
-                .cmp(&key(b))
-                .then_with(|| a.currency.cmp(&b.currency))
-        });
-        let mut currencies: Vec<String> = rows.iter().map(|r| r.currency.clone()).collect();
-        currencies.sort();
-        currencies.dedup();
-        Ok(CostAnswer {
-            currencies,
-            rows,
-            total: to_decimal(&total)?,
-            from_rollups: false,
-        })
+        // `null` sorts last, as in SQL.
+        fn key(r: &CostRow) -> impl Iterator<Item = (bool, &Option<String>)> {
+            r.keys.iter().map(|k| (k.is_none(), k))
+        }
+        rows.sort_by(|a, b| key(a).cmp(key(b)).then_with(|| a.currency.cmp(&b.currency)));
+        CostAnswer::new(rows, false)
     }
 }
 

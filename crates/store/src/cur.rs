@@ -15,7 +15,7 @@
 //! one place SQL text is assembled: identifiers cannot be bound as parameters.
 
 use crate::line_items::{
-    decompress_chunk, pg_date, push_field, push_numeric_parts, push_text, SealedChunks,
+    decompress_chunk, pg_date, push_field, push_numeric_parts, push_text, SealedChunk,
     CHUNK_COLUMNS, COPY_BINARY_HEADER, COPY_BINARY_TRAILER, LINE_ITEM_COLUMNS,
 };
 use crate::rollups::{FinishedRollups, GroupKey, GroupSums, PeriodRollups, SumOverflow};
@@ -541,13 +541,13 @@ impl LineItemCopy {
         Ok(copy)
     }
 
-    /// Sends sealed chunks.
-    pub async fn send(&mut self, sealed: &SealedChunks) -> StoreResult<()> {
-        if sealed.chunks == 0 {
+    /// Sends a sealed chunk (nothing when it is empty).
+    pub async fn send(&mut self, sealed: &SealedChunk) -> StoreResult<()> {
+        if sealed.line_items == 0 {
             return Ok(());
         }
-        self.copy.send(sealed.tuples.as_slice()).await?;
-        self.chunks += sealed.chunks;
+        self.copy.send(sealed.tuple.as_slice()).await?;
+        self.chunks += 1;
         self.line_items += sealed.line_items;
         Ok(())
     }

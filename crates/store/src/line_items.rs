@@ -87,14 +87,13 @@ pub const CHUNK_BYTES: usize = 4 << 20;
 /// zstd's level for chunks: its fastest positive level (measured in ADR 0012).
 const ZSTD_LEVEL: i32 = 1;
 
-/// Rows of `cur_line_item_chunks` for its `COPY` ([`CHUNK_COLUMNS`]), and the line items in them.
+/// A row of `cur_line_item_chunks` for its `COPY` ([`CHUNK_COLUMNS`]), and the line items in
+/// it; empty (no tuple, no line item) when nothing was sealed.
 #[derive(Debug, Default)]
-pub struct SealedChunks {
-    /// Binary COPY tuples (no header: `LineItemCopy` sends it).
-    pub tuples: Vec<u8>,
-    /// Chunks in `tuples`.
-    pub chunks: u64,
-    /// Line items in those chunks.
+pub struct SealedChunk {
+    /// One binary COPY tuple (no header: `LineItemCopy` sends it).
+    pub tuple: Vec<u8>,
+    /// Line items in the chunk.
     pub line_items: u64,
 }
 
@@ -132,9 +131,9 @@ impl CopyEncoder {
 
     /// Seals the line items encoded since the last call into one chunk (compressing them) and
     /// returns it as a `cur_line_item_chunks` COPY tuple; empty when no line item waits.
-    pub fn take(&mut self) -> SealedChunks {
+    pub fn take(&mut self) -> SealedChunk {
         if self.is_empty() {
-            return SealedChunks::default();
+            return SealedChunk::default();
         }
         self.buf.extend_from_slice(COPY_BINARY_TRAILER);
         let compressed = self
@@ -142,24 +141,20 @@ impl CopyEncoder {
             .compress(&self.buf)
             .expect("zstd compresses into a buffer it sizes itself");
         let chunk_no = ((self.file_no as i64) << 32) | self.chunks as i64;
-        let mut tuples = Vec::with_capacity(compressed.len() + 64);
-        tuples.extend_from_slice(&5i16.to_be_bytes());
-        push_field(&mut tuples, &chunk_no.to_be_bytes());
-        push_field(&mut tuples, &(self.line_items as i32).to_be_bytes());
-        push_field(&mut tuples, &self.usage_from.to_be_bytes());
-        push_field(&mut tuples, &self.usage_to.to_be_bytes());
-        push_field(&mut tuples, &compressed);
+        let mut tuple = Vec::with_capacity(compressed.len() + 64);
+        tuple.extend_from_slice(&5i16.to_be_bytes());
+        push_field(&mut tuple, &chunk_no.to_be_bytes());
+        push_field(&mut tuple, &(self.line_items as i32).to_be_bytes());
+        push_field(&mut tuple, &self.usage_from.to_be_bytes());
+        push_field(&mut tuple, &self.usage_to.to_be_bytes());
+        push_field(&mut tuple, &compressed);
         let line_items = self.line_items as u64;
         self.chunks += 1;
         self.buf.truncate(COPY_BINARY_HEADER.len());
         self.line_items = 0;
         self.usage_from = i64::MAX;
         self.usage_to = i64::MIN;
-        SealedChunks {
-            tuples,
-            chunks: 1,
-            line_items,
-        }
+        SealedChunk { tuple, line_items }
     }
 
     /// Appends row `row` (from 1) of the file.
@@ -355,11 +350,6 @@ impl<'a> ChunkRow<'a> {
     /// A text column's bytes, unchecked (`None` for NULL).
     pub fn bytes(&self, c: Column) -> Option<&'a [u8]> {
         self.field(c)
-    }
-
-    /// The UTC date of the usage start.
-    pub fn usage_day(&self) -> StoreResult<NaiveDate> {
-        Ok(self.timestamp(Column::UsageStart)?.date_naive())
     }
 
     /// A text column (`Tags` gives the tags' JSON object).
@@ -739,15 +729,19 @@ mod tests {
             ("env".to_owned(), String::new()),
         ];
         let mut enc = CopyEncoder::new(3);
-        assert!(enc.take().tuples.is_empty(), "nothing to seal yet");
+        let nothing = enc.take();
+        assert!(
+            nothing.tuple.is_empty() && nothing.line_items == 0,
+            "nothing to seal yet"
+        );
         let items: Vec<NewLineItem<'_>> = (1..=50).map(|n| item(n, &tags)).collect();
         for (n, it) in items.iter().enumerate() {
             enc.push(n as u32 + 1, it);
         }
         let sealed = enc.take();
-        assert_eq!((sealed.chunks, sealed.line_items), (1, 50));
+        assert_eq!(sealed.line_items, 50);
         assert!(enc.is_empty());
-        let (chunk_no, count, from, to, compressed) = sealed_fields(&sealed.tuples);
+        let (chunk_no, count, from, to, compressed) = sealed_fields(&sealed.tuple);
         assert_eq!(chunk_no, 3 << 32);
         assert_eq!(count, 50);
         let micros = |d: DateTime<Utc>| d.timestamp_micros() - PG_EPOCH_MICROS;
@@ -787,7 +781,7 @@ mod tests {
         }
         // The next chunk of the file is numbered after it.
         enc.push(51, &items[0]);
-        assert_eq!(sealed_fields(&enc.take().tuples).0, (3 << 32) | 1);
+        assert_eq!(sealed_fields(&enc.take().tuple).0, (3 << 32) | 1);
     }
 
     #[test]
@@ -824,7 +818,7 @@ mod tests {
         let tags = Vec::new();
         let mut enc = CopyEncoder::new(0);
         enc.push(1, &item(1, &tags));
-        let (.., compressed) = sealed_fields(&enc.take().tuples);
+        let (.., compressed) = sealed_fields(&enc.take().tuple);
         let stream = decompress_chunk(&compressed).unwrap();
         for cut in [
             COPY_BINARY_HEADER.len() + 1,

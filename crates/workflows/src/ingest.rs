@@ -20,7 +20,7 @@ use costline_domain::{BillingPeriod, IntegrationId};
 use costline_jobs::{JobContext, JobError, JobHandler};
 use costline_store::cur::{self, AssemblyInfo, FileRecord, LineItemCopy, Staging};
 use costline_store::jobs::JobProgress;
-use costline_store::line_items::{CopyEncoder, NewLineItem, SealedChunks, CHUNK_BYTES};
+use costline_store::line_items::{CopyEncoder, NewLineItem, SealedChunk, CHUNK_BYTES};
 use costline_store::notifications::{self, NewNotification};
 use costline_store::rollups::{PeriodRollups, RollupBuilder, DEFAULT_MAX_GROUPS};
 use costline_store::{integrations, support, Store, StoreError};
@@ -671,7 +671,7 @@ async fn load_file(
     };
 
     let mut copy = LineItemCopy::start(store, staging).await?;
-    let (tx, mut rx) = mpsc::channel::<SealedChunks>(CHUNKS_IN_FLIGHT);
+    let (tx, mut rx) = mpsc::channel::<SealedChunk>(CHUNKS_IN_FLIGHT);
     let encoder = CopyEncoder::new(file_no);
     let cancel = job.cancellation().clone();
     let parse_stop = stop.clone();
@@ -827,7 +827,7 @@ fn parse(
     key: &str,
     mut enc: CopyEncoder,
     mut rollups: RollupBuilder,
-    tx: mpsc::Sender<SealedChunks>,
+    tx: mpsc::Sender<SealedChunk>,
     stop: &AtomicBool,
     cancel: &CancellationToken,
     counters: &Counters,
