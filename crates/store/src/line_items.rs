@@ -258,13 +258,15 @@ pub enum Column {
 /// The line items of a decompressed chunk, one [`ChunkRow`] each.
 pub struct ChunkRows<'a> {
     rest: &'a [u8],
+    /// The trailer was read, or an error returned.
+    ended: bool,
 }
 
 impl<'a> ChunkRows<'a> {
     /// Reads a binary COPY stream of line items (a decompressed chunk).
     pub fn new(stream: &'a [u8]) -> StoreResult<ChunkRows<'a>> {
         match stream.strip_prefix(COPY_BINARY_HEADER) {
-            Some(rest) => Ok(ChunkRows { rest }),
+            Some(rest) => Ok(ChunkRows { rest, ended: false }),
             None => Err(corrupt("no binary COPY header")),
         }
     }
@@ -278,22 +280,26 @@ impl<'a> Iterator for ChunkRows<'a> {
     type Item = StoreResult<ChunkRow<'a>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let (count, rest) = split_be::<2>(self.rest)?;
+        if self.ended {
+            return None;
+        }
+        // A stream cut at a tuple boundary must not pass for a shorter chunk.
+        let Some((count, rest)) = split_be::<2>(self.rest) else {
+            return self.fail("the stream ends without its trailer");
+        };
         let count = i16::from_be_bytes(count);
         if count == -1 {
-            self.rest = &[];
+            self.ended = true;
             return None;
         }
         if count != LINE_ITEM_FIELDS {
-            self.rest = &[];
-            return Some(Err(corrupt("a tuple without 22 fields")));
+            return self.fail("a tuple without 22 fields");
         }
         let mut rest = rest;
         let mut fields: [Option<&'a [u8]>; LINE_ITEM_FIELDS as usize] = Default::default();
         for field in fields.iter_mut() {
             let Some((len, after)) = split_be::<4>(rest) else {
-                self.rest = &[];
-                return Some(Err(corrupt("a tuple cut short")));
+                return self.fail("a tuple cut short");
             };
             let len = i32::from_be_bytes(len);
             if len < 0 {
@@ -301,14 +307,20 @@ impl<'a> Iterator for ChunkRows<'a> {
                 continue;
             }
             let Some((value, after)) = after.split_at_checked(len as usize) else {
-                self.rest = &[];
-                return Some(Err(corrupt("a field cut short")));
+                return self.fail("a field cut short");
             };
             *field = Some(value);
             rest = after;
         }
         self.rest = rest;
         Some(Ok(ChunkRow { fields }))
+    }
+}
+
+impl ChunkRows<'_> {
+    fn fail<T>(&mut self, what: &str) -> Option<StoreResult<T>> {
+        self.ended = true;
+        Some(Err(corrupt(what)))
     }
 }
 
@@ -820,18 +832,20 @@ mod tests {
         enc.push(1, &item(1, &tags));
         let (.., compressed) = sealed_fields(&enc.take().tuple);
         let stream = decompress_chunk(&compressed).unwrap();
+        // Cut inside the tuple, in a field, and exactly at its end (the trailer missing).
         for cut in [
             COPY_BINARY_HEADER.len() + 1,
             stream.len() / 2,
             stream.len() - 3,
+            stream.len() - COPY_BINARY_TRAILER.len(),
         ] {
             let rows: Vec<_> = ChunkRows::new(&stream[..cut]).unwrap().collect();
             assert!(
-                rows.iter().all(|r| r.is_err()),
-                "cut at {cut}: {} rows",
-                rows.len()
+                matches!(rows.last(), Some(Err(StoreError::Corrupt(_)))),
+                "cut at {cut}: {rows:?}"
             );
         }
+        assert_eq!(ChunkRows::new(&stream).unwrap().count(), 1, "whole");
         assert!(
             decode_numeric(&[0, 1, 0, 0, 0, 0, 0, 2]).is_err(),
             "digit missing"
