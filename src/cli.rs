@@ -173,6 +173,8 @@ pub enum GenCurFormat {
     Cur2Parquet,
     /// FOCUS 1.0 Data Export, CSV gzip.
     Focus,
+    /// FOCUS 1.0 Data Export, Parquet.
+    FocusParquet,
 }
 
 impl GenCurFormat {
@@ -184,6 +186,7 @@ impl GenCurFormat {
             GenCurFormat::Cur2 => GenFormat::Cur2CsvGzip,
             GenCurFormat::Cur2Parquet => GenFormat::Cur2Parquet,
             GenCurFormat::Focus => GenFormat::FocusCsvGzip,
+            GenCurFormat::FocusParquet => GenFormat::FocusParquet,
         }
     }
 }

@@ -281,6 +281,11 @@ fn focus_export_with_matching_totals() {
 }
 
 #[test]
+fn focus_parquet_export_with_matching_totals() {
+    check("focus-parquet", 2000, 2, ReportKind::Focus);
+}
+
+#[test]
 fn the_same_seed_writes_the_same_bytes() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();

@@ -30,7 +30,7 @@ struct Export {
     seed: u64,
 }
 
-const EXPORTS: [Export; 3] = [
+const EXPORTS: [Export; 4] = [
     Export {
         format: GenFormat::Cur2Parquet,
         name: "cur2-parquet",
@@ -48,6 +48,12 @@ const EXPORTS: [Export; 3] = [
         name: "focus",
         api_format: "focus_csv_gzip",
         seed: 23,
+    },
+    Export {
+        format: GenFormat::FocusParquet,
+        name: "focus-parquet",
+        api_format: "focus_parquet",
+        seed: 24,
     },
 ];
 
@@ -187,10 +193,11 @@ async fn cur2_and_focus_exports_become_exact_costs_and_executions_replace_each_o
     let app = spawn_app_with_workers(&moto.endpoint).await;
     let s3 = customer_s3(&moto.endpoint, CUSTOMER).await;
     // One workspace and bucket per export, all at once.
-    let [a, b, c] = &EXPORTS;
+    let [a, b, c, d] = &EXPORTS;
     tokio::join!(
         export_end_to_end(&app, &s3, a),
         export_end_to_end(&app, &s3, b),
         export_end_to_end(&app, &s3, c),
+        export_end_to_end(&app, &s3, d),
     );
 }

@@ -139,7 +139,7 @@ pub async fn assert_period_matches(app: &TestApp, ws: &TestWorkspace, r: &Genera
     let range = format!("start={start}&end={end}");
     // The report must tell the metrics and groups apart, or the comparisons prove little.
     assert_ne!(e.amortized, e.unblended, "{what}");
-    if r.format == GenFormat::FocusCsvGzip {
+    if r.format.is_focus() {
         assert_eq!(e.net_unblended, None, "{what}");
     } else {
         assert!(

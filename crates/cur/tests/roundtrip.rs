@@ -134,7 +134,7 @@ fn roundtrip(format: GenFormat, seed: u64, rows: usize, files: usize) {
     let kind = match format {
         GenFormat::LegacyCsvGzip | GenFormat::LegacyParquet => ReportKind::LegacyCur,
         GenFormat::Cur2CsvGzip | GenFormat::Cur2Parquet => ReportKind::Cur2,
-        GenFormat::FocusCsvGzip => ReportKind::Focus,
+        GenFormat::FocusCsvGzip | GenFormat::FocusParquet => ReportKind::Focus,
     };
     assert_eq!(p.kind, kind);
 
@@ -145,6 +145,7 @@ fn roundtrip(format: GenFormat, seed: u64, rows: usize, files: usize) {
         GenFormat::Cur2CsvGzip => SourceFormat::Cur2Csv,
         GenFormat::Cur2Parquet => SourceFormat::Cur2Parquet,
         GenFormat::FocusCsvGzip => SourceFormat::FocusCsv,
+        GenFormat::FocusParquet => SourceFormat::FocusParquet,
     };
     assert!(formats.iter().all(|f| *f == want_format), "{formats:?}");
     let e = &report.expected;
@@ -199,6 +200,20 @@ fn cur2_parquet_roundtrip() {
 #[test]
 fn focus_csv_roundtrip() {
     roundtrip(GenFormat::FocusCsvGzip, 5, 4000, 2);
+}
+
+#[test]
+fn focus_parquet_roundtrip() {
+    roundtrip(GenFormat::FocusParquet, 6, 70_000, 2);
+}
+
+#[test]
+fn every_format_has_a_roundtrip() {
+    // Small reports of every format, so a format added to the generator is covered even
+    // before it gets its own (multi-row-group) test above.
+    for (i, format) in GenFormat::ALL.into_iter().enumerate() {
+        roundtrip(format, 100 + i as u64, 1_500, 2);
+    }
 }
 
 #[test]

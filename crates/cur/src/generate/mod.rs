@@ -8,6 +8,7 @@
 //! many tag columns, scientific-notation decimals, credits, tax, Savings Plans negations and
 //! covered usage, RI discounted usage and fees, EDP discounts, and net columns.
 
+mod focus;
 mod model;
 mod write;
 
@@ -37,28 +38,39 @@ pub enum GenFormat {
     Cur2Parquet,
     /// FOCUS 1.0 Data Export, CSV gzip.
     FocusCsvGzip,
+    /// FOCUS 1.0 Data Export, Parquet (snappy), typed as AWS writes it.
+    FocusParquet,
 }
 
 impl GenFormat {
     /// Every format, for round-trip tests.
-    pub const ALL: [GenFormat; 5] = [
+    pub const ALL: [GenFormat; 6] = [
         GenFormat::LegacyCsvGzip,
         GenFormat::LegacyParquet,
         GenFormat::Cur2CsvGzip,
         GenFormat::Cur2Parquet,
         GenFormat::FocusCsvGzip,
+        GenFormat::FocusParquet,
     ];
 
     /// Whether data files are Parquet.
     pub fn is_parquet(&self) -> bool {
-        matches!(self, GenFormat::LegacyParquet | GenFormat::Cur2Parquet)
+        matches!(
+            self,
+            GenFormat::LegacyParquet | GenFormat::Cur2Parquet | GenFormat::FocusParquet
+        )
+    }
+
+    /// Whether this is a FOCUS export (no net columns, FOCUS charge categories).
+    pub fn is_focus(&self) -> bool {
+        matches!(self, GenFormat::FocusCsvGzip | GenFormat::FocusParquet)
     }
 
     /// How the parsers name the generated `Team` tag in this format: legacy CSV and FOCUS keep
     /// the case, the snake_case formats (legacy Parquet, CUR 2.0) have `team`.
     pub fn team_tag_key(&self) -> &'static str {
         match self {
-            GenFormat::LegacyCsvGzip | GenFormat::FocusCsvGzip => "Team",
+            GenFormat::LegacyCsvGzip | GenFormat::FocusCsvGzip | GenFormat::FocusParquet => "Team",
             _ => "team",
         }
     }

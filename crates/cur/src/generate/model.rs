@@ -571,7 +571,7 @@ impl GenRow {
 
     /// The line item type the parser reports for this row in a format.
     pub(crate) fn normalized_type(&self, format: GenFormat) -> &'static str {
-        if format == GenFormat::FocusCsvGzip {
+        if format.is_focus() {
             let (cat, ctype, status) = self.kind.focus();
             let c = match ctype {
                 "Savings Plan" => Commitment::SavingsPlan,
@@ -586,7 +586,7 @@ impl GenRow {
 }
 
 pub(crate) fn expected(rows: &[GenRow], format: GenFormat) -> ExpectedTotals {
-    let focus = format == GenFormat::FocusCsvGzip;
+    let focus = format.is_focus();
     let mut e = ExpectedTotals {
         rows: rows.len() as u64,
         net_unblended: (!focus).then_some(Decimal::ZERO),

@@ -1,5 +1,5 @@
-//! Writing generated rows as CSV (legacy, CUR 2.0, FOCUS) and Parquet (legacy, CUR 2.0), with
-//! manifests, in the real S3 key layout.
+//! Writing generated rows as CSV (legacy, CUR 2.0) and Parquet (legacy, CUR 2.0), with
+//! manifests, in the real S3 key layout; FOCUS rows are written by [`super::focus`].
 
 use std::borrow::Cow;
 use std::fs::{self, File};
@@ -16,14 +16,14 @@ use parquet::schema::parser::parse_message_type;
 use rust_decimal::Decimal;
 
 use super::model::{Context, GenRow};
-use super::{GenFormat, GenerateOptions};
+use super::{focus, GenFormat, GenerateOptions};
 use crate::columns::legacy_to_snake;
 use crate::error::CurError;
 use crate::manifest::{
     DataExportColumn, DataExportManifest, LegacyManifest, LegacyManifestColumn, ManifestPeriod,
 };
 
-fn gen_err(e: impl std::fmt::Display) -> CurError {
+pub(super) fn gen_err(e: impl std::fmt::Display) -> CurError {
     CurError::Generate(e.to_string())
 }
 
@@ -140,7 +140,7 @@ const COLUMNS: &[(&str, Col)] = &[
     ),
 ];
 
-enum Cell<'a> {
+pub(super) enum Cell<'a> {
     S(&'a str),
     O(String),
     D(Option<Decimal>),
@@ -251,7 +251,7 @@ fn fmt_decimal(d: Decimal, legacy: bool) -> String {
     }
 }
 
-fn to_f64(d: Decimal) -> f64 {
+pub(super) fn to_f64(d: Decimal) -> f64 {
     d.to_string().parse().expect("decimal text is a float")
 }
 
@@ -283,7 +283,9 @@ pub(super) fn write_report(
             format!("{base}{report}/year={}/month={}/", p.year(), p.month()),
             "snappy.parquet",
         ),
-        GenFormat::Cur2Parquet => (format!("{base}data/BILLING_PERIOD={p}/"), "snappy.parquet"),
+        GenFormat::Cur2Parquet | GenFormat::FocusParquet => {
+            (format!("{base}data/BILLING_PERIOD={p}/"), "snappy.parquet")
+        }
         GenFormat::Cur2CsvGzip | GenFormat::FocusCsvGzip => {
             (format!("{base}data/BILLING_PERIOD={p}/"), "csv.gz")
         }
@@ -299,7 +301,8 @@ pub(super) fn write_report(
             GenFormat::LegacyCsvGzip | GenFormat::Cur2CsvGzip => {
                 write_cur_csv(opts.format, ctx, chunk, file)?
             }
-            GenFormat::FocusCsvGzip => write_focus_csv(ctx, chunk, file)?,
+            GenFormat::FocusCsvGzip => focus::write_csv(ctx, chunk, file)?,
+            GenFormat::FocusParquet => focus::write_parquet(ctx, chunk, file)?,
             GenFormat::LegacyParquet | GenFormat::Cur2Parquet => {
                 write_parquet(opts.format, ctx, chunk, file)?
             }
@@ -388,15 +391,9 @@ fn write_manifests(
             Ok(keys)
         }
         _ => {
-            let focus = opts.format == GenFormat::FocusCsvGzip;
+            let focus = opts.format.is_focus();
             let columns = if focus {
-                FOCUS_COLUMNS
-                    .iter()
-                    .map(|n| DataExportColumn {
-                        name: (*n).into(),
-                        column_type: None,
-                    })
-                    .collect()
+                focus::manifest_columns(opts.format.is_parquet())
             } else {
                 columns_for(opts.format)
                     .into_iter()
@@ -442,14 +439,14 @@ fn write_manifests(
     }
 }
 
-fn gz(file: File) -> flate2::write::GzEncoder<BufWriter<File>> {
+pub(super) fn gz(file: File) -> flate2::write::GzEncoder<BufWriter<File>> {
     flate2::write::GzEncoder::new(
         BufWriter::with_capacity(1 << 20, file),
         flate2::Compression::default(),
     )
 }
 
-fn finish_gz(enc: flate2::write::GzEncoder<BufWriter<File>>) -> Result<(), CurError> {
+pub(super) fn finish_gz(enc: flate2::write::GzEncoder<BufWriter<File>>) -> Result<(), CurError> {
     enc.finish().map_err(gen_err)?.flush().map_err(gen_err)
 }
 
@@ -520,145 +517,7 @@ fn write_cur_csv(
     finish_gz(w.into_inner().map_err(gen_err)?)
 }
 
-const FOCUS_COLUMNS: &[&str] = &[
-    "AvailabilityZone",
-    "BilledCost",
-    "BillingAccountId",
-    "BillingAccountName",
-    "BillingCurrency",
-    "BillingPeriodEnd",
-    "BillingPeriodStart",
-    "ChargeCategory",
-    "ChargeClass",
-    "ChargeDescription",
-    "ChargeFrequency",
-    "ChargePeriodEnd",
-    "ChargePeriodStart",
-    "CommitmentDiscountCategory",
-    "CommitmentDiscountId",
-    "CommitmentDiscountName",
-    "CommitmentDiscountStatus",
-    "CommitmentDiscountType",
-    "ConsumedQuantity",
-    "ConsumedUnit",
-    "ContractedCost",
-    "ContractedUnitPrice",
-    "EffectiveCost",
-    "InvoiceIssuerName",
-    "ListCost",
-    "ListUnitPrice",
-    "PricingCategory",
-    "PricingQuantity",
-    "PricingUnit",
-    "ProviderName",
-    "PublisherName",
-    "RegionId",
-    "RegionName",
-    "ResourceId",
-    "ResourceName",
-    "ResourceType",
-    "ServiceCategory",
-    "ServiceName",
-    "SkuId",
-    "SkuPriceId",
-    "SubAccountId",
-    "SubAccountName",
-    "Tags",
-    "x_CostCategories",
-    "x_Discounts",
-    "x_Operation",
-    "x_ServiceCode",
-    "x_UsageType",
-];
-
-fn write_focus_csv(ctx: &Context, rows: &[GenRow], file: File) -> Result<(), CurError> {
-    let mut w = csv::WriterBuilder::new().from_writer(gz(file));
-    w.write_record(FOCUS_COLUMNS).map_err(gen_err)?;
-    let ts = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
-    let null = |s: &str| {
-        if s.is_empty() {
-            "NULL".to_owned()
-        } else {
-            s.to_owned()
-        }
-    };
-    let dec = |d: Option<Decimal>| d.map(|d| d.to_string()).unwrap_or_else(|| "NULL".into());
-    let day = |d: chrono::NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc();
-    for r in rows {
-        let (category, ctype, status) = r.kind.focus();
-        let commitment_id = match ctype {
-            "Savings Plan" => ctx.sp_arn.as_str(),
-            "Reservation" => ctx.ri_arn.as_str(),
-            _ => "",
-        };
-        let mut tags = serde_json::Map::new();
-        for (i, v) in &r.tags {
-            tags.insert(ctx.tag_names[*i].clone(), (*v).into());
-        }
-        if let Some(v) = r.aws_created_by {
-            tags.insert("aws:createdBy".into(), v.into());
-        }
-        let rec: Vec<String> = FOCUS_COLUMNS
-            .iter()
-            .map(|c| match *c {
-                "AvailabilityZone" => null(r.az),
-                "BilledCost" => r.unblended.to_string(),
-                "BillingAccountId" => r.payer.clone(),
-                "BillingAccountName" => "Costline Example Org".into(),
-                "BillingCurrency" => "USD".into(),
-                "BillingPeriodEnd" => ts(day(ctx.end)),
-                "BillingPeriodStart" => ts(day(ctx.start)),
-                "ChargeCategory" => category.into(),
-                "ChargeDescription" => r.description.clone(),
-                "ChargeFrequency" => if r.kind.line_item_type().contains("Fee") {
-                    "Recurring"
-                } else {
-                    "Usage-Based"
-                }
-                .into(),
-                "ChargePeriodEnd" => ts(r.usage_end),
-                "ChargePeriodStart" => ts(r.usage_start),
-                "CommitmentDiscountCategory" => match ctype {
-                    "" => "NULL".into(),
-                    _ => "Spend".into(),
-                },
-                "CommitmentDiscountId" => null(commitment_id),
-                "CommitmentDiscountStatus" => null(status),
-                "CommitmentDiscountType" => null(ctype),
-                "ConsumedQuantity" => r.usage_amount.to_string(),
-                "ConsumedUnit" | "PricingUnit" => null(r.unit),
-                "ContractedCost" => r.unblended.to_string(),
-                "EffectiveCost" => r.amortized.to_string(),
-                "InvoiceIssuerName" | "PublisherName" => "Amazon Web Services, Inc.".into(),
-                "ListCost" => dec(r.public_od),
-                "ListUnitPrice" | "ContractedUnitPrice" => dec(r.rate),
-                "PricingCategory" => "Standard".into(),
-                "PricingQuantity" => r.usage_amount.to_string(),
-                "ProviderName" => "AWS".into(),
-                "RegionId" => null(r.region),
-                "ResourceId" => null(&r.resource_id),
-                "ServiceName" => r.product_name.into(),
-                "SubAccountId" => r.account.clone(),
-                "SubAccountName" => format!("Account {}", &r.account[8..]),
-                "Tags" => {
-                    if tags.is_empty() {
-                        "NULL".into()
-                    } else {
-                        serde_json::Value::Object(tags.clone()).to_string()
-                    }
-                }
-                "x_Operation" => null(r.operation),
-                "x_ServiceCode" => r.product_code.into(),
-                "x_UsageType" => null(&r.usage_type),
-                _ => "NULL".into(),
-            })
-            .collect();
-        w.write_record(&rec).map_err(gen_err)?;
-    }
-    finish_gz(w.into_inner().map_err(gen_err)?)
-}
-
-const ROW_GROUP: usize = 65_536;
+pub(super) const ROW_GROUP: usize = 65_536;
 
 fn write_parquet(
     format: GenFormat,
@@ -694,14 +553,7 @@ fn write_parquet(
         );
     }
     schema.push('}');
-    let schema = Arc::new(parse_message_type(&schema).map_err(gen_err)?);
-    let props = Arc::new(
-        WriterProperties::builder()
-            .set_compression(PqCompression::SNAPPY)
-            .build(),
-    );
-    let mut writer =
-        SerializedFileWriter::new(BufWriter::new(file), schema, props).map_err(gen_err)?;
+    let mut writer = snappy_parquet_writer(&schema, file)?;
     for chunk in rows.chunks(ROW_GROUP) {
         let mut rg = writer.next_row_group().map_err(gen_err)?;
         let mut col_idx = 0;
@@ -813,4 +665,18 @@ fn write_parquet(
     }
     writer.close().map_err(gen_err)?;
     Ok(())
+}
+
+/// A Parquet writer for a message-type `schema`, snappy-compressed as AWS writes its exports.
+pub(super) fn snappy_parquet_writer(
+    schema: &str,
+    file: File,
+) -> Result<SerializedFileWriter<BufWriter<File>>, CurError> {
+    let schema = Arc::new(parse_message_type(schema).map_err(gen_err)?);
+    let props = Arc::new(
+        WriterProperties::builder()
+            .set_compression(PqCompression::SNAPPY)
+            .build(),
+    );
+    SerializedFileWriter::new(BufWriter::new(file), schema, props).map_err(gen_err)
 }
