@@ -476,6 +476,17 @@ async fn support_backfills_three_historical_months_in_three_formats() {
     .await
     .unwrap();
     assert_eq!(emails, 1, "the email job is queued with the notice");
+    // The backfill itself is marked completed, when the notice was written.
+    let (backfills, completed_at_notice): (i64, bool) = sqlx::query_as(
+        "SELECT count(*), bool_and(b.completed_at = n.created_at)
+           FROM backfills b JOIN notifications n ON n.workspace_id = b.workspace_id
+          WHERE n.notification_id::text = $1",
+    )
+    .bind(completed[0]["id"].as_str().unwrap())
+    .fetch_one(app.db.store.system())
+    .await
+    .unwrap();
+    assert_eq!((backfills, completed_at_notice), (1, true));
 }
 
 #[tokio::test]
@@ -555,6 +566,17 @@ async fn a_backfilled_period_without_files_fails_and_the_admins_are_told() {
         .collect();
     // The failed period is reported; the backfill is not "complete".
     assert_eq!(kinds, ["backfill_failed"], "{notices:#}");
+    let completed: Option<Option<chrono::DateTime<chrono::Utc>>> =
+        sqlx::query_scalar("SELECT completed_at FROM backfills WHERE integration_id::text = $1")
+            .bind(&id)
+            .fetch_optional(app.db.store.system())
+            .await
+            .unwrap();
+    assert_eq!(
+        completed,
+        Some(None),
+        "a failed backfill is not marked completed"
+    );
     let failed = notices["notifications"]
         .as_array()
         .unwrap()

@@ -281,3 +281,49 @@ async fn support_searches_views_and_backfills_and_the_customer_audit_shows_it() 
         assert!(actions.contains(&want), "{want} in {actions:?}");
     }
 }
+
+/// Support logins are limited per client address (20 a minute), not under one key for
+/// everyone: a few bad attempts must not lock the support engineers out.
+#[tokio::test]
+async fn support_login_attempts_are_limited_per_client_not_globally() {
+    let app = spawn_app().await;
+    let (_, token) =
+        costline_store::users::create_support_user(&app.db.store, "limits@costline.test")
+            .await
+            .unwrap();
+    let client = browser();
+    let attempt = |t: String| {
+        let client = client.clone();
+        let app = &app;
+        async move {
+            let (_, html) = page(&client, app, "/support/login").await;
+            let csrf = csrf_of(&html);
+            post(
+                &client,
+                app,
+                "/support/login",
+                &[("authenticity_token", &csrf), ("token", &t)],
+            )
+            .await
+        }
+    };
+    // More bad attempts than the old shared key allowed (5), then the right token works.
+    for _ in 0..8 {
+        let (status, body) = attempt("cls_wrong".into()).await;
+        assert_eq!(status, 401, "{body}");
+    }
+    let (status, body) = attempt(token.plaintext.clone()).await;
+    assert_eq!(status, 303, "{body}");
+    // Past 20 attempts a minute from this address: 429 with a message, even for the right token.
+    let mut limited = None;
+    for _ in 0..20 {
+        let (status, body) = attempt(token.plaintext.clone()).await;
+        if status == 429 {
+            limited = Some(body);
+            break;
+        }
+        assert_eq!(status, 303, "{body}");
+    }
+    let body = limited.expect("the 21st attempt in a minute is refused");
+    assert!(body.contains("too many attempts"), "{body}");
+}

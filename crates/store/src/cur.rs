@@ -557,10 +557,12 @@ impl LineItemCopy {
         self.copy.send(COPY_BINARY_TRAILER).await?;
         let stored = self.copy.finish().await?;
         if stored != self.chunks {
-            return Err(StoreError::Conflict(format!(
+            // The server answered the COPY with a count it cannot have: a database fault (500),
+            // not a state the caller could resolve.
+            return Err(StoreError::Database(sqlx::Error::Protocol(format!(
                 "the database stored {stored} line item chunks of the {} sent",
                 self.chunks
-            )));
+            ))));
         }
         Ok(self.line_items)
     }

@@ -276,22 +276,30 @@ pub struct FinishedBackfill {
     pub requested_by: String,
     /// Its periods, oldest first.
     pub periods: Vec<String>,
-    /// Whether every period was ingested (`ready`) since the request and no completion notice
-    /// was written for it yet: the caller writes that notice in this transaction.
+    /// Whether every period was ingested (`ready`) since the request and the backfill is not
+    /// marked completed yet: the caller writes the notice and [`mark_backfill_completed`] in
+    /// this transaction.
     pub completed: bool,
 }
 
 /// The most recent backfill whose jobs include `job`, if any, locked until the caller's
 /// transaction ends: two ingests of one backfill finishing at once decide in turn, so exactly
-/// one of them sees the backfill completed (the second finds the first's notice).
+/// one of them sees the backfill completed (the second finds it marked completed).
 pub async fn finished_backfill(
     scope: &mut Scoped,
     integration: IntegrationId,
     job: JobId,
 ) -> StoreResult<Option<FinishedBackfill>> {
     let ws = scope.workspace_id().as_uuid();
-    let head: Option<(uuid::Uuid, String, Vec<String>, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT backfill_id, requested_by, periods, created_at FROM backfills
+    type Head = (
+        uuid::Uuid,
+        String,
+        Vec<String>,
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+    );
+    let head: Option<Head> = sqlx::query_as(
+        "SELECT backfill_id, requested_by, periods, created_at, completed_at FROM backfills
           WHERE workspace_id = $1 AND integration_id = $2 AND $3 = ANY(job_ids)
           ORDER BY created_at DESC LIMIT 1 FOR UPDATE",
     )
@@ -300,7 +308,7 @@ pub async fn finished_backfill(
     .bind(job.as_uuid())
     .fetch_optional(scope.tx())
     .await?;
-    let Some((backfill_id, requested_by, periods, created_at)) = head else {
+    let Some((backfill_id, requested_by, periods, created_at, completed_at)) = head else {
         return Ok(None);
     };
     // Ready since the request: an older ingest of the period does not count.
@@ -318,22 +326,30 @@ pub async fn finished_backfill(
     .bind(created_at)
     .fetch_one(scope.tx())
     .await?;
-    let notified: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM notifications
-                         WHERE workspace_id = $1 AND integration_id = $2 AND kind = $3
-                           AND created_at >= $4 AND message LIKE '%' || $5 || '%')",
-    )
-    .bind(ws)
-    .bind(integration.as_uuid())
-    .bind(crate::notifications::kinds::BACKFILL_COMPLETED)
-    .bind(created_at)
-    .bind(backfill_id.to_string())
-    .fetch_one(scope.tx())
-    .await?;
     Ok(Some(FinishedBackfill {
         backfill_id,
         requested_by,
         periods,
-        completed: not_ready == 0 && !notified,
+        completed: not_ready == 0 && completed_at.is_none(),
     }))
+}
+
+/// Records that a backfill completed (in the transaction that writes its completion notice,
+/// after [`finished_backfill`] locked it).
+pub async fn mark_backfill_completed(
+    scope: &mut Scoped,
+    backfill_id: uuid::Uuid,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let ws = scope.workspace_id().as_uuid();
+    sqlx::query(
+        "UPDATE backfills SET completed_at = $3
+          WHERE workspace_id = $1 AND backfill_id = $2 AND completed_at IS NULL",
+    )
+    .bind(ws)
+    .bind(backfill_id)
+    .bind(at)
+    .execute(scope.tx())
+    .await?;
+    Ok(())
 }

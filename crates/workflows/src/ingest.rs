@@ -261,6 +261,8 @@ async fn notify_backfill(
     } else {
         format!("{first} to {last}")
     };
+    let completes = failure.is_none();
+    let at = job.now();
     let (kind, message) = match failure {
         Some(error) => (
             notifications::kinds::BACKFILL_FAILED,
@@ -286,9 +288,12 @@ async fn notify_backfill(
             billing_period: Some(period),
             message: &message,
         },
-        job.now(),
+        at,
     )
     .await?;
+    if completes {
+        support::mark_backfill_completed(&mut scope, backfill.backfill_id, at).await?;
+    }
     scope.commit().await?;
     Ok(())
 }

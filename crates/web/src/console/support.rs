@@ -6,7 +6,7 @@
 
 use super::{check_csrf, csrf_value, internal_error, message_page, render};
 use crate::api::support::{backfill_range, parse_period, periods_view, queue};
-use crate::auth::{client_ip, Support};
+use crate::auth::{client_ip, ClientIp, Support};
 use crate::error::ApiError;
 use crate::AppState;
 use askama::Template;
@@ -144,6 +144,7 @@ pub(super) struct LoginForm {
 /// `POST /support/login`: the support token is verified through the token store.
 pub(super) async fn login(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     token: CsrfToken,
     session: Session,
     Form(form): Form<LoginForm>,
@@ -158,7 +159,7 @@ pub(super) async fn login(
         };
         render(Some(token.clone()), status, &page)
     };
-    if !state.limits.allow(None, "support-console") {
+    if !state.limits.allow_support(ip.as_deref()) {
         return fail(
             "too many attempts: wait a minute and try again",
             StatusCode::TOO_MANY_REQUESTS,
