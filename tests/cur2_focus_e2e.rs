@@ -5,15 +5,21 @@
 //! the cost API must give the generator's totals to the last digit (FOCUS amortized being its
 //! `EffectiveCost`). Then a second execution of the export overwrites the month with fewer files
 //! and must replace the first whole, the first's leftover file included.
+//!
+//! With "create new export file" versioning, each execution lands in its own
+//! `BILLING_PERIOD=YYYY-MM/<executed_at>-<execution id>/` folder (data and metadata) and the
+//! partition folder's manifest names the newest; every older execution stays in the bucket. The
+//! second test checks that only the newest execution of a month counts, and a month before it
+//! keeps its own.
 
 #[path = "support/cur_e2e.rs"]
 mod cur_e2e;
 
-use costline_cur::generate::{GenFormat, GeneratedReport};
+use costline_cur::generate::{ExportVersioning, GenFormat, GeneratedReport};
 use costline_testkit::{customer_s3, moto, spawn_app_with_workers, TestApp, TestWorkspace};
 use cur_e2e::{
-    assert_period_matches, new_bucket, options, period_view, sync_until, upload, write, CUSTOMER,
-    PREFIX,
+    assert_period_matches, integration_view, new_bucket, options, period_view, sync_until, upload,
+    write, CUSTOMER, PREFIX,
 };
 use serde_json::{json, Value};
 use std::path::Path;
@@ -67,8 +73,9 @@ async fn assert_period_state(
     dir: &Path,
     r: &GeneratedReport,
 ) {
-    let view = period_view(app, ws, id, PERIOD).await;
-    let what = export.name;
+    let period = r.period.to_string();
+    let view = period_view(app, ws, id, &period).await;
+    let what = format!("{} {period}", export.name);
     assert_eq!(view["status"], "ready", "{what}: {view:#}");
     assert_eq!(view["error"], Value::Null, "{what}: {view:#}");
     assert_eq!(view["assembly_id"], r.assembly_id.as_str(), "{what}");
@@ -83,6 +90,64 @@ async fn assert_period_state(
         .sum();
     assert_eq!(view["bytes"], bytes, "{what}: {view:#}");
     assert!(view["ingested_at"].as_str().is_some(), "{what}: {view:#}");
+}
+
+/// Connects the integration to the export `name` in `bucket`, which verifies the role and polls
+/// the export once (no sync asked for), and waits until its `periods` periods are ingested.
+/// Returns the integration id and its view.
+async fn connect_and_ingest(
+    app: &TestApp,
+    ws: &TestWorkspace,
+    bucket: &str,
+    name: &str,
+    periods: usize,
+) -> (String, Value) {
+    let id = app
+        .connect_integration(
+            &ws.token,
+            json!({
+                "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/CostlineReadOnly"),
+                "cur": {"bucket": bucket, "prefix": PREFIX, "report_name": name},
+            }),
+        )
+        .await;
+    let view = app
+        .poll_until(
+            &format!("/api/v1/integrations/aws/{id}"),
+            &ws.token,
+            Duration::from_secs(60),
+            |v| {
+                v["cur"]["periods"].as_array().is_some_and(|p| {
+                    p.len() == periods && p.iter().all(|p| p["status"] != "ingesting")
+                })
+            },
+        )
+        .await;
+    (id, view)
+}
+
+/// Asks for a sync and waits until the execution `r` is its period's, done ingesting.
+async fn sync_until_served(
+    app: &TestApp,
+    ws: &TestWorkspace,
+    id: &str,
+    name: &str,
+    r: &GeneratedReport,
+) {
+    sync_until(
+        app,
+        ws,
+        id,
+        &format!("{name}: execution {}", r.assembly_id),
+        |v| {
+            v["cur"]["periods"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["assembly_id"] == r.assembly_id.as_str() && p["status"] != "ingesting")
+        },
+    )
+    .await;
 }
 
 async fn export_end_to_end(app: &TestApp, s3: &aws_sdk_s3::Client, export: &Export) {
@@ -117,27 +182,7 @@ async fn export_end_to_end(app: &TestApp, s3: &aws_sdk_s3::Client, export: &Expo
     upload(s3, &bucket, d1.path()).await;
 
     // Connecting verifies the role and polls the export once: no sync asked for.
-    let id = app
-        .connect_integration(
-            &ws.token,
-            json!({
-                "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/CostlineReadOnly"),
-                "cur": {"bucket": bucket, "prefix": PREFIX, "report_name": name},
-            }),
-        )
-        .await;
-    let view = app
-        .poll_until(
-            &format!("/api/v1/integrations/aws/{id}"),
-            &ws.token,
-            Duration::from_secs(60),
-            |v| {
-                v["cur"]["periods"]
-                    .as_array()
-                    .is_some_and(|p| p.iter().any(|p| p["status"] != "ingesting"))
-            },
-        )
-        .await;
+    let (id, view) = connect_and_ingest(app, &ws, &bucket, name, 1).await;
     assert_eq!(view["status"], "connected", "{name}: {view:#}");
     assert_eq!(view["cur"]["status"], "ready", "{name}: {view:#}");
     assert_eq!(
@@ -165,18 +210,7 @@ async fn export_end_to_end(app: &TestApp, s3: &aws_sdk_s3::Client, export: &Expo
     let leftover = &first.data_keys[1];
     assert!(!second.data_keys.contains(leftover), "{name}");
     upload(s3, &bucket, d2.path()).await;
-    sync_until(
-        app,
-        &ws,
-        &id,
-        &format!("{name}: the second execution"),
-        |v| {
-            v["cur"]["periods"].as_array().unwrap().iter().any(|p| {
-                p["assembly_id"] == second.assembly_id.as_str() && p["status"] != "ingesting"
-            })
-        },
-    )
-    .await;
+    sync_until_served(app, &ws, &id, name, &second).await;
     s3.head_object()
         .bucket(&bucket)
         .key(leftover)
@@ -199,5 +233,171 @@ async fn cur2_and_focus_exports_become_exact_costs_and_executions_replace_each_o
         export_end_to_end(&app, &s3, b),
         export_end_to_end(&app, &s3, c),
         export_end_to_end(&app, &s3, d),
+    );
+}
+
+/// One "create new export file" execution of the export `name` for `period`: `rows` line items
+/// in `files` files, run at `executed_at`.
+struct Execution<'a> {
+    seed: u64,
+    period: &'a str,
+    rows: usize,
+    files: usize,
+    executed_at: &'a str,
+}
+
+/// Writes the execution and checks its keys: its data files in its own folder, its manifest
+/// there and over the partition folder's.
+fn create_new_execution(
+    bucket: &str,
+    name: &str,
+    format: GenFormat,
+    e: Execution<'_>,
+) -> (tempfile::TempDir, GeneratedReport) {
+    let mut opts = options(bucket, name, e.seed, e.period, e.rows, format);
+    opts.files = e.files;
+    opts.versioning = ExportVersioning::CreateNew {
+        executed_at: e.executed_at.parse().unwrap(),
+    };
+    let (dir, r) = write(&opts);
+    let period = e.period;
+    let folder = format!("{}-{}", e.executed_at, r.assembly_id);
+    let data = format!("{PREFIX}/{name}/data/BILLING_PERIOD={period}/{folder}/");
+    assert!(
+        r.data_keys.iter().all(|k| k.starts_with(&data)),
+        "{name}: {:?}",
+        r.data_keys
+    );
+    let metadata = format!("{PREFIX}/{name}/metadata/BILLING_PERIOD={period}");
+    assert_eq!(
+        r.manifest_keys,
+        vec![
+            format!("{metadata}/{folder}/{name}-Manifest.json"),
+            format!("{metadata}/{name}-Manifest.json"),
+        ],
+        "{name}"
+    );
+    (dir, r)
+}
+
+async fn create_new_end_to_end(app: &TestApp, s3: &aws_sdk_s3::Client, export: &Export) {
+    const OLDER: &str = "2024-02";
+    let name = &format!("{}-new", export.name);
+    let bucket = new_bucket(s3, name).await;
+    let ws = app
+        .create_workspace(name, &format!("owner@{name}.test"))
+        .await;
+
+    // February's final execution and March's first, as AWS leaves them in the bucket.
+    let (d0, older) = create_new_execution(
+        &bucket,
+        name,
+        export.format,
+        Execution {
+            seed: export.seed + 200,
+            period: OLDER,
+            rows: 1_500,
+            files: 2,
+            executed_at: "2024-03-03T04:05:06.789Z",
+        },
+    );
+    upload(s3, &bucket, d0.path()).await;
+    let (d1, first) = create_new_execution(
+        &bucket,
+        name,
+        export.format,
+        Execution {
+            seed: export.seed,
+            period: PERIOD,
+            rows: 3_000,
+            files: 2,
+            executed_at: "2024-03-20T06:07:08.009Z",
+        },
+    );
+    upload(s3, &bucket, d1.path()).await;
+
+    let (id, view) = connect_and_ingest(app, &ws, &bucket, name, 2).await;
+    assert_eq!(view["cur"]["status"], "ready", "{name}: {view:#}");
+    for (dir, r) in [(&d0, &older), (&d1, &first)] {
+        assert_period_state(app, &ws, &id, export, dir.path(), r).await;
+        assert_period_matches(app, &ws, r).await;
+    }
+
+    // March's second execution, in a new folder with other numbers in fewer files; the first
+    // execution's files and manifest stay where they are.
+    let (d2, second) = create_new_execution(
+        &bucket,
+        name,
+        export.format,
+        Execution {
+            seed: export.seed + 100,
+            period: PERIOD,
+            rows: 2_000,
+            files: 1,
+            executed_at: "2024-03-21T06:07:08.009Z",
+        },
+    );
+    assert_ne!(second.assembly_id, first.assembly_id, "{name}");
+    assert_ne!(
+        second.expected.unblended, first.expected.unblended,
+        "{name}"
+    );
+    assert!(
+        second
+            .data_keys
+            .iter()
+            .all(|k| !first.data_keys.contains(k)),
+        "{name}"
+    );
+    upload(s3, &bucket, d2.path()).await;
+    sync_until_served(app, &ws, &id, name, &second).await;
+    for key in first.data_keys.iter().chain(&first.manifest_keys[..1]) {
+        s3.head_object()
+            .bucket(&bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{name}: the first execution's {key} is gone: {e:?}"));
+    }
+    assert_period_state(app, &ws, &id, export, d2.path(), &second).await;
+    assert_period_matches(app, &ws, &second).await;
+    // February is untouched: still its own execution, rows and numbers.
+    assert_period_state(app, &ws, &id, export, d0.path(), &older).await;
+    assert_period_matches(app, &ws, &older).await;
+    let periods = integration_view(app, &ws, &id).await["cur"]["periods"].clone();
+    let mut rows: Vec<(String, u64)> = periods
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["period"].as_str().unwrap().to_owned(),
+                p["rows"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        vec![
+            (OLDER.to_owned(), older.expected.rows),
+            (PERIOD.to_owned(), second.expected.rows),
+        ],
+        "{name}: {periods:#}"
+    );
+}
+
+#[tokio::test]
+async fn create_new_export_files_serve_only_each_months_newest_execution() {
+    let moto = moto().await;
+    let app = spawn_app_with_workers(&moto.endpoint).await;
+    let s3 = customer_s3(&moto.endpoint, CUSTOMER).await;
+    // CUR 2.0 and FOCUS, CSV and Parquet: the layout does not depend on the format, the files
+    // it leads to are read by different readers.
+    let [a, _, c, d] = &EXPORTS;
+    tokio::join!(
+        create_new_end_to_end(&app, &s3, a),
+        create_new_end_to_end(&app, &s3, c),
+        create_new_end_to_end(&app, &s3, d),
     );
 }

@@ -10,8 +10,14 @@
 //!   with `<yyyymmdd-yyyymmdd>/<report>-Manifest.json` naming the current assembly;
 //! - legacy CUR, "overwrite": files directly in `<yyyymmdd-yyyymmdd>/`;
 //! - legacy CUR with Athena (Parquet): `<report>/year=YYYY/month=M/` with its manifest;
-//! - Data Exports (CUR 2.0, FOCUS): `data/BILLING_PERIOD=YYYY-MM/...` and
-//!   `metadata/BILLING_PERIOD=YYYY-MM/...-Manifest.json` (`dataFiles` are `s3://` URIs);
+//! - Data Exports (CUR 2.0, FOCUS), "overwrite existing export file": files directly in
+//!   `data/BILLING_PERIOD=YYYY-MM/`, one `metadata/BILLING_PERIOD=YYYY-MM/<export>-Manifest.json`
+//!   (`dataFiles` are `s3://` URIs), both overwritten by each execution;
+//! - Data Exports, "create new export file": each execution's files in
+//!   `data/BILLING_PERIOD=YYYY-MM/<timestamp>-<executionId>/` with its own manifest in
+//!   `metadata/BILLING_PERIOD=YYYY-MM/<timestamp>-<executionId>/`, and the partition folder's
+//!   manifest overwritten to name the newest execution (AWS: "always represents the most recent
+//!   refresh"), so older executions stay in the bucket, named by no current manifest;
 //! - periods whose data files have no manifest (historical backfills): files grouped by folder,
 //!   the newest folder wins, and the assembly id is a hash of its keys, sizes and ETags.
 
@@ -154,7 +160,8 @@ pub struct DiscoveredPeriod {
 #[derive(Default)]
 struct Group<'a> {
     manifests: Vec<&'a S3Object>,
-    /// Legacy date-range: the manifest directly in the range folder (current assembly).
+    /// The manifest that names the current assembly whatever else the folder holds: legacy
+    /// date-range's in the range folder, Data Exports' in the `BILLING_PERIOD=` folder.
     top_manifest: Option<&'a S3Object>,
     data: Vec<&'a S3Object>,
 }
@@ -217,16 +224,20 @@ fn group_listing<'a>(
                 ),
                 None => continue,
             },
-            ["metadata", bp, .., _] if manifest => match parse_billing_period_folder(bp) {
-                Some(p) => (
-                    GroupKey {
-                        layout: ReportLayout::DataExport,
-                        period: p,
-                    },
-                    false,
-                ),
-                None => continue,
-            },
+            // `metadata/BILLING_PERIOD=X/<export>-Manifest.json` names the current execution;
+            // "create new" also keeps one per execution folder below it.
+            ["metadata", bp, execution @ .., _] if manifest => {
+                match parse_billing_period_folder(bp) {
+                    Some(p) => (
+                        GroupKey {
+                            layout: ReportLayout::DataExport,
+                            period: p,
+                        },
+                        execution.is_empty(),
+                    ),
+                    None => continue,
+                }
+            }
             [r, y, m, _] if *r == report => match parse_year_month(y, m) {
                 Some(p) => (
                     GroupKey {
@@ -275,7 +286,10 @@ fn group_listing<'a>(
 
 impl<'a> Group<'a> {
     /// The manifest that names the current assembly: the range folder's own manifest for
-    /// legacy versioned reports, otherwise the most recently written one.
+    /// legacy versioned reports and the partition folder's for Data Exports (AWS overwrites
+    /// both with every delivery), otherwise the most recently written one. Going by the key
+    /// first keeps the choice right where Last-Modified is not the delivery order (a bucket
+    /// copied with `aws s3 sync` gets new times, in key order).
     fn current_manifest(&self) -> Option<&'a S3Object> {
         self.top_manifest.or_else(|| {
             self.manifests.iter().copied().max_by(|a, b| {
@@ -607,6 +621,227 @@ mod tests {
         assert_eq!(got[2].data_keys.len(), 2);
         assert_eq!(got[2].missing_keys.len(), 1);
         assert_eq!(got[2].total_size, 200);
+    }
+
+    /// One execution of a "create new export file" Data Export, in the layout AWS documents
+    /// (docs.aws.amazon.com/cur/latest/userguide/dataexports-export-delivery.html):
+    /// `data/BILLING_PERIOD=P/<timestamp>-<executionId>/<export>-0000N.snappy.parquet`.
+    struct Execution {
+        id: &'static str,
+        folder: String,
+        files: Vec<S3Object>,
+        manifest: S3Object,
+    }
+
+    const EXPORTS: &str = "exports/cur2/";
+
+    fn execution(
+        period: &str,
+        at: &str,
+        id: &'static str,
+        sizes: &[u64],
+        minute: u32,
+    ) -> Execution {
+        let folder = format!("{at}-{id}");
+        let files = sizes
+            .iter()
+            .enumerate()
+            .map(|(n, size)| {
+                let key = format!(
+                    "{EXPORTS}data/BILLING_PERIOD={period}/{folder}/cur2-{:05}.snappy.parquet",
+                    n + 1
+                );
+                obj(&key, *size, minute)
+            })
+            .collect();
+        let manifest = obj(
+            &format!("{EXPORTS}metadata/BILLING_PERIOD={period}/{folder}/cur2-Manifest.json"),
+            1,
+            minute,
+        );
+        Execution {
+            id,
+            folder,
+            files,
+            manifest,
+        }
+    }
+
+    impl Execution {
+        fn manifest_bytes(&self) -> Vec<u8> {
+            let uris: Vec<String> = self
+                .files
+                .iter()
+                .map(|f| format!("s3://bkt/{}", f.key))
+                .collect();
+            serde_json::json!({
+                "executionId": self.id,
+                "queryStatement": "SELECT * FROM COST_AND_USAGE_REPORT",
+                "dataFiles": uris,
+            })
+            .to_string()
+            .into_bytes()
+        }
+
+        fn keys(&self) -> Vec<String> {
+            self.files.iter().map(|f| f.key.clone()).collect()
+        }
+
+        /// Its files and its own manifest, as listed.
+        fn listed(&self) -> Vec<S3Object> {
+            let mut l = self.files.clone();
+            l.push(self.manifest.clone());
+            l
+        }
+    }
+
+    /// The partition folder's manifest, which AWS overwrites with each execution's.
+    fn partition_manifest(period: &str, minute: u32) -> S3Object {
+        obj(
+            &format!("{EXPORTS}metadata/BILLING_PERIOD={period}/cur2-Manifest.json"),
+            1,
+            minute,
+        )
+    }
+
+    /// Two periods, each with executions still in the bucket: August's older one and its
+    /// newest; September's first, its second (same chunk names, fewer files), and a third whose
+    /// data files are arriving before any of its manifests.
+    fn create_new_bucket() -> (Vec<S3Object>, [Execution; 5]) {
+        let aug_1 = execution(
+            "2024-08",
+            "2024-09-01T04:10:11.101Z",
+            "3695a728-d559-40bd-ac30-ffc97b552489",
+            &[40, 41],
+            1,
+        );
+        let aug_2 = execution(
+            "2024-08",
+            "2024-09-09T04:12:13.202Z",
+            "6f0a3b1e-0c4e-4d52-9d3b-2f7c1b0e5a11",
+            &[50],
+            3,
+        );
+        let sep_1 = execution(
+            "2024-09",
+            "2024-09-20T05:01:02.303Z",
+            "b7d1c9e2-7a35-4e0b-8f61-1c2d3e4f5a6b",
+            &[100, 101, 102],
+            5,
+        );
+        let sep_2 = execution(
+            "2024-09",
+            "2024-09-21T05:03:04.404Z",
+            "0c9e8d7f-6b5a-4c3d-9e2f-1a0b9c8d7e6f",
+            &[200, 201],
+            7,
+        );
+        let sep_3 = execution(
+            "2024-09",
+            "2024-09-22T05:05:06.505Z",
+            "f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a5b",
+            &[300],
+            9,
+        );
+        let mut listing: Vec<S3Object> = [&aug_1, &aug_2, &sep_1, &sep_2]
+            .iter()
+            .flat_map(|e| e.listed())
+            .collect();
+        listing.extend(sep_3.files.clone());
+        listing.push(partition_manifest("2024-08", 3));
+        listing.push(partition_manifest("2024-09", 7));
+        (listing, [aug_1, aug_2, sep_1, sep_2, sep_3])
+    }
+
+    #[test]
+    fn data_exports_create_new_read_only_the_execution_the_partition_manifest_names() {
+        let loc = ReportLocation::new("exports", "cur2");
+        let (listing, [_, aug_2, _, sep_2, _]) = create_new_bucket();
+        let want = manifests_to_fetch(&loc, &listing);
+        assert_eq!(
+            want,
+            vec![
+                partition_manifest("2024-08", 0).key,
+                partition_manifest("2024-09", 0).key
+            ]
+        );
+        // What AWS wrote there: the newest complete execution's manifest.
+        let manifests = HashMap::from([
+            (want[0].clone(), aug_2.manifest_bytes()),
+            (want[1].clone(), sep_2.manifest_bytes()),
+        ]);
+        let got = discover(&loc, &listing, &manifests).unwrap();
+        assert_eq!(got.len(), 2, "{got:#?}");
+        let expected = [("2024-08", &aug_2, &want[0]), ("2024-09", &sep_2, &want[1])];
+        for (p, (period, newest, manifest)) in got.iter().zip(expected) {
+            assert_eq!(p.period.to_string(), period);
+            assert_eq!(p.layout, ReportLayout::DataExport);
+            assert_eq!(p.kind, ReportKind::Cur2);
+            assert_eq!(p.format, FileFormat::Parquet);
+            assert_eq!(p.assembly_id, newest.id);
+            assert!(p.from_manifest);
+            assert_eq!(p.manifest_key.as_ref(), Some(manifest));
+            assert_eq!(
+                p.data_keys,
+                newest.keys(),
+                "{period}: exactly the newest's files"
+            );
+            assert!(p.missing_keys.is_empty(), "{period}");
+            assert_eq!(
+                p.total_size,
+                newest.files.iter().map(|f| f.size).sum::<u64>(),
+                "{period}"
+            );
+            let folder = format!("/{}/", newest.folder);
+            assert!(p.data_keys.iter().all(|k| k.contains(&folder)), "{period}");
+        }
+    }
+
+    #[test]
+    fn data_exports_create_new_go_by_the_partition_manifest_not_last_modified() {
+        let loc = ReportLocation::new("exports", "cur2");
+        let (mut listing, [aug_1, aug_2, sep_1, sep_2, _]) = create_new_bucket();
+        // A copied bucket: September's first execution's manifest now looks the newest.
+        let copied = listing
+            .iter_mut()
+            .find(|o| o.key == sep_1.manifest.key)
+            .unwrap();
+        copied.last_modified = obj("", 0, 60).last_modified;
+        let want = manifests_to_fetch(&loc, &listing);
+        assert_eq!(want[1], partition_manifest("2024-09", 0).key);
+
+        // Without the partition manifest (deleted, or not copied), the newest execution's own
+        // manifest is the current one.
+        listing.retain(|o| o.key != partition_manifest("2024-08", 0).key);
+        let want = manifests_to_fetch(&loc, &listing);
+        assert_eq!(want[0], aug_2.manifest.key);
+        let manifests = HashMap::from([
+            (aug_2.manifest.key.clone(), aug_2.manifest_bytes()),
+            (aug_1.manifest.key.clone(), aug_1.manifest_bytes()),
+            (want[1].clone(), sep_2.manifest_bytes()),
+        ]);
+        let got = discover(&loc, &listing, &manifests).unwrap();
+        assert_eq!(got[0].assembly_id, aug_2.id);
+        assert_eq!(got[0].data_keys, aug_2.keys());
+        assert_eq!(got[1].data_keys, sep_2.keys());
+    }
+
+    #[test]
+    fn data_exports_create_new_without_manifests_take_the_newest_execution_folder() {
+        let loc = ReportLocation::new("exports", "cur2");
+        let (listing, [_, aug_2, _, _, sep_3]) = create_new_bucket();
+        let data_only: Vec<S3Object> = listing
+            .into_iter()
+            .filter(|o| !is_manifest(&o.key))
+            .collect();
+        assert!(manifests_to_fetch(&loc, &data_only).is_empty());
+        let got = discover(&loc, &data_only, &HashMap::new()).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].data_keys, aug_2.keys());
+        assert_eq!(got[1].data_keys, sep_3.keys());
+        assert!(got
+            .iter()
+            .all(|p| p.kind == ReportKind::UnknownDataExport && !p.from_manifest));
     }
 
     #[test]

@@ -5,8 +5,13 @@ use std::fs::File;
 use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use costline_cur::discovery::{discover, manifests_to_fetch, FileFormat, ReportKind, S3Object};
-use costline_cur::generate::{generate, ExpectedTotals, GenFormat, GenerateOptions};
+use costline_cur::discovery::{
+    discover, manifests_to_fetch, DiscoveredPeriod, FileFormat, ReportKind, ReportLocation,
+    S3Object,
+};
+use costline_cur::generate::{
+    generate, ExpectedTotals, ExportVersioning, GenFormat, GenerateOptions,
+};
 use costline_cur::{CsvReader, LineItem, ParquetReader, SourceFormat};
 use costline_domain::BillingPeriod;
 use rust_decimal::Decimal;
@@ -33,6 +38,19 @@ fn listing(root: &Path) -> Vec<S3Object> {
     walk(root, root, &mut out);
     out.sort_by(|a, b| a.key.cmp(&b.key));
     out
+}
+
+/// Discovery over a written tree, as the poller runs it: the manifests it asks for, then the
+/// periods found with their bytes.
+fn discover_tree(root: &Path, location: &ReportLocation) -> (Vec<String>, Vec<DiscoveredPeriod>) {
+    let objects = listing(root);
+    let want = manifests_to_fetch(location, &objects);
+    let manifests: HashMap<String, Vec<u8>> = want
+        .iter()
+        .map(|k| (k.clone(), std::fs::read(root.join(k)).unwrap()))
+        .collect();
+    let periods = discover(location, &objects, &manifests).unwrap();
+    (want, periods)
 }
 
 /// Reads every data file and aggregates what the parser produced.
@@ -114,14 +132,8 @@ fn roundtrip(format: GenFormat, seed: u64, rows: usize, files: usize) {
     assert_eq!(report.data_keys.len(), files);
 
     // Discovery over the written tree finds exactly this delivery.
-    let objects = listing(dir.path());
-    let want = manifests_to_fetch(&report.location, &objects);
+    let (want, periods) = discover_tree(dir.path(), &report.location);
     assert_eq!(want.len(), 1, "{format:?}: {want:?}");
-    let manifests: HashMap<String, Vec<u8>> = want
-        .iter()
-        .map(|k| (k.clone(), std::fs::read(dir.path().join(k)).unwrap()))
-        .collect();
-    let periods = discover(&report.location, &objects, &manifests).unwrap();
     assert_eq!(periods.len(), 1, "{format:?}");
     let p = &periods[0];
     assert_eq!(p.period, period);
@@ -277,4 +289,89 @@ fn generated_legacy_csv_has_real_quirks() {
         assert!(by_type.contains_key(t), "{t}");
     }
     assert!(by_type["Credit"] < Decimal::ZERO && by_type["SavingsPlanNegation"] < Decimal::ZERO);
+}
+
+/// "Create new export file": two executions of one month in one bucket, each in its own
+/// `<executed_at>-<execution id>/` folder; discovery reads the newest one's files only, and they
+/// parse to its totals.
+#[test]
+fn create_new_export_files_roundtrip_to_the_newest_execution() {
+    for (i, format) in GenFormat::ALL
+        .into_iter()
+        .filter(|f| !f.is_legacy())
+        .enumerate()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let period = BillingPeriod::new(2024, 9).unwrap();
+        let execution = |seed: u64, rows: usize, files: usize, at: &str| {
+            let mut opts = GenerateOptions::new(seed, period, rows, format);
+            opts.files = files;
+            opts.versioning = ExportVersioning::CreateNew {
+                executed_at: at.parse().unwrap(),
+            };
+            generate(&opts, dir.path()).unwrap()
+        };
+        let seed = 300 + 10 * i as u64;
+        let first = execution(seed, 1_500, 3, "2024-09-20T05:01:02.303Z");
+        let second = execution(seed + 1, 1_000, 2, "2024-09-21T05:03:04.404Z");
+
+        let data = format!(
+            "cur/costline/data/BILLING_PERIOD=2024-09/2024-09-21T05:03:04.404Z-{}/",
+            second.assembly_id
+        );
+        assert!(
+            second.data_keys.iter().all(|k| k.starts_with(&data)),
+            "{format:?}: {:?}",
+            second.data_keys
+        );
+        let metadata = "cur/costline/metadata/BILLING_PERIOD=2024-09/";
+        assert_eq!(
+            second.manifest_keys,
+            vec![
+                format!(
+                    "{metadata}2024-09-21T05:03:04.404Z-{}/costline-Manifest.json",
+                    second.assembly_id
+                ),
+                format!("{metadata}costline-Manifest.json"),
+            ],
+            "{format:?}"
+        );
+        assert_eq!(first.manifest_keys[1], second.manifest_keys[1]);
+        // Every file of the first execution is still there.
+        for k in first.data_keys.iter().chain(&first.manifest_keys[..1]) {
+            assert!(dir.path().join(k).is_file(), "{format:?}: {k}");
+        }
+
+        let (want, periods) = discover_tree(dir.path(), &second.location);
+        assert_eq!(want, vec![format!("{metadata}costline-Manifest.json")]);
+        assert_eq!(periods.len(), 1, "{format:?}");
+        let p = &periods[0];
+        assert_eq!(p.assembly_id, second.assembly_id, "{format:?}");
+        let mut keys = second.data_keys.clone();
+        keys.sort();
+        assert_eq!(p.data_keys, keys, "{format:?}");
+        assert!(p.missing_keys.is_empty(), "{format:?}");
+
+        let (got, _) = parse_totals(dir.path(), &p.data_keys, format.team_tag_key());
+        let e = &second.expected;
+        assert_eq!(got.rows, e.rows, "{format:?}");
+        assert_eq!(got.unblended, e.unblended, "{format:?}");
+        assert_eq!(got.amortized, e.amortized, "{format:?}");
+        assert_eq!(got.by_team, e.by_team, "{format:?}");
+        assert_ne!(e.unblended, first.expected.unblended, "{format:?}");
+    }
+}
+
+#[test]
+fn export_file_versioning_is_for_data_exports_only() {
+    let mut opts = GenerateOptions::new(
+        1,
+        BillingPeriod::new(2024, 9).unwrap(),
+        10,
+        GenFormat::LegacyCsvGzip,
+    );
+    opts.versioning = ExportVersioning::CreateNew {
+        executed_at: "2024-09-21T05:03:04Z".parse().unwrap(),
+    };
+    assert!(generate(&opts, tempfile::tempdir().unwrap().path()).is_err());
 }

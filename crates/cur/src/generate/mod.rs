@@ -15,7 +15,7 @@ mod write;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use costline_domain::BillingPeriod;
 use rand::SeedableRng;
 use rust_decimal::Decimal;
@@ -61,6 +61,11 @@ impl GenFormat {
         )
     }
 
+    /// Whether this is a legacy CUR (not a Data Export).
+    pub fn is_legacy(&self) -> bool {
+        matches!(self, GenFormat::LegacyCsvGzip | GenFormat::LegacyParquet)
+    }
+
     /// Whether this is a FOCUS export (no net columns, FOCUS charge categories).
     pub fn is_focus(&self) -> bool {
         matches!(self, GenFormat::FocusCsvGzip | GenFormat::FocusParquet)
@@ -74,6 +79,25 @@ impl GenFormat {
             _ => "team",
         }
     }
+}
+
+/// How a Data Export delivers its executions: the export's "file versioning" setting
+/// (`S3OutputConfigurations.Overwrite` in the API). The legacy formats have their own layouts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExportVersioning {
+    /// "Overwrite existing export file" (`OVERWRITE_REPORT`): the files directly in
+    /// `data/BILLING_PERIOD=YYYY-MM/`, the manifest in `metadata/BILLING_PERIOD=YYYY-MM/`.
+    #[default]
+    Overwrite,
+    /// "Create new export file" (`CREATE_NEW_REPORT`): the files in
+    /// `data/BILLING_PERIOD=YYYY-MM/<executed_at>-<execution id>/`, the manifest both in
+    /// `metadata/BILLING_PERIOD=YYYY-MM/<executed_at>-<execution id>/` and in
+    /// `metadata/BILLING_PERIOD=YYYY-MM/`, where it names the newest execution.
+    CreateNew {
+        /// When the execution ran: the folder name starts with it
+        /// (`2024-05-18T20:16:37.306Z`).
+        executed_at: DateTime<Utc>,
+    },
 }
 
 /// What to generate.
@@ -99,11 +123,13 @@ pub struct GenerateOptions {
     pub report_name: String,
     /// Number of user tag columns (legacy formats; at least the first 4 are used by rows).
     pub tag_columns: usize,
+    /// File versioning of a Data Export (CUR 2.0, FOCUS); must be the default for legacy.
+    pub versioning: ExportVersioning,
 }
 
 impl GenerateOptions {
     /// Options with defaults: 5 accounts, 1 file, bucket `costline-example-cur`, prefix `cur`,
-    /// report `costline`, 12 tag columns.
+    /// report `costline`, 12 tag columns, "overwrite" file versioning.
     pub fn new(seed: u64, period: BillingPeriod, rows: usize, format: GenFormat) -> Self {
         GenerateOptions {
             seed,
@@ -116,6 +142,7 @@ impl GenerateOptions {
             prefix: "cur".into(),
             report_name: "costline".into(),
             tag_columns: 12,
+            versioning: ExportVersioning::Overwrite,
         }
     }
 }
@@ -165,6 +192,12 @@ pub fn generate(opts: &GenerateOptions, dir: &Path) -> Result<GeneratedReport, C
     if opts.rows == 0 || opts.files == 0 || opts.accounts == 0 {
         return Err(CurError::Generate(
             "rows, files and accounts must be at least 1".into(),
+        ));
+    }
+    if opts.format.is_legacy() && opts.versioning != ExportVersioning::Overwrite {
+        return Err(CurError::Generate(
+            "export file versioning is a Data Exports setting; legacy CUR has its own layouts"
+                .into(),
         ));
     }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.seed);

@@ -16,7 +16,7 @@ use parquet::schema::parser::parse_message_type;
 use rust_decimal::Decimal;
 
 use super::model::{Context, GenRow};
-use super::{focus, GenFormat, GenerateOptions};
+use super::{focus, ExportVersioning, GenFormat, GenerateOptions};
 use crate::columns::legacy_to_snake;
 use crate::error::CurError;
 use crate::manifest::{
@@ -283,12 +283,21 @@ pub(super) fn write_report(
             format!("{base}{report}/year={}/month={}/", p.year(), p.month()),
             "snappy.parquet",
         ),
-        GenFormat::Cur2Parquet | GenFormat::FocusParquet => {
-            (format!("{base}data/BILLING_PERIOD={p}/"), "snappy.parquet")
-        }
-        GenFormat::Cur2CsvGzip | GenFormat::FocusCsvGzip => {
-            (format!("{base}data/BILLING_PERIOD={p}/"), "csv.gz")
-        }
+        GenFormat::Cur2Parquet
+        | GenFormat::FocusParquet
+        | GenFormat::Cur2CsvGzip
+        | GenFormat::FocusCsvGzip => (
+            format!(
+                "{}{}",
+                partition_dir(opts, &base, "data"),
+                execution_folder(opts, ctx)
+            ),
+            if opts.format.is_parquet() {
+                "snappy.parquet"
+            } else {
+                "csv.gz"
+            },
+        ),
     };
     let per_file = rows.len().div_ceil(opts.files);
     let mut data_keys = Vec::new();
@@ -311,6 +320,24 @@ pub(super) fn write_report(
     }
     let manifest_keys = write_manifests(opts, ctx, &base, &data_dir, &data_keys, dir)?;
     Ok((data_keys, manifest_keys))
+}
+
+/// A Data Export's `<base><kind>/BILLING_PERIOD=YYYY-MM/` folder (`kind`: `data`, `metadata`).
+fn partition_dir(opts: &GenerateOptions, base: &str, kind: &str) -> String {
+    format!("{base}{kind}/BILLING_PERIOD={}/", opts.period)
+}
+
+/// The execution's own folder below the partition folder, `<executed_at>-<execution id>/`, in
+/// "create new export file" mode; empty when each execution overwrites the last.
+fn execution_folder(opts: &GenerateOptions, ctx: &Context) -> String {
+    match opts.versioning {
+        ExportVersioning::Overwrite => String::new(),
+        ExportVersioning::CreateNew { executed_at } => format!(
+            "{}-{}/",
+            executed_at.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+            ctx.assembly_id
+        ),
+    }
 }
 
 fn write_json(dir: &Path, key: &str, json: &[u8]) -> Result<(), CurError> {
@@ -429,12 +456,20 @@ fn write_manifests(
                     .collect(),
                 columns,
             };
-            let key = format!(
-                "{base}metadata/BILLING_PERIOD={}/{report}-Manifest.json",
-                opts.period
-            );
-            write_json(dir, &key, &serde_json::to_vec_pretty(&m).map_err(gen_err)?)?;
-            Ok(vec![key])
+            // "Create new" writes the manifest into the execution's folder, then over the
+            // partition folder's, which always names the newest execution.
+            let partition = partition_dir(opts, base, "metadata");
+            let execution = execution_folder(opts, ctx);
+            let mut keys = Vec::new();
+            if !execution.is_empty() {
+                keys.push(format!("{partition}{execution}{report}-Manifest.json"));
+            }
+            keys.push(format!("{partition}{report}-Manifest.json"));
+            let json = serde_json::to_vec_pretty(&m).map_err(gen_err)?;
+            for k in &keys {
+                write_json(dir, k, &json)?;
+            }
+            Ok(keys)
         }
     }
 }
