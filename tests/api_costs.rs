@@ -498,7 +498,7 @@ async fn rollup_rows(store: &Store, ws: WorkspaceId) -> Vec<String> {
     for table in [
         "cur_daily_costs",
         "cur_monthly_costs",
-        "cur_daily_service_costs",
+        "cur_daily_service_region_costs",
         "cur_daily_account_costs",
         "cur_daily_tag_costs",
     ] {

@@ -178,12 +178,16 @@ fn whole_months(q: &CostQuery) -> bool {
         && !q.group_by.iter().any(|d| matches!(d, CostDimension::Day))
 }
 
-/// True when the daily rollups per service answer `q`: groups by day, month or service only.
-fn day_and_service_only(q: &CostQuery) -> bool {
+/// True when the daily rollups without accounts answer `q`: no account among its groups.
+fn no_account_groups(q: &CostQuery) -> bool {
     q.group_by.iter().all(|d| {
         matches!(
             d,
-            CostDimension::Day | CostDimension::Month | CostDimension::Service
+            CostDimension::Day
+                | CostDimension::Month
+                | CostDimension::Service
+                | CostDimension::Region
+                | CostDimension::LineItemType
         )
     })
 }
@@ -232,8 +236,8 @@ pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer>
         ("cur_daily_tag_costs", "nullif(tag_value, '')", "day")
     } else if whole_months(q) {
         ("cur_monthly_costs", "", "month")
-    } else if day_and_service_only(q) {
-        ("cur_daily_service_costs", "", "day")
+    } else if no_account_groups(q) {
+        ("cur_daily_service_region_costs", "", "day")
     } else if day_and_accounts_only(q) {
         ("cur_daily_account_costs", "", "day")
     } else {
@@ -614,17 +618,28 @@ mod tests {
             group_by,
             metric: CostMetric::Amortized,
         };
-        assert!(day_and_service_only(&q(vec![])));
-        assert!(day_and_service_only(&q(vec![CostDimension::Day])));
-        assert!(day_and_service_only(&q(vec![
+        assert!(no_account_groups(&q(vec![])));
+        assert!(no_account_groups(&q(vec![CostDimension::Day])));
+        assert!(no_account_groups(&q(vec![
             CostDimension::Service,
             CostDimension::Month
         ])));
-        assert!(!day_and_service_only(&q(vec![
+        assert!(no_account_groups(&q(vec![
+            CostDimension::Day,
+            CostDimension::Region,
+            CostDimension::LineItemType
+        ])));
+        assert!(!no_account_groups(&q(vec![
             CostDimension::Day,
             CostDimension::Account
         ])));
-        assert!(!day_and_service_only(&q(vec![CostDimension::Region])));
+        assert!(!no_account_groups(&q(vec![
+            CostDimension::Region,
+            CostDimension::PayerAccount
+        ])));
+        assert!(!no_account_groups(&q(vec![CostDimension::Tag(
+            "Team".into()
+        )])));
         assert!(day_and_accounts_only(&q(vec![
             CostDimension::Day,
             CostDimension::Account,

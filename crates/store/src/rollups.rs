@@ -439,14 +439,11 @@ impl FinishedRollups {
         self.coarser(|key| key.day = key.day.with_day(1).expect("day 1 exists"))
     }
 
-    /// Daily groups per service and currency only (the other key fields empty), in primary key
-    /// order.
-    pub fn daily_by_service(&self) -> Result<Vec<(GroupKey<'_>, GroupSums)>, SumOverflow> {
+    /// Daily groups without the accounts (their key fields empty), in primary key order.
+    pub fn daily_without_accounts(&self) -> Result<Vec<(GroupKey<'_>, GroupSums)>, SumOverflow> {
         self.coarser(|key| {
             key.payer_account_id = "";
             key.usage_account_id = "";
-            key.region = "";
-            key.line_item_type = "";
         })
     }
 
