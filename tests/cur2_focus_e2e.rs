@@ -95,6 +95,24 @@ async fn assert_period_state(
 /// Connects the integration to the export `name` in `bucket`, which verifies the role and polls
 /// the export once (no sync asked for), and waits until its `periods` periods are ingested.
 /// Returns the integration id and its view.
+/// Connects an integration to the export `name` under `prefix` in `bucket`; its id.
+async fn connect_export(
+    app: &TestApp,
+    ws: &TestWorkspace,
+    bucket: &str,
+    prefix: &str,
+    name: &str,
+) -> String {
+    app.connect_integration(
+        &ws.token,
+        json!({
+            "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/CostlineReadOnly"),
+            "cur": {"bucket": bucket, "prefix": prefix, "report_name": name},
+        }),
+    )
+    .await
+}
+
 async fn connect_and_ingest(
     app: &TestApp,
     ws: &TestWorkspace,
@@ -102,15 +120,7 @@ async fn connect_and_ingest(
     name: &str,
     periods: usize,
 ) -> (String, Value) {
-    let id = app
-        .connect_integration(
-            &ws.token,
-            json!({
-                "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/CostlineReadOnly"),
-                "cur": {"bucket": bucket, "prefix": PREFIX, "report_name": name},
-            }),
-        )
-        .await;
+    let id = connect_export(app, ws, bucket, PREFIX, name).await;
     let view = app
         .poll_until(
             &format!("/api/v1/integrations/aws/{id}"),
@@ -400,4 +410,70 @@ async fn create_new_export_files_serve_only_each_months_newest_execution() {
         create_new_end_to_end(&app, &s3, c),
         create_new_end_to_end(&app, &s3, d),
     );
+}
+
+/// An export whose S3 prefix was typed in AWS as `billing/` lives under `billing//<export>/`
+/// (AWS joins prefix and name as typed; its manifest's `dataFiles` carry the `//` too). The
+/// integration, connected with the prefix `billing/`, must find and ingest it exactly: the SDK
+/// has to keep the empty path segment in listings and reads.
+#[tokio::test]
+async fn an_export_under_a_prefix_typed_with_a_trailing_slash_is_ingested() {
+    let moto = moto().await;
+    let app = spawn_app_with_workers(&moto.endpoint).await;
+    let s3 = customer_s3(&moto.endpoint, CUSTOMER).await;
+    let name = "doubled";
+    let bucket = new_bucket(&s3, "doubled-slash").await;
+    let ws = app.create_workspace("Doubled", "owner@doubled.test").await;
+    let (dir, report) = write(&options(
+        &bucket,
+        name,
+        31,
+        PERIOD,
+        2_000,
+        GenFormat::Cur2Parquet,
+    ));
+    // The generated tree, re-keyed under `billing//`, manifests last as AWS writes them.
+    let single = format!("{PREFIX}/");
+    let doubled = format!("{PREFIX}//");
+    let mut files = cur_e2e::files_under(dir.path());
+    files.sort_by_key(|p| p.to_string_lossy().ends_with("-Manifest.json"));
+    for path in files {
+        let key = path.strip_prefix(dir.path()).unwrap().to_string_lossy();
+        let key = key.replacen(&single, &doubled, 1);
+        let mut body = std::fs::read(&path).unwrap();
+        if key.ends_with("-Manifest.json") {
+            body = String::from_utf8(body)
+                .unwrap()
+                .replace(&format!("/{single}{name}/"), &format!("/{doubled}{name}/"))
+                .into_bytes();
+        }
+        s3.put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .body(body.into())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+    }
+    let id = connect_export(&app, &ws, &bucket, &format!("{PREFIX}/"), name).await;
+    let view = app
+        .poll_until(
+            &format!("/api/v1/integrations/aws/{id}"),
+            &ws.token,
+            Duration::from_secs(60),
+            |v| {
+                v["cur"]["periods"]
+                    .as_array()
+                    .is_some_and(|p| !p.is_empty() && p[0]["status"] == "ready")
+            },
+        )
+        .await;
+    let period = &view["cur"]["periods"][0];
+    assert_eq!(
+        period["assembly_id"],
+        report.assembly_id.as_str(),
+        "{view:#}"
+    );
+    assert_eq!(period["rows"], report.expected.rows, "{view:#}");
+    assert_period_matches(&app, &ws, &report).await;
 }

@@ -61,7 +61,7 @@ impl ReportLocation {
         }
     }
 
-    /// `prefix/report_name/` (or `report_name/` without prefix): list the bucket under this.
+    /// `prefix/report_name/` (or `report_name/` without prefix): where the report is.
     pub fn base(&self) -> String {
         let p = self.prefix.trim_matches('/');
         let r = self.report_name.trim_matches('/');
@@ -70,6 +70,18 @@ impl ReportLocation {
         } else {
             format!("{p}/{r}/")
         }
+    }
+
+    /// The key prefixes to list: [`base`], and the same with a doubled slash before the name.
+    /// AWS joins the prefix and the name with a `/` as they were typed, so a prefix typed with a
+    /// trailing slash (`cur/`) delivers under `cur//<name>/` (and `/` alone under `//<name>/`
+    /// or `/<name>/`); Costline keeps the prefix trimmed, so it looks in both places.
+    ///
+    /// [`base`]: ReportLocation::base
+    pub fn bases(&self) -> [String; 2] {
+        let p = self.prefix.trim_matches('/');
+        let r = self.report_name.trim_matches('/');
+        [self.base(), format!("{p}//{r}/")]
     }
 }
 
@@ -199,11 +211,11 @@ fn group_listing<'a>(
     loc: &ReportLocation,
     listing: &'a [S3Object],
 ) -> BTreeMap<GroupKey, Group<'a>> {
-    let base = loc.base();
+    let bases = loc.bases();
     let report = loc.report_name.trim_matches('/');
     let mut groups: BTreeMap<GroupKey, Group<'a>> = BTreeMap::new();
     for obj in listing {
-        let Some(rel) = obj.key.strip_prefix(&base) else {
+        let Some(rel) = bases.iter().find_map(|b| obj.key.strip_prefix(b.as_str())) else {
             continue;
         };
         let parts: Vec<&str> = rel.split('/').collect();
@@ -842,6 +854,57 @@ mod tests {
         assert!(got
             .iter()
             .all(|p| p.kind == ReportKind::UnknownDataExport && !p.from_manifest));
+    }
+
+    /// A prefix typed as `cost/` in AWS: the export is delivered under `cost//<name>/` (a real
+    /// key in public code: `cost//sample-data-export/data/BILLING_PERIOD=2024-05/...`), while
+    /// Costline stores the prefix trimmed. A legacy report under the single-slash base beside it
+    /// is still found.
+    #[test]
+    fn a_prefix_typed_with_a_trailing_slash_is_found_under_the_doubled_slash() {
+        let loc = ReportLocation::new("cost", "cur2");
+        assert_eq!(loc.bases(), ["cost/cur2/", "cost//cur2/"]);
+        assert_eq!(ReportLocation::new("", "r").bases(), ["r/", "//r/"]);
+        let data = "cost//cur2/data/BILLING_PERIOD=2024-05/cur2-00001.snappy.parquet";
+        let manifest_key = "cost//cur2/metadata/BILLING_PERIOD=2024-05/cur2-Manifest.json";
+        let listing = vec![
+            obj(data, 70, 3),
+            obj(manifest_key, 1, 3),
+            obj(
+                "cost/cur2/20240401-20240501/20240401-20240501/cur2-1.csv.gz",
+                9,
+                1,
+            ),
+            // Another export whose name only starts like this one's.
+            obj(
+                "cost//cur2-old/data/BILLING_PERIOD=2024-05/cur2-old-00001.snappy.parquet",
+                5,
+                4,
+            ),
+        ];
+        assert_eq!(manifests_to_fetch(&loc, &listing), [manifest_key]);
+        let manifest = serde_json::json!({
+            "executionId": "exec-5",
+            "queryStatement": "SELECT * FROM COST_AND_USAGE_REPORT",
+            "dataFiles": [format!("s3://bkt/{data}")]
+        });
+        let manifests =
+            HashMap::from([(manifest_key.to_owned(), manifest.to_string().into_bytes())]);
+        let got = discover(&loc, &listing, &manifests).unwrap();
+        assert_eq!(got.len(), 2, "{got:?}");
+        let may = got
+            .iter()
+            .find(|p| p.layout == ReportLayout::DataExport)
+            .unwrap();
+        assert_eq!(may.period, BillingPeriod::new(2024, 5).unwrap());
+        assert_eq!(may.assembly_id, "exec-5");
+        assert_eq!(may.data_keys, [data]);
+        assert_eq!(may.total_size, 70);
+        let april = got
+            .iter()
+            .find(|p| p.layout == ReportLayout::LegacyDateRange)
+            .unwrap();
+        assert_eq!(april.period, BillingPeriod::new(2024, 4).unwrap());
     }
 
     #[test]

@@ -46,7 +46,10 @@ pub async fn discover_periods(
     location: &CurLocation,
 ) -> Result<Vec<(DiscoveredPeriod, Vec<PlannedFile>)>, PollError> {
     let loc = ReportLocation::new(location.prefix.clone(), location.report_name.clone());
-    let listed = session.list_objects(&location.bucket, &loc.base()).await?;
+    let mut listed = Vec::new();
+    for base in loc.bases() {
+        listed.extend(session.list_objects(&location.bucket, &base).await?);
+    }
     let listing: Vec<discovery::S3Object> = listed
         .into_iter()
         .map(|o| discovery::S3Object {

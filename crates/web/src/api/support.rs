@@ -280,10 +280,16 @@ async fn bucket_periods(
         .await
         .map_err(|e| e.to_string())?;
     let location = ReportLocation::new(integration.cur_prefix.clone().unwrap_or_default(), report);
-    let listing: Vec<discovery::S3Object> = session
-        .list_objects(&bucket, &location.base())
-        .await
-        .map_err(|e| e.to_string())?
+    let mut listed = Vec::new();
+    for base in location.bases() {
+        listed.extend(
+            session
+                .list_objects(&bucket, &base)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    let listing: Vec<discovery::S3Object> = listed
         .into_iter()
         .map(|o| discovery::S3Object {
             key: o.key,
