@@ -158,6 +158,10 @@ pub struct GenCurArgs {
     /// Report (or export) name.
     #[arg(long, default_value = "costline")]
     pub report_name: String,
+    /// Data Exports only: write the "create new export file" layout, as the execution that ran
+    /// at this time (RFC 3339, e.g. 2024-05-18T20:16:37.306Z). Without it, "overwrite".
+    #[arg(long)]
+    pub executed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Formats `costline dev gen-cur` writes.

@@ -295,6 +295,15 @@ fn gen_cur(args: &cli::GenCurArgs) -> anyhow::Result<()> {
     opts.bucket = args.bucket.clone();
     opts.prefix = args.prefix.trim_matches('/').to_string();
     opts.report_name = args.report_name.clone();
+    if let Some(executed_at) = args.executed_at {
+        if opts.format.is_legacy() {
+            return Err(cli::ConfigError(
+                "--executed-at is for Data Exports (cur2, cur2-parquet, focus, focus-parquet): legacy reports have no \"create new export file\" layout".into(),
+            )
+            .into());
+        }
+        opts.versioning = costline_cur::generate::ExportVersioning::CreateNew { executed_at };
+    }
     let report = generate(&opts, &args.out)
         .with_context(|| format!("write the report under {}", args.out.display()))?;
     let e = &report.expected;

@@ -131,24 +131,32 @@ fn reparse(root: &Path, keys: &[String]) -> ExpectedTotals {
 }
 
 fn check(format: &str, rows: usize, files: usize, kind: ReportKind) {
+    check_with(format, rows, files, kind, None)
+}
+
+/// [`check`], as the execution that ran at `executed_at` ("create new export file").
+fn check_with(
+    format: &str,
+    rows: usize,
+    files: usize,
+    kind: ReportKind,
+    executed_at: Option<&str>,
+) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bucket");
     let files_arg = files.to_string();
-    let printed = gen(
-        &out,
-        format,
-        &rows.to_string(),
-        &[
-            "--files",
-            &files_arg,
-            "--accounts",
-            "3",
-            "--prefix",
-            "exports/",
-            "--report-name",
-            "acme",
-        ],
-    );
+    let mut extra = vec![
+        "--files",
+        &files_arg,
+        "--accounts",
+        "3",
+        "--prefix",
+        "exports/",
+        "--report-name",
+        "acme",
+    ];
+    extra.extend(executed_at.iter().flat_map(|at| ["--executed-at", at]));
+    let printed = gen(&out, format, &rows.to_string(), &extra);
     assert_eq!(printed["format"], format);
     assert_eq!(printed["period"], "2024-09");
     assert_eq!(printed["prefix"], "exports");
@@ -195,13 +203,30 @@ fn check(format: &str, rows: usize, files: usize, kind: ReportKind) {
             }
         }
         _ => {
+            // "Create new": the execution's folder, and a manifest there besides the
+            // partition's.
+            let execution = executed_at
+                .map(|_| {
+                    format!(
+                        "2024-09-02T10:00:00.000Z-{}/",
+                        printed["assembly_id"].as_str().unwrap()
+                    )
+                })
+                .unwrap_or_default();
             for key in &data_keys {
-                assert!(key.contains("/data/BILLING_PERIOD=2024-09/"), "{key}");
+                assert!(
+                    key.contains(&format!("/data/BILLING_PERIOD=2024-09/{execution}acme-")),
+                    "{key}"
+                );
             }
-            assert!(
-                manifest_keys.iter().all(|k| k.contains("/metadata/")),
-                "{manifest_keys:?}"
-            );
+            let mut manifests = manifest_keys.clone();
+            manifests.sort();
+            let partition = "exports/acme/metadata/BILLING_PERIOD=2024-09/".to_string();
+            let mut want = vec![format!("{partition}acme-Manifest.json")];
+            if executed_at.is_some() {
+                want.insert(0, format!("{partition}{execution}acme-Manifest.json"));
+            }
+            assert_eq!(manifests, want);
         }
     }
     let objects = listing(&out);
@@ -281,6 +306,17 @@ fn focus_export_with_matching_totals() {
 }
 
 #[test]
+fn create_new_export_file_layout_with_executed_at() {
+    check_with(
+        "cur2",
+        2000,
+        2,
+        ReportKind::Cur2,
+        Some("2024-09-02T10:00:00Z"),
+    );
+}
+
+#[test]
 fn focus_parquet_export_with_matching_totals() {
     check("focus-parquet", 2000, 2, ReportKind::Focus);
 }
@@ -316,6 +352,26 @@ fn bad_arguments_exit_2_with_a_message() {
         ),
         (vec!["--period", "2024-13"], "2024-13"),
         (vec!["--period", "2024-09", "--format", "xml"], "legacy-csv"),
+        (
+            vec![
+                "--period",
+                "2024-09",
+                "--executed-at",
+                "2024-09-02T10:00:00Z",
+            ],
+            "--executed-at is for Data Exports",
+        ),
+        (
+            vec![
+                "--period",
+                "2024-09",
+                "--format",
+                "cur2",
+                "--executed-at",
+                "yesterday",
+            ],
+            "--executed-at",
+        ),
     ] {
         let mut all = vec!["dev", "gen-cur", "--out", out];
         all.extend(args.iter().copied());
