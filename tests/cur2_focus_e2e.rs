@@ -19,7 +19,7 @@ use costline_cur::generate::{ExportVersioning, GenFormat, GeneratedReport};
 use costline_testkit::{customer_s3, moto, spawn_app_with_workers, TestApp, TestWorkspace};
 use cur_e2e::{
     assert_period_matches, integration_view, new_bucket, options, period_view, sync_until, upload,
-    write, CUSTOMER, PREFIX,
+    upload_rekeyed, write, CUSTOMER, PREFIX,
 };
 use serde_json::{json, Value};
 use std::path::Path;
@@ -92,35 +92,26 @@ async fn assert_period_state(
     assert!(view["ingested_at"].as_str().is_some(), "{what}: {view:#}");
 }
 
-/// Connects the integration to the export `name` in `bucket`, which verifies the role and polls
-/// the export once (no sync asked for), and waits until its `periods` periods are ingested.
-/// Returns the integration id and its view.
-/// Connects an integration to the export `name` under `prefix` in `bucket`; its id.
-async fn connect_export(
+/// Connects the integration to the export `name` under `prefix` in `bucket`, which verifies the
+/// role and polls the export once (no sync asked for), and waits until its `periods` periods
+/// are ingested. Returns the integration id and its view.
+async fn connect_and_ingest(
     app: &TestApp,
     ws: &TestWorkspace,
     bucket: &str,
     prefix: &str,
     name: &str,
-) -> String {
-    app.connect_integration(
-        &ws.token,
-        json!({
-            "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/CostlineReadOnly"),
-            "cur": {"bucket": bucket, "prefix": prefix, "report_name": name},
-        }),
-    )
-    .await
-}
-
-async fn connect_and_ingest(
-    app: &TestApp,
-    ws: &TestWorkspace,
-    bucket: &str,
-    name: &str,
     periods: usize,
 ) -> (String, Value) {
-    let id = connect_export(app, ws, bucket, PREFIX, name).await;
+    let id = app
+        .connect_integration(
+            &ws.token,
+            json!({
+                "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/CostlineReadOnly"),
+                "cur": {"bucket": bucket, "prefix": prefix, "report_name": name},
+            }),
+        )
+        .await;
     let view = app
         .poll_until(
             &format!("/api/v1/integrations/aws/{id}"),
@@ -192,7 +183,7 @@ async fn export_end_to_end(app: &TestApp, s3: &aws_sdk_s3::Client, export: &Expo
     upload(s3, &bucket, d1.path()).await;
 
     // Connecting verifies the role and polls the export once: no sync asked for.
-    let (id, view) = connect_and_ingest(app, &ws, &bucket, name, 1).await;
+    let (id, view) = connect_and_ingest(app, &ws, &bucket, PREFIX, name, 1).await;
     assert_eq!(view["status"], "connected", "{name}: {view:#}");
     assert_eq!(view["cur"]["status"], "ready", "{name}: {view:#}");
     assert_eq!(
@@ -326,7 +317,7 @@ async fn create_new_end_to_end(app: &TestApp, s3: &aws_sdk_s3::Client, export: &
     );
     upload(s3, &bucket, d1.path()).await;
 
-    let (id, view) = connect_and_ingest(app, &ws, &bucket, name, 2).await;
+    let (id, view) = connect_and_ingest(app, &ws, &bucket, PREFIX, name, 2).await;
     assert_eq!(view["cur"]["status"], "ready", "{name}: {view:#}");
     for (dir, r) in [(&d0, &older), (&d1, &first)] {
         assert_period_state(app, &ws, &id, export, dir.path(), r).await;
@@ -432,42 +423,23 @@ async fn an_export_under_a_prefix_typed_with_a_trailing_slash_is_ingested() {
         2_000,
         GenFormat::Cur2Parquet,
     ));
-    // The generated tree, re-keyed under `billing//`, manifests last as AWS writes them.
-    let single = format!("{PREFIX}/");
-    let doubled = format!("{PREFIX}//");
-    let mut files = cur_e2e::files_under(dir.path());
-    files.sort_by_key(|p| p.to_string_lossy().ends_with("-Manifest.json"));
-    for path in files {
-        let key = path.strip_prefix(dir.path()).unwrap().to_string_lossy();
+    // The generated tree, re-keyed under `billing//` (the manifest's `dataFiles` too).
+    let single = format!("{PREFIX}/{name}/");
+    let doubled = format!("{PREFIX}//{name}/");
+    upload_rekeyed(&s3, &bucket, dir.path(), |key, body| {
         let key = key.replacen(&single, &doubled, 1);
-        let mut body = std::fs::read(&path).unwrap();
-        if key.ends_with("-Manifest.json") {
-            body = String::from_utf8(body)
+        let body = if key.ends_with("-Manifest.json") {
+            String::from_utf8(body)
                 .unwrap()
-                .replace(&format!("/{single}{name}/"), &format!("/{doubled}{name}/"))
-                .into_bytes();
-        }
-        s3.put_object()
-            .bucket(&bucket)
-            .key(&key)
-            .body(body.into())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
-    }
-    let id = connect_export(&app, &ws, &bucket, &format!("{PREFIX}/"), name).await;
-    let view = app
-        .poll_until(
-            &format!("/api/v1/integrations/aws/{id}"),
-            &ws.token,
-            Duration::from_secs(60),
-            |v| {
-                v["cur"]["periods"]
-                    .as_array()
-                    .is_some_and(|p| !p.is_empty() && p[0]["status"] == "ready")
-            },
-        )
-        .await;
+                .replace(&format!("/{single}"), &format!("/{doubled}"))
+                .into_bytes()
+        } else {
+            body
+        };
+        (key, body)
+    })
+    .await;
+    let (_, view) = connect_and_ingest(&app, &ws, &bucket, &format!("{PREFIX}/"), name, 1).await;
     let period = &view["cur"]["periods"][0];
     assert_eq!(
         period["assembly_id"],

@@ -40,15 +40,27 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 /// Uploads every file under `dir` with its relative path as key; data files first, manifests
 /// last (as AWS writes them). Returns the keys, in upload order.
 pub async fn upload(s3: &aws_sdk_s3::Client, bucket: &str, dir: &Path) -> Vec<String> {
+    upload_rekeyed(s3, bucket, dir, |key, body| (key.to_owned(), body)).await
+}
+
+/// [`upload`], each file's key and body first passed through `rekey`; the keys put, manifests
+/// last (AWS writes them after the data files).
+pub async fn upload_rekeyed(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    dir: &Path,
+    rekey: impl Fn(&str, Vec<u8>) -> (String, Vec<u8>),
+) -> Vec<String> {
     let mut files = files_under(dir);
     files.sort_by_key(|p| p.to_string_lossy().ends_with("-Manifest.json"));
     let mut keys = Vec::new();
     for p in files {
         let key = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+        let (key, body) = rekey(&key, std::fs::read(&p).unwrap());
         s3.put_object()
             .bucket(bucket)
             .key(&key)
-            .body(std::fs::read(&p).unwrap().into())
+            .body(body.into())
             .send()
             .await
             .unwrap_or_else(|e| panic!("put {key}: {e:?}"));

@@ -122,10 +122,10 @@ impl RateLimits {
         }
     }
 
-    /// Whether another support console login attempt from `ip` is allowed now. Support tokens
-    /// are random, so only the client address is limited: a shared key would let anyone lock
-    /// every support engineer out with a few bad attempts.
-    pub(crate) fn allow_support(&self, ip: Option<&str>) -> bool {
+    /// Whether another attempt from `ip` is allowed now. Support console logins are limited by
+    /// this alone: support tokens are random, and a key shared by everyone would let anyone
+    /// lock every support engineer out with a few bad attempts.
+    pub(crate) fn allow_ip(&self, ip: Option<&str>) -> bool {
         self.by_ip
             .check_key(&ip.unwrap_or("unknown").to_string())
             .is_ok()
@@ -133,10 +133,7 @@ impl RateLimits {
 
     /// Whether another attempt from `ip` for `email` is allowed now.
     pub(crate) fn allow(&self, ip: Option<&str>, email: &str) -> bool {
-        let ip_ok = self
-            .by_ip
-            .check_key(&ip.unwrap_or("unknown").to_string())
-            .is_ok();
+        let ip_ok = self.allow_ip(ip);
         let email_ok = self
             .by_email
             .check_key(&email.trim().to_lowercase())

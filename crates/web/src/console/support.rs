@@ -159,7 +159,7 @@ pub(super) async fn login(
         };
         render(Some(token.clone()), status, &page)
     };
-    if !state.limits.allow_support(ip.as_deref()) {
+    if !state.limits.allow_ip(ip.as_deref()) {
         return fail(
             "too many attempts: wait a minute and try again",
             StatusCode::TOO_MANY_REQUESTS,
