@@ -211,7 +211,7 @@ struct Row<'a, R: Read> {
 }
 
 impl<R: Read> Row<'_, R> {
-    #[inline]
+    #[inline(always)]
     fn raw(&self, f: Field) -> &[u8] {
         let i = self.map.idx[f as usize];
         if i == ABSENT {
@@ -244,7 +244,7 @@ impl<R: Read> RowSource for Row<'_, R> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn text(&mut self, f: Field) -> Result<&str, CurError> {
         let raw = self.raw(f);
         if self.rec.is_utf8() {
@@ -262,7 +262,7 @@ impl<R: Read> RowSource for Row<'_, R> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn decimal(&mut self, f: Field) -> Result<Option<Decimal>, CurError> {
         let raw = self.raw(f);
         if raw.is_empty() {

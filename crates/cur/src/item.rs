@@ -144,7 +144,7 @@ impl LineItem {
 }
 
 /// Overwrites `dst` with `src`, keeping `dst`'s allocation.
-#[inline]
+#[inline(always)]
 pub(crate) fn set_str(dst: &mut String, src: &str) {
     dst.clear();
     dst.push_str(src);

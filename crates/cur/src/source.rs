@@ -53,6 +53,7 @@ fn text_or<S: RowSource>(
     Ok(())
 }
 
+#[inline(always)]
 fn set_text<S: RowSource>(s: &mut S, dst: &mut String, f: Field) -> Result<(), CurError> {
     let v = s.text(f)?;
     set_str(dst, v);
