@@ -34,15 +34,7 @@ fn at(day: u32) -> DateTime<Utc> {
 }
 
 async fn integration(app: &TestApp, ws: &TestWorkspace) -> (WorkspaceId, IntegrationId) {
-    let (status, created) = app
-        .call(
-            "POST",
-            "/api/v1/integrations/aws",
-            Some(&ws.token),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
+    let created = app.create_integration(&ws.token).await;
     (
         ws.workspace_id.parse().unwrap(),
         created["id"].as_str().unwrap().parse().unwrap(),

@@ -1,34 +1,19 @@
 //! `/api/v1/integrations/aws` and `/api/v1/jobs/{id}`: contract shapes, roles, isolation.
 
 use costline_domain::Role;
-use costline_testkit::{spawn_app, TestApp, TestWorkspace, PLATFORM_ACCOUNT_ID};
+use costline_testkit::{cur_connection, spawn_app, TestApp, TestWorkspace, PLATFORM_ACCOUNT_ID};
 use serde_json::{json, Value};
 
-async fn create(app: &TestApp, token: &str) -> Value {
-    let (status, body) = app
-        .call(
-            "POST",
-            "/api/v1/integrations/aws",
-            Some(token),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body
-}
-
 async fn connected(app: &TestApp, ws: &TestWorkspace) -> (String, String) {
-    let integration = create(app, &ws.token).await;
+    let integration = app.create_integration(&ws.token).await;
     let id = integration["id"].as_str().unwrap().to_string();
-    let (status, body) = app
-        .call(
-            "POST",
-            &format!("/api/v1/integrations/aws/{id}/connect"),
-            Some(&ws.token),
-            Some(json!({"role_arn": "arn:aws:iam::210987654321:role/CostlineReadOnly", "cur": {"bucket": "acme-cur", "prefix": "cur", "report_name": "costline"}})),
+    let body = app
+        .connect_created_integration(
+            &ws.token,
+            &id,
+            cur_connection("acme-cur", "cur", "costline"),
         )
         .await;
-    assert_eq!(status, 202, "{body}");
     (id, body["job_id"].as_str().unwrap().to_string())
 }
 
@@ -36,7 +21,7 @@ async fn connected(app: &TestApp, ws: &TestWorkspace) -> (String, String) {
 async fn creating_an_integration_returns_every_rendering_of_the_role() {
     let app = spawn_app().await;
     let ws = app.create_workspace("Acme", "owner@acme.test").await;
-    let body = create(&app, &ws.token).await;
+    let body = app.create_integration(&ws.token).await;
     assert_eq!(body["status"], "pending");
     let external_id = body["external_id"].as_str().unwrap();
     assert!(
@@ -60,7 +45,7 @@ async fn creating_an_integration_returns_every_rendering_of_the_role() {
     let tf = body["terraform_snippet"].as_str().unwrap();
     assert!(tf.contains(external_id), "{tf}");
 
-    let other = create(&app, &ws.token).await;
+    let other = app.create_integration(&ws.token).await;
     assert_ne!(
         other["external_id"], body["external_id"],
         "one external id per integration"
@@ -76,7 +61,7 @@ async fn creating_an_integration_returns_every_rendering_of_the_role() {
 async fn connect_validates_the_arn_and_queues_a_verification() {
     let app = spawn_app().await;
     let ws = app.create_workspace("Acme", "owner@acme.test").await;
-    let id = create(&app, &ws.token).await["id"]
+    let id = app.create_integration(&ws.token).await["id"]
         .as_str()
         .unwrap()
         .to_string();

@@ -10,7 +10,9 @@ mod cur_e2e;
 
 use chrono::{DateTime, Duration as Span, Utc};
 use costline_cur::generate::{GenFormat, GeneratedReport};
-use costline_testkit::{customer_s3, moto, spawn_app_with_workers, TestApp, TestWorkspace};
+use costline_testkit::{
+    cur_connection, customer_s3, moto, spawn_app_with_workers, TestApp, TestWorkspace,
+};
 use cur_e2e::{files_under, gen, new_bucket, upload, CUSTOMER, PREFIX, REPORT};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -211,13 +213,7 @@ async fn support_backfills_three_historical_months_in_three_formats() {
 
     let ws = app.create_workspace("Initech", "owner@initech.test").await;
     let id = app
-        .connect_integration(
-            &ws.token,
-            json!({
-                "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/CostlineReadOnly"),
-                "cur": {"bucket": bucket, "prefix": PREFIX, "report_name": REPORT},
-            }),
-        )
+        .connect_integration(&ws.token, cur_connection(&bucket, PREFIX, REPORT))
         .await;
     let view = app
         .poll_until(
@@ -497,13 +493,7 @@ async fn a_backfilled_period_without_files_fails_and_the_admins_are_told() {
     let bucket = new_bucket(&s3, "backfill-fail").await;
     let ws = app.create_workspace("Hooli", "owner@hooli.test").await;
     let id = app
-        .connect_integration(
-            &ws.token,
-            json!({
-                "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/CostlineReadOnly"),
-                "cur": {"bucket": bucket, "prefix": PREFIX, "report_name": REPORT},
-            }),
-        )
+        .connect_integration(&ws.token, cur_connection(&bucket, PREFIX, REPORT))
         .await;
     app.poll_until(
         &format!("/api/v1/integrations/aws/{id}"),

@@ -16,12 +16,14 @@
 mod cur_e2e;
 
 use costline_cur::generate::{ExportVersioning, GenFormat, GeneratedReport};
-use costline_testkit::{customer_s3, moto, spawn_app_with_workers, TestApp, TestWorkspace};
+use costline_testkit::{
+    cur_connection, customer_s3, moto, spawn_app_with_workers, TestApp, TestWorkspace,
+};
 use cur_e2e::{
     assert_period_matches, integration_view, new_bucket, options, period_view, sync_until, upload,
     upload_rekeyed, write, CUSTOMER, PREFIX,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
 
@@ -104,13 +106,7 @@ async fn connect_and_ingest(
     periods: usize,
 ) -> (String, Value) {
     let id = app
-        .connect_integration(
-            &ws.token,
-            json!({
-                "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/CostlineReadOnly"),
-                "cur": {"bucket": bucket, "prefix": prefix, "report_name": name},
-            }),
-        )
+        .connect_integration(&ws.token, cur_connection(bucket, prefix, name))
         .await;
     let view = app
         .poll_until(

@@ -7,7 +7,7 @@
 mod cur_e2e;
 
 use costline_cur::generate::GenFormat;
-use costline_testkit::{customer_s3, moto, spawn_app_with_workers};
+use costline_testkit::{cur_connection, customer_s3, moto, spawn_app_with_workers};
 use cur_e2e::{
     assert_period_matches, costs, dec, gen, new_bucket, period_view, sync_until, upload, CUSTOMER,
     PREFIX, REPORT,
@@ -26,13 +26,7 @@ async fn reports_in_the_bucket_become_exact_costs_and_assemblies_replace_each_ot
     let ws = app.create_workspace("Acme", "owner@acme.test").await;
     let other = app.create_workspace("Globex", "owner@globex.test").await;
     let id = app
-        .connect_integration(
-            &ws.token,
-            json!({
-                "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/CostlineReadOnly"),
-                "cur": {"bucket": bucket, "prefix": PREFIX, "report_name": REPORT},
-            }),
-        )
+        .connect_integration(&ws.token, cur_connection(&bucket, PREFIX, REPORT))
         .await;
 
     // Nothing delivered yet.

@@ -94,28 +94,13 @@ async fn no_aws_credential_reaches_the_database_or_the_logs() {
     let customer = Customer::new(&moto.endpoint, "555566667777").await;
     let org = customer.create_organization(2).await;
 
-    let (status, created) = app
-        .call(
-            "POST",
-            "/api/v1/integrations/aws",
-            Some(&ws.token),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
+    let created = app.create_integration(&ws.token).await;
     let id = created["id"].as_str().unwrap().to_string();
     let external_id = created["external_id"].as_str().unwrap().to_string();
     let stack = deploy_integration_stack(&customer, &external_id).await;
     let role_arn = stack.outputs["RoleArn"].clone();
-    let (status, body) = app
-        .call(
-            "POST",
-            &format!("/api/v1/integrations/aws/{id}/connect"),
-            Some(&ws.token),
-            Some(json!({ "role_arn": role_arn })),
-        )
+    app.connect_created_integration(&ws.token, &id, json!({ "role_arn": role_arn }))
         .await;
-    assert_eq!(status, 202, "{body}");
     let done = app
         .poll_until(
             &format!("/api/v1/integrations/aws/{id}"),

@@ -52,16 +52,8 @@ fn start_workers(app: &TestApp, mailer: Option<Mailer>) -> tokio::sync::oneshot:
 }
 
 async fn create_integration(app: &TestApp, ws: &TestWorkspace) -> costline_domain::IntegrationId {
-    let (status, body) = app
-        .call(
-            "POST",
-            "/api/v1/integrations/aws",
-            Some(&ws.token),
-            Some(serde_json::json!({})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body["id"].as_str().unwrap().parse().unwrap()
+    let created = app.create_integration(&ws.token).await;
+    created["id"].as_str().unwrap().parse().unwrap()
 }
 
 /// Writes a "first report" notice as the ingest does; returns its id and notify job id.

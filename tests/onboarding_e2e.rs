@@ -35,17 +35,10 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// Creates an integration, connects it with `role_arn` and waits for verification to end.
+/// Connects the integration `id` with `role_arn` and waits for verification to end.
 async fn connect(app: &TestApp, token: &str, id: &str, role_arn: &str) -> Value {
-    let (status, body) = app
-        .call(
-            "POST",
-            &format!("/api/v1/integrations/aws/{id}/connect"),
-            Some(token),
-            Some(json!({ "role_arn": role_arn })),
-        )
+    app.connect_created_integration(token, id, json!({ "role_arn": role_arn }))
         .await;
-    assert_eq!(status, 202, "{body}");
     app.poll_until(
         &format!("/api/v1/integrations/aws/{id}"),
         token,
@@ -56,15 +49,7 @@ async fn connect(app: &TestApp, token: &str, id: &str, role_arn: &str) -> Value 
 }
 
 async fn create_integration(app: &TestApp, token: &str) -> (String, String) {
-    let (status, created) = app
-        .call(
-            "POST",
-            "/api/v1/integrations/aws",
-            Some(token),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
+    let created = app.create_integration(token).await;
     (
         created["id"].as_str().unwrap().to_string(),
         created["external_id"].as_str().unwrap().to_string(),

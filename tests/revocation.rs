@@ -8,7 +8,9 @@ use costline_jobs::{JobContext, JobError, JobHandler, JobKind, PoolConfig, Worke
 use costline_store::cur::{self, AssemblyInfo, FileRecord};
 use costline_store::rollups::PeriodRollups;
 use costline_store::Store;
-use costline_testkit::{begin_assembly, fill_staging, spawn_app, TestApp, TestWorkspace};
+use costline_testkit::{
+    begin_assembly, cur_connection, fill_staging, spawn_app, TestApp, TestWorkspace,
+};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,27 +21,14 @@ const ROLE: &str = "arn:aws:iam::210987654321:role/CostlineReadOnly";
 
 /// Creates and connects an integration through the API; returns its id and external id.
 async fn integration(app: &TestApp, ws: &TestWorkspace) -> (IntegrationId, String) {
-    let (status, body) = app
-        .call(
-            "POST",
-            "/api/v1/integrations/aws",
-            Some(&ws.token),
-            Some(json!({})),
-        )
+    let created = app.create_integration(&ws.token).await;
+    let id = created["id"].as_str().unwrap();
+    app.connect_created_integration(&ws.token, id, cur_connection("acme-cur", "cur", "costline"))
         .await;
-    assert_eq!(status, 201, "{body}");
-    let id = body["id"].as_str().unwrap().to_string();
-    let external_id = body["external_id"].as_str().unwrap().to_string();
-    let (status, body) = app
-        .call(
-            "POST",
-            &format!("/api/v1/integrations/aws/{id}/connect"),
-            Some(&ws.token),
-            Some(json!({"role_arn": ROLE, "cur": {"bucket": "acme-cur", "prefix": "cur", "report_name": "costline"}})),
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
-    (id.parse().unwrap(), external_id)
+    (
+        id.parse().unwrap(),
+        created["external_id"].as_str().unwrap().to_string(),
+    )
 }
 
 /// Loads `rows` line items of `period` through the ingest's own store functions (staging table

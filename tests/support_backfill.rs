@@ -3,7 +3,7 @@
 //! period oldest first, and the customer sees the backfill on the integration.
 
 use costline_domain::Role;
-use costline_testkit::{spawn_app, TestApp, TestWorkspace};
+use costline_testkit::{cur_connection, spawn_app, TestApp};
 use serde_json::{json, Value};
 
 async fn support_token(app: &TestApp) -> String {
@@ -12,32 +12,6 @@ async fn support_token(app: &TestApp) -> String {
             .await
             .unwrap();
     token.plaintext
-}
-
-async fn connected(app: &TestApp, ws: &TestWorkspace) -> String {
-    let (status, body) = app
-        .call(
-            "POST",
-            "/api/v1/integrations/aws",
-            Some(&ws.token),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let id = body["id"].as_str().unwrap().to_string();
-    let (status, body) = app
-        .call(
-            "POST",
-            &format!("/api/v1/integrations/aws/{id}/connect"),
-            Some(&ws.token),
-            Some(
-                json!({"role_arn": "arn:aws:iam::210987654321:role/CostlineReadOnly",
-                        "cur": {"bucket": "acme-cur", "prefix": "cur", "report_name": "costline"}}),
-            ),
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
-    id
 }
 
 fn routes(ws: &str, integration: &str) -> Vec<(&'static str, String, Option<Value>)> {
@@ -70,7 +44,9 @@ async fn customers_get_403_and_strangers_401_on_every_support_route() {
     let member = app
         .add_member(&acme, "member@acme.test", Role::Member)
         .await;
-    let integration = connected(&app, &acme).await;
+    let integration = app
+        .connect_integration(&acme.token, cur_connection("acme-cur", "cur", "costline"))
+        .await;
     for (method, path, body) in routes(&acme.workspace_id, &integration) {
         for token in [&acme.token, &admin, &member] {
             let (status, answer) = app.call(method, &path, Some(token), body.clone()).await;
@@ -92,7 +68,9 @@ async fn customers_get_403_and_strangers_401_on_every_support_route() {
 async fn support_tokens_can_do_nothing_in_a_customer_workspace() {
     let app = spawn_app().await;
     let acme = app.create_workspace("Acme", "owner@acme.test").await;
-    let integration = connected(&app, &acme).await;
+    let integration = app
+        .connect_integration(&acme.token, cur_connection("acme-cur", "cur", "costline"))
+        .await;
     let support = support_token(&app).await;
     for (method, path) in [
         ("GET", "/api/v1/integrations/aws".to_string()),
@@ -121,7 +99,9 @@ async fn support_finds_the_workspace_queues_a_backfill_and_the_customer_sees_it_
     let app = spawn_app().await;
     let acme = app.create_workspace("Acme Corp", "owner@acme.test").await;
     let other = app.create_workspace("Other", "owner@other.test").await;
-    let integration = connected(&app, &acme).await;
+    let integration = app
+        .connect_integration(&acme.token, cur_connection("acme-cur", "cur", "costline"))
+        .await;
     let support = support_token(&app).await;
 
     // Search by name, by owner email; unknown ids are 404.

@@ -3,10 +3,9 @@
 //! page views and actions land in the customer's audit log; the backfill form queues one ingest
 //! job per period; unknown ids are 404.
 
-use costline_testkit::{spawn_app, TestApp};
+use costline_testkit::{cur_connection, spawn_app, TestApp};
 use reqwest::redirect::Policy;
 use reqwest::Client;
-use serde_json::json;
 
 fn browser() -> Client {
     Client::builder()
@@ -71,36 +70,13 @@ async fn support_browser(app: &TestApp) -> Client {
     client
 }
 
-async fn connected(app: &TestApp, token: &str) -> String {
-    let (_, body) = app
-        .call(
-            "POST",
-            "/api/v1/integrations/aws",
-            Some(token),
-            Some(json!({})),
-        )
-        .await;
-    let id = body["id"].as_str().unwrap().to_string();
-    let (status, body) = app
-        .call(
-            "POST",
-            &format!("/api/v1/integrations/aws/{id}/connect"),
-            Some(token),
-            Some(
-                json!({"role_arn": "arn:aws:iam::210987654321:role/CostlineReadOnly",
-                        "cur": {"bucket": "acme-cur", "prefix": "cur", "report_name": "costline"}}),
-            ),
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
-    id
-}
-
 #[tokio::test]
 async fn customer_sessions_get_403_and_strangers_the_login_on_every_support_page() {
     let app = spawn_app().await;
     let acme = app.create_workspace("Acme", "owner@acme.test").await;
-    let integration = connected(&app, &acme.token).await;
+    let integration = app
+        .connect_integration(&acme.token, cur_connection("acme-cur", "cur", "costline"))
+        .await;
     // A customer signs up through the console and so has a session.
     let customer = browser();
     let (_, html) = page(&customer, &app, "/signup").await;
@@ -163,7 +139,9 @@ async fn customer_sessions_get_403_and_strangers_the_login_on_every_support_page
 async fn support_searches_views_and_backfills_and_the_customer_audit_shows_it() {
     let app = spawn_app().await;
     let acme = app.create_workspace("Acme Corp", "owner@acme.test").await;
-    let integration = connected(&app, &acme.token).await;
+    let integration = app
+        .connect_integration(&acme.token, cur_connection("acme-cur", "cur", "costline"))
+        .await;
     let support = support_browser(&app).await;
 
     let (status, html) = page(&support, &app, "/support?q=owner%40acme").await;

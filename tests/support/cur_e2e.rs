@@ -15,7 +15,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// The customer's AWS account on the emulator.
-pub const CUSTOMER: &str = "210987654321";
+pub const CUSTOMER: &str = costline_testkit::CUSTOMER_ACCOUNT_ID;
 /// The S3 prefix reports are delivered under.
 pub const PREFIX: &str = "billing";
 

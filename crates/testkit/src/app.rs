@@ -9,6 +9,18 @@ use std::time::Duration;
 /// The platform account of test apps: moto's default account, whose credentials the tests use.
 pub const PLATFORM_ACCOUNT_ID: &str = "123456789012";
 
+/// The customer account whose role the tests' connections name (`CostlineReadOnly` in it).
+pub const CUSTOMER_ACCOUNT_ID: &str = "210987654321";
+
+/// A connect body (`POST /api/v1/integrations/aws/{id}/connect`): the role `CostlineReadOnly` of
+/// [`CUSTOMER_ACCOUNT_ID`] and the CUR report `report_name` under `s3://bucket/prefix/`.
+pub fn cur_connection(bucket: &str, prefix: &str, report_name: &str) -> Value {
+    serde_json::json!({
+        "role_arn": format!("arn:aws:iam::{CUSTOMER_ACCOUNT_ID}:role/CostlineReadOnly"),
+        "cur": {"bucket": bucket, "prefix": prefix, "report_name": report_name},
+    })
+}
+
 /// A running app and a client for it.
 pub struct TestApp {
     /// The database behind it.
@@ -219,9 +231,9 @@ impl TestApp {
         (status, json)
     }
 
-    /// Creates an AWS integration and connects it with `connect_body` (`{"role_arn", "cur"?}`)
-    /// as the holder of `token`; asserts 201 and 202 and returns the integration id.
-    pub async fn connect_integration(&self, token: &str, connect_body: Value) -> String {
+    /// `POST /api/v1/integrations/aws` as the holder of `token`; asserts 201 and returns the
+    /// created integration (`id`, `external_id`, the role's renderings).
+    pub async fn create_integration(&self, token: &str) -> Value {
         let (status, created) = self
             .call(
                 "POST",
@@ -231,7 +243,18 @@ impl TestApp {
             )
             .await;
         assert_eq!(status, 201, "{created}");
-        let id = created["id"].as_str().expect("integration id").to_owned();
+        created
+    }
+
+    /// `POST /api/v1/integrations/aws/{id}/connect` with `connect_body` (`{"role_arn", "cur"?}`)
+    /// as the holder of `token`, for an integration already created; asserts 202 and returns
+    /// the answer (its `job_id`).
+    pub async fn connect_created_integration(
+        &self,
+        token: &str,
+        id: &str,
+        connect_body: Value,
+    ) -> Value {
         let (status, body) = self
             .call(
                 "POST",
@@ -241,6 +264,17 @@ impl TestApp {
             )
             .await;
         assert_eq!(status, 202, "{body}");
+        body
+    }
+
+    /// Creates an AWS integration and connects it with `connect_body` (`{"role_arn", "cur"?}`,
+    /// e.g. [`cur_connection`]) as the holder of `token`; asserts 201 and 202 and returns the
+    /// integration id.
+    pub async fn connect_integration(&self, token: &str, connect_body: Value) -> String {
+        let created = self.create_integration(token).await;
+        let id = created["id"].as_str().expect("integration id").to_owned();
+        self.connect_created_integration(token, &id, connect_body)
+            .await;
         id
     }
 
