@@ -266,25 +266,34 @@ pub async fn sync_until(
     what: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let (status, body) = app
-        .call(
-            "POST",
-            &format!("/api/v1/integrations/aws/{id}/sync"),
-            Some(&ws.token),
-            None,
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let sync = || async {
+        let (status, body) = app
+            .call(
+                "POST",
+                &format!("/api/v1/integrations/aws/{id}/sync"),
+                Some(&ws.token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+    };
+    sync().await;
+    let started = std::time::Instant::now();
+    let deadline = started + Duration::from_secs(90);
+    // A delivery without a manifest waits for the settle time (5 s in tests) after its last
+    // file: ask again now and then, as the schedule would.
+    let mut next_sync = started + Duration::from_secs(3);
     loop {
         let view = integration_view(app, ws, id).await;
         if done(&view) {
             return view;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}: {view:#}"
-        );
+        let now = std::time::Instant::now();
+        assert!(now < deadline, "timed out waiting for {what}: {view:#}");
+        if now >= next_sync {
+            sync().await;
+            next_sync = now + Duration::from_secs(3);
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

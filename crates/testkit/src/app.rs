@@ -92,9 +92,12 @@ pub async fn spawn_app_with_gateway(gateway: costline_aws::AwsGateway) -> TestAp
         app.db.store.clone(),
         gateway.clone(),
         costline_workflows::WorkflowSettings {
-            // Tests upload a delivery and poll at once; the settle rule is unit-tested in
+            // Production waits 10 minutes. Zero let a poll queued by an earlier step run
+            // between a test's data files and its manifest and ingest the files as a
+            // manifest-less delivery (a `content-` assembly id, seen in cur_ingest_e2e under
+            // load). Uploads take well under this; the rule itself is unit-tested in
             // costline-workflows (poll_cur::tests).
-            delivery_settle: Duration::ZERO,
+            delivery_settle: Duration::from_secs(5),
             ..Default::default()
         },
     );
