@@ -5,15 +5,19 @@
 //! 2,000,000 line items by default, cached under `target/bench-data`) is put into a bucket of the
 //! moto emulator; a real `costline worker` process (release build) connects the integration,
 //! finds the delivery and ingests it into PostgreSQL with its rollups. Timed: the `ingest_period`
-//! job from start to finish (its own `started_at`/`finished_at`); measured: the worker process's
-//! peak RSS (VmHWM). The period's rows and unblended total are checked against the generator's.
+//! job from start to finish (its own `started_at`/`finished_at`), best of COSTLINE_BENCH_RUNS
+//! (default 2, as the other rows) ingests of the same month by new workspaces; measured: the
+//! worker process's peak RSS (VmHWM) over all of them. Each run's rows and unblended total are
+//! checked against the generator's.
 //!
 //! Prints the combined table (the parse benchmark's figures when it ran first, as `make bench`
 //! does). Sizes: COSTLINE_BENCH_CUR_ROWS, COSTLINE_BENCH_CUR_SEED (as the parse benchmark).
 
-use costline_testkit::{customer_s3, moto, spawn_app, ChildGuard, TestApp, TestWorkspace};
+use costline_testkit::{
+    cur_connection, customer_s3, moto, spawn_app, ChildGuard, TestApp, TestWorkspace,
+};
 use rust_decimal::Decimal;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -172,7 +176,6 @@ async fn main() {
         .iter()
         .map(|k| k.as_str().unwrap().to_string())
         .collect();
-    let expected_unblended: Decimal = meta["unblended"].as_str().unwrap().parse().unwrap();
     let parse_results: Option<Value> = std::fs::read(dir.join("parse-results.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
@@ -195,18 +198,56 @@ async fn main() {
 
     let log = dir.join("ingest-worker.log");
     let worker = start_worker(&app, &moto.endpoint, &log);
-    let ws = app.create_workspace("Bench", "bench@example.test").await;
+    // Best of COSTLINE_BENCH_RUNS, as every other row of the table: each run is a new workspace
+    // connecting the same bucket, so the same month is found and ingested again from scratch.
+    let runs: usize = env_or("COSTLINE_BENCH_RUNS", 2).max(1);
+    let mut best: Option<(f64, i32)> = None;
+    for run in 1..=runs {
+        let (seconds, attempts) = ingest_once(&app, &bucket, &meta, &worker, &log, run).await;
+        eprintln!(
+            "ingest run {run} of {runs}: {seconds:.2}s; worker RSS now {} kB, peak {} kB",
+            proc_status_kb(worker.pid(), "VmRSS:").unwrap_or(0),
+            proc_status_kb(worker.pid(), "VmHWM:").unwrap_or(0),
+        );
+        if best.is_none_or(|(b, _)| seconds < b) {
+            best = Some((seconds, attempts));
+        }
+    }
+    let (seconds, attempts) = best.unwrap();
+    let peak_rss_kb = proc_status_kb(worker.pid(), "VmHWM:");
+
+    print_table(
+        rows as u64,
+        raw_bytes,
+        parse_results.as_ref(),
+        seconds,
+        attempts,
+        peak_rss_kb,
+    );
+    drop(worker);
+}
+
+/// Connects `bucket` from a new workspace and waits for its month to be ingested; checks the
+/// rows and the total, and returns the `ingest_period` job's own duration and attempts.
+async fn ingest_once(
+    app: &TestApp,
+    bucket: &str,
+    meta: &Value,
+    worker: &ChildGuard,
+    log: &Path,
+    run: usize,
+) -> (f64, i32) {
+    let ws = app
+        .create_workspace(&format!("Bench {run}"), &format!("bench{run}@example.test"))
+        .await;
     let id = app
         .connect_integration(
             &ws.token,
-            json!({
-                "role_arn": format!("arn:aws:iam::{CUSTOMER}:role/CostlineReadOnly"),
-                "cur": {
-                    "bucket": bucket,
-                    "prefix": meta["prefix"],
-                    "report_name": meta["report_name"],
-                },
-            }),
+            cur_connection(
+                bucket,
+                meta["prefix"].as_str().unwrap(),
+                meta["report_name"].as_str().unwrap(),
+            ),
         )
         .await;
 
@@ -215,14 +256,15 @@ async fn main() {
     // notices), and its end is what is timed.
     let deadline = Instant::now() + Duration::from_secs(1200);
     let view = loop {
-        let view = get(&app, &ws, &format!("/api/v1/integrations/aws/{id}")).await;
+        let view = get(app, &ws, &format!("/api/v1/integrations/aws/{id}")).await;
         let period = view["cur"]["periods"]
             .as_array()
             .and_then(|ps| ps.iter().find(|p| p["period"] == PERIOD).cloned());
         let job_ended: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = 'ingest_period'
-                             AND status IN ('succeeded', 'failed'))",
+                             AND workspace_id = $1::uuid AND status IN ('succeeded', 'failed'))",
         )
+        .bind(&ws.workspace_id)
         .fetch_one(app.db.store.system())
         .await
         .unwrap();
@@ -239,16 +281,16 @@ async fn main() {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
-    let peak_rss_kb = proc_status_kb(worker.pid(), "VmHWM:");
     let (started, finished, attempts): (
         chrono::DateTime<chrono::Utc>,
         chrono::DateTime<chrono::Utc>,
         i32,
     ) = sqlx::query_as(
         "SELECT started_at, finished_at, attempts FROM jobs
-          WHERE kind = 'ingest_period' AND status = 'succeeded'
+          WHERE kind = 'ingest_period' AND workspace_id = $1::uuid AND status = 'succeeded'
           ORDER BY finished_at DESC LIMIT 1",
     )
+    .bind(&ws.workspace_id)
     .fetch_one(app.db.store.system())
     .await
     .unwrap_or_else(|e| panic!("no succeeded ingest job ({e}): {view:#}"));
@@ -264,19 +306,11 @@ async fn main() {
         .clone();
     assert_eq!(period["status"], "ready", "{view:#}");
     assert_eq!(period["rows"].as_u64(), meta["rows"].as_u64(), "{period}");
-    let costs = get(&app, &ws, "/api/v1/costs?start=2024-09-01&end=2024-10-01").await;
+    let costs = get(app, &ws, "/api/v1/costs?start=2024-09-01&end=2024-10-01").await;
     let total: Decimal = costs["total"].as_str().unwrap().parse().unwrap();
-    assert_eq!(total, expected_unblended, "the ingested total differs");
-
-    print_table(
-        rows as u64,
-        raw_bytes,
-        parse_results.as_ref(),
-        seconds,
-        attempts,
-        peak_rss_kb,
-    );
-    drop(worker);
+    let expected: Decimal = meta["unblended"].as_str().unwrap().parse().unwrap();
+    assert_eq!(total, expected, "the ingested total differs");
+    (seconds, attempts)
 }
 
 fn print_table(
