@@ -15,6 +15,7 @@ use std::time::Duration;
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
+    fix_malloc_mmap_threshold();
     let cli = Cli::parse();
     init_tracing(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
@@ -34,6 +35,21 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Blocks of 8 MiB and more are mapped, and unmapped when freed, for the whole life of the
+/// process. glibc's default raises its threshold to the size of each mapped block that is
+/// freed, so after one ingest even the largest blocks (such as a rollup builder's hash table,
+/// which grows by doubling) came from the heap, which keeps what it is given: a worker's peak
+/// RSS went 120, 193, 215, 216 MB over four ingests of a 2M-row month. With 8 MiB it stays at
+/// 122-134 MB, at the same speed; the 4 MiB line-item chunk buffers stay below the line and are
+/// reused from the heap (a 128 KiB threshold mapped them every time: 10-20% slower). ADR 0011.
+fn fix_malloc_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; it runs before any other thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 8 << 20);
     }
 }
 
