@@ -12,6 +12,7 @@
 //!
 //! Prints a table with rows/s, uncompressed MB/s and ratios, and writes the figures to
 //! `<data dir>/parse-results.json` for the end-to-end ingest benchmark to put beside its own.
+//! Every row is the best of COSTLINE_BENCH_RUNS runs (default 2).
 //! Sizes: COSTLINE_BENCH_CUR_ROWS (default 2000000), COSTLINE_BENCH_CUR_SEED (default 42);
 //! COSTLINE_PYTHON is the interpreter with duckdb and polars (`make bench` sets it up).
 
