@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CUSTOMER: &str = "210987654321";
+const CUSTOMER: &str = costline_testkit::CUSTOMER_ACCOUNT_ID;
 const FILES: usize = 4;
 const ACCOUNTS: usize = 50;
 const PERIOD: &str = "2024-09";
