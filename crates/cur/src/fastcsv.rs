@@ -34,6 +34,9 @@ pub(crate) struct Splitter<R> {
     high: bool,
     /// Physical line number of the current record's start (1-based).
     pub(crate) line: u64,
+    /// The CPU has the AVX-512 instructions of [`wide`]: masks of 64 bytes in one compare and
+    /// a block's field boundaries written without a loop over its commas.
+    wide: bool,
 }
 
 const IN_SCRATCH: u32 = 1 << 31;
@@ -62,6 +65,7 @@ impl<R: Read> Splitter<R> {
             utf8: false,
             high: false,
             line: 0,
+            wide: wide::available(),
         }
     }
 
@@ -182,6 +186,23 @@ impl<R: Read> Splitter<R> {
     }
 
     fn parse_at(&mut self, at_eof: bool) -> Option<Result<bool, Malformed>> {
+        #[cfg(target_arch = "x86_64")]
+        if self.wide {
+            // SAFETY: `wide` is set only when the CPU has the features `parse_at_wide` enables.
+            return unsafe { self.parse_at_wide(at_eof) };
+        }
+        self.parse_at_with::<false>(at_eof)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,popcnt")]
+    unsafe fn parse_at_wide(&mut self, at_eof: bool) -> Option<Result<bool, Malformed>> {
+        self.parse_at_with::<true>(at_eof)
+    }
+
+    /// Parses the record at `pos`; `WIDE` only when the CPU has [`wide`]'s features.
+    #[inline(always)]
+    fn parse_at_with<const WIDE: bool>(&mut self, at_eof: bool) -> Option<Result<bool, Malformed>> {
         let start = self.pos;
         let end = self.end;
         if start >= end {
@@ -206,7 +227,7 @@ impl<R: Read> Splitter<R> {
         let mut fstart = start;
         let mut base = start & !63;
         self.high = false;
-        let first = block_mask(&self.buf, base, end);
+        let first = block_mask_with::<WIDE>(&self.buf, base, end);
         let mut high = HighBytes::default();
         high.add(base, first.high);
         let mut commas = first.commas & (!0u64 << (start - base));
@@ -214,7 +235,7 @@ impl<R: Read> Splitter<R> {
         loop {
             if other == 0 {
                 // Only commas left in this block.
-                push_fields(&mut self.fields, base, commas, &mut fstart);
+                push_fields_with::<WIDE>(&mut self.fields, base, commas, &mut fstart);
                 base += 64;
                 if base >= end {
                     if at_eof {
@@ -224,7 +245,7 @@ impl<R: Read> Splitter<R> {
                     }
                     return None;
                 }
-                let b = block_mask(&self.buf, base, end);
+                let b = block_mask_with::<WIDE>(&self.buf, base, end);
                 commas = b.commas;
                 other = b.other;
                 high.add(base, b.high);
@@ -232,7 +253,7 @@ impl<R: Read> Splitter<R> {
             }
             let j = other.trailing_zeros();
             other &= other - 1;
-            push_fields(&mut self.fields, base, commas & !(!0u64 << j), &mut fstart);
+            push_fields_with::<WIDE>(&mut self.fields, base, commas & !(!0u64 << j), &mut fstart);
             commas &= !0u64 << j;
             let i = base + j as usize;
             if self.buf[i] == b'\n' {
@@ -274,7 +295,7 @@ impl<R: Read> Splitter<R> {
                 }
             }
             base = fstart & !63;
-            let b = block_mask(&self.buf, base, end);
+            let b = block_mask_with::<WIDE>(&self.buf, base, end);
             commas = b.commas & (!0u64 << (fstart - base));
             other = b.other & (!0u64 << (fstart - base));
             high.add(base, b.high);
@@ -401,6 +422,34 @@ fn push_fields(fields: &mut Vec<(u32, u32)>, base: usize, mut commas: u64, fstar
     }
 }
 
+/// [`push_fields`], with AVX-512 when `WIDE`.
+#[inline(always)]
+fn push_fields_with<const WIDE: bool>(
+    fields: &mut Vec<(u32, u32)>,
+    base: usize,
+    commas: u64,
+    fstart: &mut usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if WIDE {
+        // SAFETY: `WIDE` is true only inside `parse_at_wide`, which requires these features.
+        unsafe { wide::push_fields(fields, base, commas, fstart) };
+        return;
+    }
+    push_fields(fields, base, commas, fstart)
+}
+
+/// [`block_mask`], with AVX-512 when `WIDE`.
+#[inline(always)]
+fn block_mask_with<const WIDE: bool>(buf: &[u8], base: usize, end: usize) -> Block {
+    #[cfg(target_arch = "x86_64")]
+    if WIDE {
+        // SAFETY: as in `push_fields_with`.
+        return clip(unsafe { wide::block_raw(&buf[base..base + 64]) }, base, end);
+    }
+    block_mask(buf, base, end)
+}
+
 /// The 64 bytes at `base`, as bit masks (bit i for `buf[base + i]`, only below `end`). A `\r`
 /// matters only before a `\n`, where it is looked at directly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -415,7 +464,12 @@ struct Block {
 
 #[inline]
 fn block_mask(buf: &[u8], base: usize, end: usize) -> Block {
-    let b = block_raw(&buf[base..base + 64]);
+    clip(block_raw(&buf[base..base + 64]), base, end)
+}
+
+/// Drops the bits of `b` (the block at `base`) at or after `end`.
+#[inline(always)]
+fn clip(b: Block, base: usize, end: usize) -> Block {
     let valid = end - base;
     if valid >= 64 {
         b
@@ -463,6 +517,105 @@ fn block_raw(block: &[u8]) -> Block {
     block_portable(block)
 }
 
+/// AVX-512 (F, BW and VBMI2: Intel Ice Lake and AMD Zen 4 onwards) versions of the hot steps,
+/// chosen once per splitter by [`available`].
+#[cfg(target_arch = "x86_64")]
+mod wide {
+    use super::Block;
+    use std::arch::x86_64::*;
+
+    pub(super) fn available() -> bool {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vbmi2")
+            && std::arch::is_x86_feature_detected!("popcnt")
+    }
+
+    /// [`super::block_raw`] with one 64-byte compare per class.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    pub(super) unsafe fn block_raw(block: &[u8]) -> Block {
+        assert!(block.len() >= 64);
+        let v = _mm512_loadu_si512(block.as_ptr() as *const _);
+        let quote = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'"' as i8));
+        let nl = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\n' as i8));
+        Block {
+            commas: _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b',' as i8)),
+            other: quote | nl,
+            high: _mm512_movepi8_mask(v),
+        }
+    }
+
+    /// [`super::push_fields`] without a loop over the commas: the comma positions are
+    /// compressed into bytes in one instruction, widened, paired with the field starts (each
+    /// the previous comma plus one) and stored sixteen fields at a time.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,popcnt")]
+    #[inline]
+    pub(super) unsafe fn push_fields(
+        fields: &mut Vec<(u32, u32)>,
+        base: usize,
+        commas: u64,
+        fstart: &mut usize,
+    ) {
+        if commas == 0 {
+            return;
+        }
+        let count = commas.count_ones() as usize;
+        fields.reserve(64);
+        // Byte i of `positions` is the offset in the block of the i-th comma.
+        let mut offsets = [0u8; 64];
+        for (i, o) in offsets.iter_mut().enumerate() {
+            *o = i as u8;
+        }
+        let iota = _mm512_loadu_si512(offsets.as_ptr() as *const _);
+        let positions = _mm512_maskz_compress_epi8(commas, iota);
+        let base_v = _mm512_set1_epi32(base as i32);
+        let one = _mm512_set1_epi32(1);
+        // Pairs (start, end) of lanes 0-7 and 8-15: lane j of `starts` or 16 + j of `ends`.
+        let first_half = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+        let second_half =
+            _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+        let out = fields.as_mut_ptr().add(fields.len()) as *mut u32;
+        let mut prev_start = _mm512_set1_epi32(*fstart as i32);
+        let mut done = 0;
+        let mut bytes = _mm512_castsi512_si128(positions);
+        loop {
+            let ends = _mm512_add_epi32(_mm512_cvtepu8_epi32(bytes), base_v);
+            let next = _mm512_add_epi32(ends, one);
+            // Lane 0: the start carried in; lane j: the end of field j - 1, plus one.
+            let starts = _mm512_alignr_epi32(next, prev_start, 15);
+            _mm512_storeu_si512(
+                out.add(2 * done) as *mut _,
+                _mm512_permutex2var_epi32(starts, first_half, ends),
+            );
+            _mm512_storeu_si512(
+                out.add(2 * done + 16) as *mut _,
+                _mm512_permutex2var_epi32(starts, second_half, ends),
+            );
+            done += 16;
+            if done >= count {
+                break;
+            }
+            prev_start = _mm512_permutexvar_epi32(_mm512_set1_epi32(15), next);
+            bytes = match done {
+                16 => _mm512_extracti32x4_epi32(positions, 1),
+                32 => _mm512_extracti32x4_epi32(positions, 2),
+                _ => _mm512_extracti32x4_epi32(positions, 3),
+            };
+        }
+        fields.set_len(fields.len() + count);
+        *fstart = base + 64 - commas.leading_zeros() as usize;
+    }
+}
+
+/// Without AVX-512 the scalar steps run.
+#[cfg(not(target_arch = "x86_64"))]
+mod wide {
+    pub(super) fn available() -> bool {
+        false
+    }
+}
+
 #[cfg(any(test, not(target_arch = "x86_64")))]
 fn block_portable(block: &[u8]) -> Block {
     let mut out = Block {
@@ -488,7 +641,21 @@ fn block_portable(block: &[u8]) -> Block {
 mod tests {
     use super::*;
 
+    /// Splits `input` read `chunk` bytes at a time, with the scalar steps and, where the CPU
+    /// has them, the AVX-512 ones, which must agree.
     fn split(input: &[u8], chunk: usize) -> Result<Vec<Vec<String>>, String> {
+        let scalar = split_with(input, chunk, false);
+        if wide::available() {
+            assert_eq!(
+                split_with(input, chunk, true),
+                scalar,
+                "AVX-512 and scalar differ"
+            );
+        }
+        scalar
+    }
+
+    fn split_with(input: &[u8], chunk: usize, wide: bool) -> Result<Vec<Vec<String>>, String> {
         struct Chunked<'a>(&'a [u8], usize);
         impl Read for Chunked<'_> {
             fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -499,6 +666,7 @@ mod tests {
             }
         }
         let mut s = Splitter::new(Chunked(input, chunk));
+        s.wide = wide;
         s.cap = 8; // force many refills and growth
         s.buf = vec![0; 8 + PAD];
         let mut out = Vec::new();
@@ -535,6 +703,21 @@ mod tests {
                 ],
                 "chunk {chunk}"
             );
+        }
+    }
+
+    #[test]
+    fn runs_of_empty_fields_across_blocks() {
+        // Up to 64 commas in a block, with the fields before and after them of every width.
+        for lead in 0..70 {
+            for run in [15, 16, 17, 31, 32, 33, 63, 64, 65, 130] {
+                let input = format!("{},{}x,\"q,\"\n", "a".repeat(lead), ",".repeat(run));
+                let got = split(input.as_bytes(), 1 << 16).unwrap();
+                let mut want = vec!["a".repeat(lead)];
+                want.extend(std::iter::repeat_n(String::new(), run));
+                want.extend(["x".to_owned(), "q,".to_owned()]);
+                assert_eq!(got, vec![want], "lead {lead}, run {run}");
+            }
         }
     }
 
@@ -651,6 +834,11 @@ mod tests {
                     .wrapping_add((x >> 60) as u8 & 1);
             }
             assert_eq!(block_raw(&block), block_portable(&block));
+            #[cfg(target_arch = "x86_64")]
+            if wide::available() {
+                // SAFETY: the CPU has the features.
+                assert_eq!(unsafe { wide::block_raw(&block) }, block_portable(&block));
+            }
         }
     }
 
