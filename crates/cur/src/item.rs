@@ -143,9 +143,72 @@ impl LineItem {
     }
 }
 
-/// Overwrites `dst` with `src`, keeping `dst`'s allocation.
+/// Overwrites `dst` with `src`, keeping `dst`'s allocation, which it grows to at least 32
+/// bytes so that the next short values are copied inline.
 #[inline(always)]
 pub(crate) fn set_str(dst: &mut String, src: &str) {
+    let n = src.len();
+    if n <= 32 && dst.capacity() >= 32 {
+        // Cells are mostly short: two overlapping 16-byte (or 8-, 4-byte) moves, not a call.
+        // SAFETY: `dst` has room for 32 bytes and the copy writes `n` bytes of UTF-8 at its
+        // start, reading only `src`'s `n` bytes.
+        unsafe {
+            let (s, d) = (src.as_ptr(), dst.as_mut_vec().as_mut_ptr());
+            if n >= 16 {
+                copy_two_moves::<u128>(s, d, n);
+            } else if n >= 8 {
+                copy_two_moves::<u64>(s, d, n);
+            } else if n >= 4 {
+                copy_two_moves::<u32>(s, d, n);
+            } else {
+                for i in 0..n {
+                    *d.add(i) = *s.add(i);
+                }
+            }
+            dst.as_mut_vec().set_len(n);
+        }
+        return;
+    }
     dst.clear();
+    dst.reserve(n.max(32));
     dst.push_str(src);
+}
+
+/// Copies `n` bytes, `size_of::<T>() <= n <= 2 * size_of::<T>()`, as two moves of a `T` that
+/// overlap when `n` is less than twice its size.
+///
+/// # Safety
+/// `s` must be readable and `d` writable for `n` bytes.
+#[inline(always)]
+unsafe fn copy_two_moves<T: Copy>(s: *const u8, d: *mut u8, n: usize) {
+    let w = std::mem::size_of::<T>();
+    let (head, tail) = (
+        std::ptr::read_unaligned(s as *const T),
+        std::ptr::read_unaligned(s.add(n - w) as *const T),
+    );
+    std::ptr::write_unaligned(d as *mut T, head);
+    std::ptr::write_unaligned(d.add(n - w) as *mut T, tail);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::set_str;
+
+    #[test]
+    fn set_str_copies_every_length_over_any_previous_value() {
+        let text = "é0123456789abcdefghijklmnopqrstuvwxyz€ABCDEFGH";
+        let cuts: Vec<usize> = (0..=text.len())
+            .filter(|&i| text.is_char_boundary(i))
+            .collect();
+        for &a in &cuts {
+            for &b in &cuts {
+                let (first, second) = (&text[..a], &text[b..]);
+                let mut dst = String::new();
+                set_str(&mut dst, first);
+                assert_eq!(dst, first);
+                set_str(&mut dst, second);
+                assert_eq!(dst, second, "after {first:?}");
+            }
+        }
+    }
 }
