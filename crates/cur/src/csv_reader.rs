@@ -1,7 +1,7 @@
 //! Streaming CSV readers: legacy CUR, CUR 2.0 and FOCUS, gzip or plain.
 //!
-//! The header is resolved once into a field -> column index table; each row is read into a
-//! reused `csv::ByteRecord` and normalized straight from its bytes.
+//! The header is resolved once into a field -> column index table; each row is split by
+//! [`Splitter`] into field ranges over its read buffer and normalized straight from those bytes.
 
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
