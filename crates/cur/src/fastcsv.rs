@@ -97,6 +97,14 @@ impl<R: Read> Splitter<R> {
         }
     }
 
+    /// Whether field `i` of the current record is there and not empty.
+    #[inline(always)]
+    pub(crate) fn is_filled(&self, i: usize) -> bool {
+        self.fields
+            .get(i)
+            .is_some_and(|&(s, e)| (s & !IN_SCRATCH) < e)
+    }
+
     /// Moves unread data to the front and reads more; grows the buffer when a record does not
     /// fit. Returns false at end of input.
     fn refill(&mut self) -> io::Result<bool> {

@@ -261,3 +261,54 @@ fn corrupt_parquet_is_a_parquet_error() {
     let res = ParquetReader::from_bytes(bytes[..bytes.len() - 10].to_vec());
     assert!(matches!(res, Err(CurError::Parquet { .. })));
 }
+
+#[test]
+fn many_tag_columns_keep_filled_cells_in_column_order() {
+    // 70 tag columns: more than one 64-column group, with cells set and unset on both sides
+    // of the group edge, a quoted value with a comma, and a value that is not UTF-8.
+    let keys: Vec<String> = (0..70).map(|k| format!("K{k}")).collect();
+    let mut csv = LEGACY_HEADER.to_owned();
+    for k in &keys {
+        csv.push_str(&format!(",resourceTags/user:{k}"));
+    }
+    csv.push('\n');
+    let row = "111111111111,2024-09-01T00:00:00Z,222222222222,Usage,2024-09-02T00:00:00Z,2024-09-03T00:00:00Z,AmazonEC2,1";
+    let mut want = Vec::new();
+    for r in 0..5usize {
+        csv.push_str(row);
+        let mut tags = Vec::new();
+        for (k, key) in keys.iter().enumerate() {
+            let filled = (k * (r + 1)) % 7 == 0 || k == 63 || (r == 2 && k == 64);
+            let value = format!("v{r}.{k}, é");
+            csv.push(',');
+            if filled {
+                csv.push_str(&format!("\"{value}\""));
+                tags.push((key.clone(), value));
+            }
+        }
+        csv.push('\n');
+        want.push(tags);
+    }
+    let items: Vec<LineItem> = LegacyCsvReader::new(csv.as_bytes())
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let got: Vec<_> = items.into_iter().map(|i| i.tags).collect();
+    assert_eq!(got, want);
+
+    // A tag cell that is not UTF-8, past the first 64 tag columns, names its column.
+    let mut bad = csv.into_bytes();
+    bad.extend_from_slice(row.as_bytes());
+    bad.extend_from_slice(&[b','; 66]);
+    bad.extend_from_slice(b"\xff\xfe");
+    bad.extend_from_slice(&[b','; 4]);
+    bad.push(b'\n');
+    let err = LegacyCsvReader::new(bad.as_slice())
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_err();
+    assert!(
+        matches!(&err, CurError::InvalidValue { row: 6, column, kind: ValueKind::Text, .. } if column == "resourceTags/user:K65"),
+        "{err:?}"
+    );
+}
