@@ -2,10 +2,10 @@
 //!
 //! The `csv` crate tokenizes at roughly the speed zlib inflates, which would halve ingest
 //! throughput; this splitter finds the structural bytes (`,` `"` `\n`) 64 bytes at a time with
-//! SSE2 (scalar elsewhere), walks their bit mask and only records field boundaries. Each record
-//! is checked for UTF-8 once, so readers need not validate field by field. RFC 4180 quoting is
-//! supported (quoted fields with `,`, newlines and doubled quotes), which is all CUR and FOCUS
-//! files use. Empty lines are skipped.
+//! SSE2 (scalar elsewhere, AVX-512 where the CPU has it), walks their bit mask and only records
+//! field boundaries. Each record is checked for UTF-8 once, so readers need not validate field
+//! by field. RFC 4180 quoting is supported (quoted fields with `,`, newlines and doubled quotes),
+//! which is all CUR and FOCUS files use. Empty lines are skipped.
 
 use std::io::{self, Read};
 
@@ -539,7 +539,8 @@ mod wide {
             && std::arch::is_x86_feature_detected!("popcnt")
     }
 
-    /// [`super::block_raw`] with one 64-byte compare per class.
+    /// [`super::block_raw`] with one 64-byte compare per class. Callers make sure the CPU has
+    /// the features ([`available`]).
     #[target_feature(enable = "avx512f,avx512bw")]
     #[inline]
     pub(super) unsafe fn block_raw(block: &[u8]) -> Block {
@@ -556,7 +557,8 @@ mod wide {
 
     /// [`super::push_fields`] without a loop over the commas: the comma positions are
     /// compressed into bytes in one instruction, widened, paired with the field starts (each
-    /// the previous comma plus one) and stored sixteen fields at a time.
+    /// the previous comma plus one) and stored sixteen fields at a time. Callers make sure the
+    /// CPU has the features ([`available`]).
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,popcnt")]
     #[inline]
     pub(super) unsafe fn push_fields(
@@ -583,6 +585,7 @@ mod wide {
         let first_half = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
         let second_half =
             _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+        // Rounds of sixteen write at most 64 pairs past the end, inside the reserved room.
         let out = fields.as_mut_ptr().add(fields.len()) as *mut u32;
         let mut prev_start = _mm512_set1_epi32(*fstart as i32);
         let mut done = 0;
