@@ -36,6 +36,7 @@ pub(crate) struct Splitter<R> {
     pub(crate) line: u64,
     /// The CPU has the AVX-512 instructions of [`wide`]: masks of 64 bytes in one compare and
     /// a block's field boundaries written without a loop over its commas.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     wide: bool,
 }
 
