@@ -11,6 +11,9 @@ use std::io::{self, Read};
 
 const PAD: usize = 64;
 const INITIAL: usize = 1 << 20;
+/// The longest record read: a cost report row is a few KB, so a longer one means a file that is
+/// not a CSV report or a quote that is never closed. It bounds the buffer at twice this.
+const MAX_RECORD: usize = 16 << 20;
 
 /// Splits a byte stream into records of fields.
 pub(crate) struct Splitter<R> {
@@ -38,6 +41,8 @@ pub(crate) struct Splitter<R> {
     /// a block's field boundaries written without a loop over its commas.
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     wide: bool,
+    /// [`MAX_RECORD`] (lower in tests).
+    max_record: usize,
 }
 
 const IN_SCRATCH: u32 = 1 << 31;
@@ -67,6 +72,7 @@ impl<R: Read> Splitter<R> {
             high: false,
             line: 0,
             wide: wide::available(),
+            max_record: MAX_RECORD,
         }
     }
 
@@ -168,6 +174,14 @@ impl<R: Read> Splitter<R> {
                 Some(Err(m)) => return Ok(Err(m)),
                 None => {
                     // Ran out of buffered data mid-record: get more and retry from its start.
+                    if self.end - self.pos >= self.max_record {
+                        return Ok(Err(Malformed(format!(
+                            "a record runs past {} MiB without ending (a cost report row is a \
+                             few KB): the file is not a CSV report, or a quoted field is never \
+                             closed",
+                            self.max_record >> 20
+                        ))));
+                    }
                     if !self.refill()? {
                         if self.pos >= self.end {
                             return Ok(Ok(Split::End));
@@ -731,6 +745,36 @@ mod tests {
                 assert_eq!(got, vec![want], "lead {lead}, run {run}");
             }
         }
+    }
+
+    #[test]
+    fn a_record_that_never_ends_is_an_error_not_a_growing_buffer() {
+        for input in [
+            format!("a,b\n{}", "x".repeat(5000)),
+            format!("a,b\n\"{}\n", "x,\n".repeat(2000)),
+        ] {
+            let mut s = Splitter::new(input.as_bytes());
+            s.cap = 64;
+            s.buf = vec![0; 64 + PAD];
+            s.max_record = 1 << 10;
+            assert!(matches!(s.next_record(), Ok(Ok(Split::Record))));
+            match s.next_record() {
+                Ok(Err(Malformed(m))) => assert!(m.contains("never closed"), "{m}"),
+                _ => panic!("no error for a record past the limit"),
+            }
+            assert!(
+                s.buf.len() <= 2 * (1 << 10) + PAD,
+                "buffer grew to {}",
+                s.buf.len()
+            );
+        }
+        // Just under the limit is fine.
+        let input = format!("a,b\n{},y\n", "x".repeat(900));
+        let mut s = Splitter::new(input.as_bytes());
+        s.max_record = 1 << 10;
+        assert!(matches!(s.next_record(), Ok(Ok(Split::Record))));
+        assert!(matches!(s.next_record(), Ok(Ok(Split::Record))));
+        assert_eq!(s.field(1), b"y");
     }
 
     #[test]
