@@ -12,8 +12,9 @@ use std::io::{self, Read};
 const PAD: usize = 64;
 const INITIAL: usize = 1 << 20;
 /// The longest record read: a cost report row is a few KB, so a longer one means a file that is
-/// not a CSV report or a quote that is never closed. It bounds the buffer at twice this.
-const MAX_RECORD: usize = 16 << 20;
+/// not a CSV report or a quote that is never closed. It bounds the buffer at twice this, and
+/// the field list at eight bytes per byte of it (a record of nothing but commas).
+const MAX_RECORD: usize = 4 << 20;
 
 /// Splits a byte stream into records of fields.
 pub(crate) struct Splitter<R> {
