@@ -548,6 +548,17 @@ mod wide {
     use super::Block;
     use std::arch::x86_64::*;
 
+    /// 0, 1, ..., 63: the offsets in a block.
+    const OFFSETS: [u8; 64] = {
+        let mut o = [0u8; 64];
+        let mut i = 0;
+        while i < 64 {
+            o[i] = i as u8;
+            i += 1;
+        }
+        o
+    };
+
     pub(super) fn available() -> bool {
         std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512bw")
@@ -589,11 +600,7 @@ mod wide {
         let count = commas.count_ones() as usize;
         fields.reserve(64);
         // Byte i of `positions` is the offset in the block of the i-th comma.
-        let mut offsets = [0u8; 64];
-        for (i, o) in offsets.iter_mut().enumerate() {
-            *o = i as u8;
-        }
-        let iota = _mm512_loadu_si512(offsets.as_ptr() as *const _);
+        let iota = _mm512_loadu_si512(OFFSETS.as_ptr() as *const _);
         let positions = _mm512_maskz_compress_epi8(commas, iota);
         let base_v = _mm512_set1_epi32(base as i32);
         let one = _mm512_set1_epi32(1);
