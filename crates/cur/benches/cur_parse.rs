@@ -7,6 +7,8 @@
 //! - (1) Costline's parse + normalize, one core, over the same files (the strict measure,
 //!   decompression included), and over the same bytes already decompressed into memory (so
 //!   the table shows the parse's own cost beside the decompression's);
+//! - the floor under (1): the same reader splitting records into fields and normalizing
+//!   nothing, with and without decompression;
 //! - (3) DuckDB (1 thread, all cores) and polars (1 thread, all cores) computing unblended cost
 //!   per day, account and service from the same files (`peers.py` beside this file).
 //!
@@ -163,6 +165,16 @@ fn parse_normalize(files: &[PathBuf]) -> (u64, Decimal) {
     (rows, total)
 }
 
+/// Records in one file, split into fields by Costline's reader and not normalized.
+fn split_only<R: Read>(src: R, compression: Compression) -> u64 {
+    let mut r = LegacyCsvReader::with_compression(src, compression).unwrap();
+    let mut rows = 0;
+    while r.split_next().unwrap() {
+        rows += 1;
+    }
+    rows
+}
+
 /// The files decompressed into memory, for the parse-only measure.
 fn decompressed(files: &[PathBuf]) -> Vec<Vec<u8>> {
     files
@@ -288,6 +300,22 @@ fn main() {
         seconds: s,
         note: format!("total {} exact", data.unblended),
     });
+    // The floor under (1): the same reader splitting every record into its fields and
+    // normalizing nothing. What (1) takes beyond it is the normalizing.
+    let (s, _) = best_of(runs, || {
+        let n: u64 = data
+            .files
+            .iter()
+            .map(|path| split_only(File::open(path).unwrap(), Compression::Auto))
+            .sum();
+        assert_eq!(n, data.rows);
+        String::new()
+    });
+    measures.push(Measure {
+        name: "costline split fields only, 1 core".into(),
+        seconds: s,
+        note: "floor under (1): nothing normalized".into(),
+    });
     {
         let raw = decompressed(&data.files);
         let (s, _) = best_of(runs, || {
@@ -298,6 +326,19 @@ fn main() {
         });
         measures.push(Measure {
             name: "costline parse+normalize, decompressed input, 1 core".into(),
+            seconds: s,
+            note: "same bytes, already in memory".into(),
+        });
+        let (s, _) = best_of(runs, || {
+            let n: u64 = raw
+                .iter()
+                .map(|bytes| split_only(bytes.as_slice(), Compression::None))
+                .sum();
+            assert_eq!(n, data.rows);
+            String::new()
+        });
+        measures.push(Measure {
+            name: "costline split fields only, decompressed input".into(),
             seconds: s,
             note: "same bytes, already in memory".into(),
         });

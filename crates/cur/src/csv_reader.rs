@@ -506,7 +506,42 @@ impl<R: Read> CsvReader<R> {
         }
     }
 
+    /// Splits the next record into fields without normalizing it: the splitting step alone,
+    /// which the benchmark times as the floor under parse-and-normalize. `Ok(false)` at the
+    /// end. Errors are the ones [`CsvReader::read_into`] gives for the record's shape.
+    #[doc(hidden)]
+    pub fn split_next(&mut self) -> Result<bool, CurError> {
+        if self.done {
+            return Ok(false);
+        }
+        let res = self.split_row();
+        if !matches!(res, Ok(true)) {
+            self.done = true;
+        }
+        res
+    }
+
     fn read_row(&mut self, item: &mut LineItem) -> Result<bool, CurError> {
+        if !self.split_row()? {
+            return Ok(false);
+        }
+        item.source_format = self.map.flavor.source_format();
+        let mut row = Row {
+            rec: &self.rdr,
+            map: &self.map,
+            cache: &mut self.cache,
+            row: self.row,
+        };
+        match self.map.flavor {
+            CsvFlavor::Focus => fill_focus(&mut row, item)?,
+            _ => fill_cur(&mut row, item)?,
+        }
+        Ok(true)
+    }
+
+    /// The next record's fields, checked against the header's length.
+    #[inline(always)]
+    fn split_row(&mut self) -> Result<bool, CurError> {
         match self.rdr.next_record() {
             Ok(Ok(Split::Record)) => {}
             Ok(Ok(Split::End)) => return Ok(false),
@@ -529,17 +564,6 @@ impl<R: Read> CsvReader<R> {
                     self.map.headers.len()
                 ),
             });
-        }
-        item.source_format = self.map.flavor.source_format();
-        let mut row = Row {
-            rec: &self.rdr,
-            map: &self.map,
-            cache: &mut self.cache,
-            row: self.row,
-        };
-        match self.map.flavor {
-            CsvFlavor::Focus => fill_focus(&mut row, item)?,
-            _ => fill_cur(&mut row, item)?,
         }
         Ok(true)
     }
@@ -596,6 +620,12 @@ macro_rules! flavored_reader {
             /// Reads the next row into `item`, reusing its allocations. `Ok(false)` at the end.
             pub fn read_into(&mut self, item: &mut LineItem) -> Result<bool, CurError> {
                 self.0.read_into(item)
+            }
+
+            /// See [`CsvReader::split_next`].
+            #[doc(hidden)]
+            pub fn split_next(&mut self) -> Result<bool, CurError> {
+                self.0.split_next()
             }
         }
 

@@ -152,6 +152,41 @@ fn a_broken_stream_is_an_io_error_not_a_gzip_one() {
     assert!(matches!(res, Err(CurError::Io { .. })), "{res:?}");
 }
 
+/// A row with fewer cells than the header fails with its row and line named, whether it is
+/// read whole or only split into fields (the benchmark's floor); the rows before it count.
+#[test]
+fn a_row_shorter_than_the_header_names_its_line() {
+    let mut csv = legacy_rows(3);
+    csv.push_str("111111111111,2024-09-01T00:00:00Z,222222222222,Usage\n");
+    csv.push_str(&legacy_rows(1)[LEGACY_HEADER.len() + 1..]);
+    let expected = "line 5: record has 4 fields, the header has 8";
+
+    let mut r = LegacyCsvReader::new(csv.as_bytes()).unwrap();
+    let mut item = LineItem::default();
+    for _ in 0..3 {
+        assert!(r.read_into(&mut item).unwrap());
+    }
+    match r.read_into(&mut item) {
+        Err(CurError::Csv { row: 4, message }) => assert_eq!(message, expected),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        !r.read_into(&mut item).unwrap(),
+        "the reader stops at the error"
+    );
+
+    let mut r = LegacyCsvReader::new(csv.as_bytes()).unwrap();
+    for _ in 0..3 {
+        assert!(r.split_next().unwrap());
+    }
+    match r.split_next() {
+        Err(CurError::Csv { row: 4, message }) => assert_eq!(message, expected),
+        other => panic!("{other:?}"),
+    }
+    assert!(!r.split_next().unwrap());
+    assert_eq!(r.rows_read(), 4);
+}
+
 #[test]
 fn bad_decimal_names_row_and_column() {
     let mut csv = legacy_rows(3);
