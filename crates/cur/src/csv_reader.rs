@@ -479,10 +479,28 @@ impl<R: Read> CsvReader<R> {
 
     /// Reads the next row into `item`, reusing its allocations. `Ok(false)` at the end.
     pub fn read_into(&mut self, item: &mut LineItem) -> Result<bool, CurError> {
+        self.advance(|r| r.read_row(item))
+    }
+
+    /// Splits the next record into fields without normalizing it: the splitting step alone,
+    /// which the benchmark times as the floor under parse-and-normalize. `Ok(false)` at the
+    /// end; errors as [`CsvReader::read_into`] gives them for the record's shape.
+    #[doc(hidden)]
+    pub fn split_next(&mut self) -> Result<bool, CurError> {
+        self.advance(Self::split_row)
+    }
+
+    /// One step of the reader: nothing after the end or an error, and an error in a gzip
+    /// stream told apart from corruption.
+    #[inline(always)]
+    fn advance(
+        &mut self,
+        step: impl FnOnce(&mut Self) -> Result<bool, CurError>,
+    ) -> Result<bool, CurError> {
         if self.done {
             return Ok(false);
         }
-        let res = self.read_row(item);
+        let res = step(self);
         if !matches!(res, Ok(true)) {
             self.done = true;
         }
@@ -504,21 +522,6 @@ impl<R: Read> CsvReader<R> {
             }
             other => other,
         }
-    }
-
-    /// Splits the next record into fields without normalizing it: the splitting step alone,
-    /// which the benchmark times as the floor under parse-and-normalize. `Ok(false)` at the
-    /// end. Errors are the ones [`CsvReader::read_into`] gives for the record's shape.
-    #[doc(hidden)]
-    pub fn split_next(&mut self) -> Result<bool, CurError> {
-        if self.done {
-            return Ok(false);
-        }
-        let res = self.split_row();
-        if !matches!(res, Ok(true)) {
-            self.done = true;
-        }
-        res
     }
 
     fn read_row(&mut self, item: &mut LineItem) -> Result<bool, CurError> {
