@@ -19,8 +19,10 @@ RUN mkdir -p templates migrations cloudformation terraform
 ########## runtime ##########
 FROM debian:bookworm-slim
 # sqlx speaks the PostgreSQL protocol itself and TLS is rustls: no libpq, no OpenSSL needed.
+# curl is only for health checks (docker-compose.yml probes GET /readyz with it). The image has
+# no HEALTHCHECK of its own: `costline worker` serves no HTTP unless COSTLINE_WORKER_LISTEN is set.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 costline \
  && useradd --system --uid 10001 --gid costline --home-dir /var/lib/costline --create-home \
