@@ -129,3 +129,36 @@ impl RoleSession {
         Ok(found)
     }
 }
+
+impl RoleSession {
+    /// The template body of the stack set `name` (DescribeStackSet), `None` when the account
+    /// has no such stack set.
+    pub async fn stack_set_template(&self, name: &str) -> Result<Option<String>, AwsError> {
+        self.ensure_live()?;
+        let found = self
+            .inner
+            .cloudformation
+            .describe_stack_set()
+            .stack_set_name(name)
+            .send()
+            .await;
+        match found {
+            Ok(out) => Ok(out.stack_set.and_then(|s| s.template_body)),
+            Err(e) => {
+                let not_found = e
+                    .as_service_error()
+                    .is_some_and(|e| e.is_stack_set_not_found_exception());
+                if not_found {
+                    Ok(None)
+                } else {
+                    Err(error::from_sdk(
+                        "cloudformation",
+                        "DescribeStackSet",
+                        Target::Session,
+                        e,
+                    ))
+                }
+            }
+        }
+    }
+}

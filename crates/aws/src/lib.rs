@@ -20,6 +20,7 @@ mod config;
 mod credentials;
 mod error;
 mod gateway;
+mod iam;
 mod logging;
 mod organizations;
 mod s3;
@@ -30,6 +31,7 @@ pub use cloudformation::{StackOutputs, ROLE_ARN_OUTPUT, TEMPLATE_VERSION_OUTPUT}
 pub use config::{GatewayConfig, PlatformCredentials, DEFAULT_REGION};
 pub use error::AwsError;
 pub use gateway::AwsGateway;
+pub use iam::RolePolicies;
 pub use logging::{credential_safe_directives, CREDENTIAL_LOG_TARGETS};
 pub use organizations::{AccountType, OrgAccount, OrgAccountStatus, Organization, Verification};
 pub use s3::{ObjectStream, S3Object};

@@ -63,6 +63,7 @@ pub(crate) struct SessionInner {
     pub(crate) organizations: aws_sdk_organizations::Client,
     pub(crate) s3: aws_sdk_s3::Client,
     pub(crate) cloudformation: aws_sdk_cloudformation::Client,
+    pub(crate) iam: aws_sdk_iam::Client,
 }
 
 impl fmt::Debug for RoleSession {
@@ -116,6 +117,7 @@ impl RoleSession {
                 organizations: aws_sdk_organizations::Client::new(&config),
                 s3: aws_sdk_s3::Client::from_conf(s3_config),
                 cloudformation: aws_sdk_cloudformation::Client::new(&config),
+                iam: aws_sdk_iam::Client::new(&config),
             }),
         }
     }

@@ -8,12 +8,17 @@
 //!
 //! Pure: no IO, no async. The web layer serves what this crate renders.
 
+mod history;
 mod links;
 mod permissions;
 mod stackset;
 mod templates;
 mod version;
 
+pub use history::{
+    changes_between, changes_since, policy_drift, published_permission_set,
+    published_permission_sets, PermissionChanges, PolicyDrift, RoleGrants,
+};
 pub use links::{
     cloudformation_quick_create_url, cloudformation_update_url, percent_encode,
     stack_update_command, terraform_snippet, DEFAULT_STACK_NAME, INTEGRATION_REGION,
@@ -26,9 +31,12 @@ pub use permissions::{
 pub use stackset::{
     is_organizations_access_error, stack_set_update_command, stackset_instructions, stackset_steps,
     CliStep, MEMBER_STACK_SET_NAME, ORGANIZATIONS_ACCESS_ERROR, ORGANIZATIONS_ACCESS_HELP,
+    ORGANIZATIONS_ACCESS_HELP_URL,
 };
 pub use templates::{
     template, Template, INTEGRATION_PARAMETERS, INTEGRATION_TEMPLATE, MEMBER_PARAMETERS,
     MEMBER_ROLE_TEMPLATE, TEMPLATES,
 };
-pub use version::{is_update_available, TemplateVersion, VersionError, TEMPLATE_VERSION};
+pub use version::{
+    is_update_available, template_version_in, TemplateVersion, VersionError, TEMPLATE_VERSION,
+};

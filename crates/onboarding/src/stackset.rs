@@ -1,7 +1,7 @@
 //! Deploying the member role to every account of an organization with a service-managed
 //! StackSet, as AWS CLI steps specific to the customer's organization.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::links::shell_quote;
 use crate::templates::MEMBER_PARAMETERS;
@@ -14,22 +14,26 @@ pub const MEMBER_STACK_SET_NAME: &str = "CostlineMemberRole";
 pub const ORGANIZATIONS_ACCESS_ERROR: &str =
     "You must enable organizations access to operate a service managed stack set";
 
-/// The explanation and fix of [`ORGANIZATIONS_ACCESS_ERROR`], shown beside the instructions.
+/// AWS's page on the prerequisite: activating trusted access between StackSets and Organizations.
+pub const ORGANIZATIONS_ACCESS_HELP_URL: &str =
+    "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-activate-trusted-access.html";
+
+/// The explanation and fix of [`ORGANIZATIONS_ACCESS_ERROR`]: the one text the console, the API
+/// and the instructions show.
 pub const ORGANIZATIONS_ACCESS_HELP: &str = "\
-If create-stack-set fails with \"An error occurred (ValidationError) when calling the \
-CreateStackSet operation: You must enable organizations access to operate a service managed \
-stack set\", trusted access between CloudFormation StackSets and AWS Organizations is off. \
-Enabling the service in Organizations alone (aws organizations enable-aws-service-access) is not \
-enough: it must be activated through CloudFormation, which also creates the StackSets \
-service-linked roles in your accounts. Fix: from the management account run \
+If create-stack-set fails with \"You must enable organizations access to operate a service \
+managed stack set\", trusted access between CloudFormation StackSets and AWS Organizations is \
+off. Activate it from the management account with \
 `aws cloudformation activate-organizations-access` (or, in the CloudFormation console, open \
-StackSets and choose \"Activate trusted access\"), check that \
+StackSets and choose \"Activate trusted access\"); this also creates the StackSets \
+service-linked roles. Enabling the service in Organizations alone \
+(aws organizations enable-aws-service-access) is not enough. Check that \
 `aws cloudformation describe-organizations-access` answers Status ENABLED, then run \
-create-stack-set again. Only the management account can activate trusted access; from a \
-delegated administrator account, add --call-as DELEGATED_ADMIN to every stack-set command.";
+create-stack-set again. From a delegated administrator account, add --call-as DELEGATED_ADMIN to \
+every stack-set command.";
 
 /// One step of the instructions: what it does, and the command to paste.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CliStep {
     /// A short heading.
     pub title: String,
@@ -165,7 +169,7 @@ pub fn stackset_instructions(
     }
     text.push_str("Troubleshooting\n");
     text.push_str(ORGANIZATIONS_ACCESS_HELP);
-    text.push('\n');
+    text.push_str(&format!("\nSee {ORGANIZATIONS_ACCESS_HELP_URL}\n"));
     text
 }
 
@@ -239,6 +243,10 @@ mod tests {
         assert!(text.contains(ORGANIZATIONS_ACCESS_ERROR));
         assert!(text.contains("aws cloudformation activate-organizations-access"));
         assert!(text.find("activate-organizations-access") < text.find("create-stack-set"));
+        assert!(text.contains(ORGANIZATIONS_ACCESS_HELP_URL));
+        // One fix, the right one: enabling the service principal in Organizations is named only
+        // as what is not enough.
+        assert!(!ORGANIZATIONS_ACCESS_HELP.contains("--service-principal"));
         assert!(is_organizations_access_error(
             "An error occurred (ValidationError) when calling the CreateStackSet operation: \
              You must enable organizations access to operate a service managed stack set"

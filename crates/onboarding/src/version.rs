@@ -74,9 +74,46 @@ pub fn is_update_available(deployed_version: &str) -> bool {
     }
 }
 
+/// The `TemplateVersion` output's value in a template body (YAML as published, or JSON), as
+/// DescribeStackSet returns it; `None` when the body has no such output.
+pub fn template_version_in(template_body: &str) -> Option<String> {
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(template_body) {
+        return json["Outputs"]["TemplateVersion"]["Value"]
+            .as_str()
+            .map(str::to_owned);
+    }
+    let mut lines = template_body.lines();
+    lines.find(|line| line.trim_end() == "Outputs:")?;
+    lines.find(|line| line.trim() == "TemplateVersion:")?;
+    lines
+        .take_while(|line| line.starts_with("    ") || line.trim().is_empty())
+        .find_map(|line| line.trim().strip_prefix("Value:"))
+        .map(|value| {
+            value
+                .trim()
+                .trim_matches(|c| c == '"' || c == '\'')
+                .to_owned()
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_published_templates_carry_this_builds_version() {
+        for template in crate::TEMPLATES {
+            assert_eq!(
+                template_version_in(template.contents).as_deref(),
+                Some(TEMPLATE_VERSION),
+                "{}",
+                template.file_name
+            );
+        }
+        let json = r#"{"Outputs": {"TemplateVersion": {"Value": "0.9.0"}}}"#;
+        assert_eq!(template_version_in(json).as_deref(), Some("0.9.0"));
+        assert_eq!(template_version_in("Resources: {}"), None);
+    }
 
     #[test]
     fn the_current_version_parses() {

@@ -45,6 +45,15 @@ pub struct Integration {
     pub org_root_ids: Vec<String>,
     /// A stable code for [`Integration::error`], e.g. `assume_role_denied`.
     pub error_code: Option<String>,
+    /// The template version the member StackSet runs, when read (management accounts).
+    pub stackset_template_version: Option<String>,
+    /// When the role's own policies were last compared with the permission set (roles made
+    /// without the stack).
+    pub role_policy_checked_at: Option<DateTime<Utc>>,
+    /// That comparison, a `costline_onboarding::PolicyDrift` as JSON.
+    pub role_policy_drift: Option<serde_json::Value>,
+    /// Why the role's policies could not be read.
+    pub role_policy_error: Option<String>,
 }
 
 impl Integration {
@@ -75,7 +84,8 @@ pub struct CurLocation {
 
 const COLUMNS: &str = "integration_id, external_id, status, error, role_arn, account_id, account_type,
     organization_id, management_account_id, cur_bucket, cur_prefix, cur_report_name, template_version,
-    stack_id, created_at, verified_at, accounts_synced_at, org_root_ids, error_code";
+    stack_id, created_at, verified_at, accounts_synced_at, org_root_ids, error_code,
+    stackset_template_version, role_policy_checked_at, role_policy_drift, role_policy_error";
 
 /// Creates a pending integration with a fresh external id.
 pub async fn create(scope: &mut Scoped, created_by: UserId) -> StoreResult<Integration> {
@@ -276,6 +286,50 @@ pub async fn record_stack(
     Ok(())
 }
 
+/// Records the template version the member StackSet runs (`None`: no StackSet found).
+pub async fn record_stackset_version(
+    scope: &mut Scoped,
+    id: IntegrationId,
+    version: Option<&str>,
+) -> StoreResult<()> {
+    let ws = scope.workspace_id();
+    sqlx::query(
+        "UPDATE integrations SET stackset_template_version = $3
+          WHERE workspace_id = $1 AND integration_id = $2 AND status <> 'revoked'",
+    )
+    .bind(ws.as_uuid())
+    .bind(id.as_uuid())
+    .bind(version)
+    .execute(scope.tx())
+    .await?;
+    Ok(())
+}
+
+/// Records the comparison of the role's own policies with the permission set (`drift`), or why
+/// they could not be read (`error`).
+pub async fn record_role_policy(
+    scope: &mut Scoped,
+    id: IntegrationId,
+    checked_at: DateTime<Utc>,
+    drift: Option<&serde_json::Value>,
+    error: Option<&str>,
+) -> StoreResult<()> {
+    let ws = scope.workspace_id();
+    sqlx::query(
+        "UPDATE integrations SET role_policy_checked_at = $3, role_policy_drift = $4,
+                role_policy_error = $5
+          WHERE workspace_id = $1 AND integration_id = $2 AND status <> 'revoked'",
+    )
+    .bind(ws.as_uuid())
+    .bind(id.as_uuid())
+    .bind(checked_at)
+    .bind(drift)
+    .bind(error)
+    .execute(scope.tx())
+    .await?;
+    Ok(())
+}
+
 /// A discovered AWS account.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct Account {
@@ -455,7 +509,8 @@ pub async fn revoke(scope: &mut Scoped, id: IntegrationId) -> StoreResult<Option
         "UPDATE integrations SET status = 'revoked', role_arn = NULL, external_id = NULL, error = NULL,
                 account_id = NULL, organization_id = NULL, management_account_id = NULL,
                 cur_bucket = NULL, cur_prefix = NULL, cur_report_name = NULL, stack_id = NULL,
-                template_version = NULL, org_root_ids = '{}', error_code = NULL,
+                template_version = NULL, stackset_template_version = NULL,
+                role_policy_checked_at = NULL, role_policy_drift = NULL, role_policy_error = NULL, org_root_ids = '{}', error_code = NULL,
                 revoked_at = COALESCE(revoked_at, now())
           WHERE workspace_id = $1 AND integration_id = $2",
     )

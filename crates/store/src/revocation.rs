@@ -190,7 +190,8 @@ pub(crate) async fn purge_integration(
         "UPDATE integrations SET status = 'revoked', role_arn = NULL, external_id = NULL, error = NULL,
                 account_id = NULL, account_type = NULL, organization_id = NULL,
                 management_account_id = NULL, cur_bucket = NULL, cur_prefix = NULL,
-                cur_report_name = NULL, cur_source = NULL, stack_id = NULL, template_version = NULL,
+                cur_report_name = NULL, cur_source = NULL, stack_id = NULL, template_version = NULL, stackset_template_version = NULL,
+                role_policy_checked_at = NULL, role_policy_drift = NULL, role_policy_error = NULL,
                 verified_at = NULL, accounts_synced_at = NULL,
                 revoked_at = COALESCE(revoked_at, now())
           WHERE workspace_id = $1 AND integration_id = $2",

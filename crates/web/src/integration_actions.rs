@@ -2,6 +2,7 @@
 //! action validates its input, writes through the store in one transaction and audits.
 
 use crate::error::{ApiError, ApiResult};
+use crate::views::RoleRenderingsOut;
 use crate::AppState;
 use chrono::Utc;
 use costline_domain::{job_kinds, IntegrationId, JobId, RoleArn, WorkspaceId};
@@ -9,7 +10,7 @@ use costline_store::audit::{self, Actor};
 use costline_store::integrations::{self, CurLocation, Integration};
 use costline_store::jobs::{self, NewJob};
 use costline_store::StoreError;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// Where the customer's reports are delivered, as typed by the customer.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
@@ -125,25 +126,31 @@ pub(crate) async fn sync(
     Ok(job_ids)
 }
 
-/// The four renderings of the role for this integration, and its external id.
-pub(crate) fn onboarding(state: &AppState, integration: &Integration, platform: &str) -> Value {
+/// The renderings of the role for this integration, all from one permission set.
+pub(crate) fn renderings(
+    state: &AppState,
+    integration: &Integration,
+    platform: &str,
+) -> RoleRenderingsOut {
     let external_id = integration.external_id.clone().unwrap_or_default();
     let templates = state.template_base_url();
-    json!({
-        "id": integration.integration_id.to_string(),
-        "external_id": external_id,
-        "status": integration.status,
-        "cloudformation_url": costline_onboarding::cloudformation_quick_create_url(
+    RoleRenderingsOut {
+        cloudformation_url: costline_onboarding::cloudformation_quick_create_url(
             &format!("{templates}/integration.yaml"),
             costline_onboarding::INTEGRATION_REGION,
             costline_onboarding::DEFAULT_STACK_NAME,
             &external_id,
             platform,
         ),
-        "terraform_snippet": costline_onboarding::terraform_snippet(&state.terraform_module_source(), &external_id, platform),
-        "trust_policy": costline_onboarding::trust_policy(platform, &external_id, None),
-        "inline_policy": costline_onboarding::inline_policy(integration.cur_bucket.as_deref()),
-    })
+        terraform_snippet: costline_onboarding::terraform_snippet(
+            &state.terraform_module_source(),
+            &external_id,
+            platform,
+        ),
+        trust_policy: costline_onboarding::trust_policy(platform, &external_id, None),
+        inline_policy: costline_onboarding::inline_policy(integration.cur_bucket.as_deref()),
+        external_id,
+    }
 }
 
 fn validate_cur(cur: CurInput) -> ApiResult<CurLocation> {

@@ -49,7 +49,7 @@ impl JobHandler for DiscoverAccounts {
                 .assume(&integration.role, &integration.external_id, &session_name)
                 .await?;
             if !management {
-                return Ok::<_, AwsError>((None, Vec::new()));
+                return Ok::<_, AwsError>((None, Vec::new(), None));
             }
             let accounts = session.list_accounts().await?;
             // The roots only fill in the StackSet instructions; a role that may not list them
@@ -62,10 +62,23 @@ impl JobHandler for DiscoverAccounts {
                     Vec::new()
                 }
             };
-            Ok((Some(accounts), roots))
+            // Which template the member StackSet runs, to offer its update; a role that may
+            // not describe it still discovers its accounts.
+            let stackset_version = match session
+                .stack_set_template(costline_onboarding::MEMBER_STACK_SET_NAME)
+                .await
+            {
+                Ok(body) => body.as_deref().and_then(costline_onboarding::template_version_in),
+                Err(e) if e.is_retryable() => return Err(e),
+                Err(e) => {
+                    tracing::info!(integration_id = %integration.id, error = %e, "could not describe the member StackSet");
+                    None
+                }
+            };
+            Ok((Some(accounts), roots, stackset_version))
         }
         .await;
-        let (org_accounts, roots) = match found {
+        let (org_accounts, roots, stackset_version) = match found {
             Ok(found) => found,
             Err(e) if e.is_retryable() && job.attempt() < job.max_attempts() => {
                 return Err(JobError::retryable(e));
@@ -100,6 +113,12 @@ impl JobHandler for DiscoverAccounts {
         }
         if management {
             integrations::record_org_roots(&mut scope, integration.id, &roots).await?;
+            integrations::record_stackset_version(
+                &mut scope,
+                integration.id,
+                stackset_version.as_deref(),
+            )
+            .await?;
         }
         scope.commit().await?;
         tracing::info!(
@@ -183,15 +202,8 @@ async fn check_member_roles(
         let mut running = JoinSet::new();
         for account in batch {
             let account_id = account.id.to_string();
-            if account.status != OrgAccountStatus::Active {
-                checks.push(RoleCheck {
-                    account_id,
-                    role_status: "not_checked",
-                    role_error: Some(format!(
-                        "the account is {}: Costline checks the roles of active accounts only",
-                        account.status.as_str()
-                    )),
-                });
+            if let Some(check) = inactive_account_check(account) {
+                checks.push(check);
                 continue;
             }
             let arn = format!("arn:{partition}:iam::{account_id}:role/{role_name}");
@@ -234,6 +246,46 @@ async fn check_member_roles(
         "member roles checked"
     );
     Ok(())
+}
+
+/// The check of an account that is not active, without a call: a suspended or closing account
+/// cannot be assumed into, so it is shown as such and never retried; one being created is
+/// checked at the next discovery.
+fn inactive_account_check(account: &OrgAccount) -> Option<RoleCheck> {
+    let account_id = account.id.to_string();
+    let why = match &account.status {
+        OrgAccountStatus::Active => return None,
+        OrgAccountStatus::Suspended => {
+            "the account is suspended (closed accounts stay suspended for 90 days before AWS \
+             deletes them): Costline does not check its role, and keeps its past costs"
+                .to_string()
+        }
+        OrgAccountStatus::PendingClosure => "the account is being closed: Costline does not \
+             check its role, and keeps its past costs"
+            .to_string(),
+        OrgAccountStatus::Closed => {
+            "the account is closed: Costline does not check its role, and keeps its past costs"
+                .to_string()
+        }
+        OrgAccountStatus::PendingActivation => {
+            return Some(RoleCheck {
+                account_id,
+                role_status: "not_checked",
+                role_error: Some(
+                    "the account is still being created: its role is checked at the next sync"
+                        .to_string(),
+                ),
+            })
+        }
+        OrgAccountStatus::Other(state) => format!(
+            "the account is in state {state}: Costline checks the roles of active accounts only"
+        ),
+    };
+    Some(RoleCheck {
+        account_id,
+        role_status: "inactive",
+        role_error: Some(why),
+    })
 }
 
 /// A finished role check; `None` meant the integration was revoked meanwhile: stop.
@@ -295,6 +347,32 @@ mod tests {
 
     fn role() -> RoleArn {
         RoleArn::parse("arn:aws:iam::111111111111:role/CostlineReadOnly").unwrap()
+    }
+
+    fn account(status: OrgAccountStatus) -> OrgAccount {
+        OrgAccount {
+            id: AccountId::parse("222222222222").unwrap(),
+            name: "closing".into(),
+            email: "c@example.com".into(),
+            status,
+            joined_at: None,
+        }
+    }
+
+    #[test]
+    fn suspended_and_closing_accounts_are_shown_inactive_and_not_assumed() {
+        for (status, says) in [
+            (OrgAccountStatus::Suspended, "suspended"),
+            (OrgAccountStatus::PendingClosure, "being closed"),
+            (OrgAccountStatus::Closed, "closed"),
+        ] {
+            let check = inactive_account_check(&account(status)).expect("not checked by a call");
+            assert_eq!(check.role_status, "inactive");
+            assert!(check.role_error.unwrap().contains(says));
+        }
+        let creating = inactive_account_check(&account(OrgAccountStatus::PendingActivation));
+        assert_eq!(creating.unwrap().role_status, "not_checked");
+        assert!(inactive_account_check(&account(OrgAccountStatus::Active)).is_none());
     }
 
     #[test]

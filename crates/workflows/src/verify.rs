@@ -37,12 +37,22 @@ impl JobHandler for VerifyIntegration {
                     None
                 }
             };
-            Ok::<_, AwsError>((verification, stack))
+            // A role made by Terraform or by hand has no stack to tell its version: read its
+            // own policies instead and compare them with the published permission set.
+            let policies = match &stack {
+                Some(_) => None,
+                None => Some(match session.own_role_policies().await {
+                    Ok(policies) => Ok(policies),
+                    Err(e) if e.is_retryable() => return Err(e),
+                    Err(e) => Err(e.to_string()),
+                }),
+            };
+            Ok::<_, AwsError>((verification, stack, policies))
         }
         .await;
 
         job.checkpoint().await?;
-        let (verification, stack) = match outcome {
+        let (verification, stack, policies) = match outcome {
             Ok(found) => found,
             Err(e) if e.is_retryable() && job.attempt() < job.max_attempts() => {
                 return Err(JobError::retryable(e));
@@ -98,6 +108,26 @@ impl JobHandler for VerifyIntegration {
             )
             .await?;
         }
+        if let Some(policies) = &policies {
+            let (drift, error) = match policies {
+                Ok(policies) => (Some(role_policy_drift(policies)), None),
+                Err(message) => (
+                    None,
+                    Some(format!(
+                        "Costline could not read this role's policies to compare them with the \
+                         published permission set: {message}"
+                    )),
+                ),
+            };
+            integrations::record_role_policy(
+                &mut scope,
+                live.id,
+                job.now(),
+                drift.as_ref(),
+                error.as_deref(),
+            )
+            .await?;
+        }
         integrations::mark_connected(&mut scope, live.id, &verified).await?;
         let with_cur = current.cur_bucket.is_some() || stack_cur.is_some();
         schedule_integration(
@@ -131,6 +161,16 @@ impl JobHandler for VerifyIntegration {
         }
         Ok(())
     }
+}
+
+/// The role's policies compared with the published permission set, as stored.
+fn role_policy_drift(policies: &costline_aws::RolePolicies) -> serde_json::Value {
+    let mut grants = costline_onboarding::RoleGrants::default();
+    for document in policies.documents() {
+        grants.add_policy_document(document);
+    }
+    let drift = costline_onboarding::policy_drift(&grants);
+    serde_json::to_value(drift).expect("a policy drift always serializes")
 }
 
 /// An integration that may be assumed: connected (or being verified), with its role and id.

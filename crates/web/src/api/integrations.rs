@@ -4,6 +4,10 @@ use crate::auth::Member;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
 use crate::integration_actions as actions;
+use crate::views::{
+    AccountOut, CreatedIntegrationOut, CurOut, IntegrationOut, PeriodOut, RolePolicyOut,
+    StackSetOut, TemplateOut,
+};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -18,7 +22,7 @@ pub(super) async fn create(
     State(state): State<AppState>,
     caller: Member,
     body: axum::body::Bytes,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<CreatedIntegrationOut>)> {
     caller.require_admin()?;
     if !body.iter().all(u8::is_ascii_whitespace) {
         let parsed: Result<Value, _> = serde_json::from_slice(&body);
@@ -33,25 +37,32 @@ pub(super) async fn create(
     let platform = state.platform_account_id()?;
     Ok((
         StatusCode::CREATED,
-        Json(actions::onboarding(&state, &integration, &platform)),
+        Json(CreatedIntegrationOut {
+            id: integration.integration_id.to_string(),
+            status: integration.status.clone(),
+            renderings: actions::renderings(&state, &integration, &platform),
+        }),
     ))
 }
 
-pub(super) async fn list(State(state): State<AppState>, caller: Member) -> ApiResult<Json<Value>> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+    caller: Member,
+) -> ApiResult<Json<IntegrationsOut>> {
     let mut scope = state.store.scoped(caller.workspace_id).await?;
     let mut out = Vec::new();
     for integration in integrations::list(&mut scope).await? {
         out.push(detail_view(&state, &mut scope, &integration).await?);
     }
     scope.commit().await?;
-    Ok(Json(json!({ "integrations": out })))
+    Ok(Json(IntegrationsOut { integrations: out }))
 }
 
 pub(super) async fn get(
     State(state): State<AppState>,
     caller: Member,
     ApiPath(id): ApiPath<IntegrationId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<IntegrationOut>> {
     let mut scope = state.store.scoped(caller.workspace_id).await?;
     let integration = integrations::get(&mut scope, id).await.map_err(not_found)?;
     let view = detail_view(&state, &mut scope, &integration).await?;
@@ -131,8 +142,10 @@ pub(super) async fn revoke(
 
 use actions::not_found;
 
-fn onboarding_view(state: &AppState, integration: &Integration, platform: &str) -> Value {
-    actions::onboarding(state, integration, platform)
+/// `GET /api/v1/integrations/aws`.
+#[derive(serde::Serialize)]
+pub(super) struct IntegrationsOut {
+    integrations: Vec<IntegrationOut>,
 }
 
 pub(crate) const MEMBER_CAVEATS: [&str; 4] = [
@@ -143,10 +156,7 @@ pub(crate) const MEMBER_CAVEATS: [&str; 4] = [
 ];
 
 /// The `cur` part of the detail view: the CUR status and every billing period, newest first.
-async fn cur_view(
-    scope: &mut Scoped,
-    integration: &Integration,
-) -> Result<(&'static str, Vec<Value>), StoreError> {
+async fn cur_view(scope: &mut Scoped, integration: &Integration) -> Result<CurOut, StoreError> {
     let periods = costline_store::cur::periods(scope, integration.id()).await?;
     let source = costline_store::cur::source(scope, integration.id()).await?;
     let status = if integration.status == "revoked" || integration.cur_bucket.is_none() {
@@ -158,109 +168,103 @@ async fn cur_view(
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let periods = periods
         .iter()
-        .map(|p| {
-            json!({
-                "period": p.period().to_string(),
-                "status": p.status,
-                "assembly_id": p.assembly_id,
-                "rows": p.rows,
-                "ingested_at": p.ingested_at.map(rfc3339),
-                "error": p.error,
-                "live_assembly_id": p.live_assembly_id,
-                "format": p.format,
-                "files": p.files,
-                "bytes": p.bytes,
-            })
+        .map(|p| PeriodOut {
+            period: p.period().to_string(),
+            status: p.status.clone(),
+            assembly_id: p.assembly_id.clone(),
+            rows: p.rows,
+            ingested_at: p.ingested_at.map(rfc3339),
+            error: p.error.clone(),
+            live_assembly_id: p.live_assembly_id.clone(),
+            format: p.format.clone(),
+            files: p.files,
+            bytes: p.bytes,
         })
         .collect();
-    Ok((status, periods))
+    Ok(CurOut {
+        status: status.to_string(),
+        bucket: integration.cur_bucket.clone(),
+        prefix: integration.cur_prefix.clone(),
+        report_name: integration.cur_report_name.clone(),
+        periods,
+    })
 }
 
+/// The integration as the API answers it and the console renders it.
 pub(crate) async fn detail_view(
     state: &AppState,
     scope: &mut Scoped,
     integration: &Integration,
-) -> Result<Value, StoreError> {
-    let accounts = integrations::accounts(scope, integration.id()).await?;
-    let accounts: Vec<Value> = accounts
+) -> Result<IntegrationOut, StoreError> {
+    let accounts = integrations::accounts(scope, integration.id())
+        .await?
         .into_iter()
-        .map(|a| json!({"account_id": a.account_id, "name": a.name, "email": a.email, "status": a.status, "role_status": a.role_status, "role_error": a.role_error, "joined_at": a.joined_at, "left_at": a.left_at}))
+        .map(|a| AccountOut {
+            account_id: a.account_id,
+            name: a.name,
+            email: a.email,
+            status: Some(a.status),
+            role_status: a.role_status,
+            role_error: a.role_error,
+            joined_at: a.joined_at,
+            left_at: a.left_at,
+        })
         .collect();
-    let (cur_status, cur_periods) = cur_view(scope, integration).await?;
-    let mut view = json!({
-        "id": integration.integration_id.to_string(),
-        "status": integration.status,
-        "error": integration.error,
-        "role_arn": integration.role_arn,
-        "account_id": integration.account_id,
-        "account_type": integration.account_type,
-        "organization_id": integration.organization_id,
-        "management_account_id": integration.management_account_id,
-        "accounts": accounts,
-        "cur": {
-            "status": cur_status,
-            "bucket": integration.cur_bucket,
-            "prefix": integration.cur_prefix,
-            "report_name": integration.cur_report_name,
-            "periods": cur_periods,
-        },
-        "created_at": integration.created_at,
-        "verified_at": integration.verified_at,
-    });
-    connection_details(state, integration, &mut view);
-    if integration.status != "revoked" {
-        if let Ok(platform) = state.platform_account_id() {
-            let onboarding = onboarding_view(state, integration, &platform);
-            for key in [
-                "external_id",
-                "cloudformation_url",
-                "terraform_snippet",
-                "trust_policy",
-                "inline_policy",
-            ] {
-                view[key] = onboarding[key].clone();
-            }
-        }
-    }
+    let cur = cur_view(scope, integration).await?;
     // The latest support backfill, with each period's state ("backfill in progress").
-    let backfill = costline_store::support::backfills(scope, integration.id(), 1).await?;
-    view["backfill"] = backfill
+    let backfill = costline_store::support::backfills(scope, integration.id(), 1)
+        .await?
         .first()
         .map(super::support::backfill_view)
         .unwrap_or(Value::Null);
-    Ok(view)
-}
-
-/// What connecting told about the customer's AWS side: why it failed (with the trust policy the
-/// role must have), what a member-only connection misses, how to deploy the member roles of a
-/// management account's organization, and whether the deployed template is behind.
-fn connection_details(state: &AppState, integration: &Integration, view: &mut Value) {
     let platform = state.platform_account_id().ok();
+    let live = integration.status != "revoked";
     let external_id = integration.external_id.as_deref().unwrap_or_default();
-    view["error_code"] = json!(integration.error_code);
-    if integration.status == "error"
-        && integration.error_code.as_deref() == Some(ASSUME_ROLE_DENIED)
-    {
-        if let Some(platform) = &platform {
-            view["expected_trust_policy"] =
-                costline_onboarding::trust_policy(platform, external_id, None);
-        }
-    }
-    match integration.account_type.as_deref() {
-        Some("member") => {
-            view["caveats"] = json!(MEMBER_CAVEATS);
-            view["advice"] = json!(MEMBER_ADVICE);
-        }
-        Some("management") if integration.status != "revoked" => {
-            if let Some(platform) = &platform {
-                view["stackset"] = stackset_view(state, integration, external_id, platform);
-            }
-        }
-        _ => {}
-    }
-    if let Some(deployed) = &integration.template_version {
-        view["template"] = template_view(state, deployed, integration.stack_id.as_deref());
-    }
+    let is_member = integration.account_type.as_deref() == Some("member");
+    let is_management = integration.account_type.as_deref() == Some("management");
+    Ok(IntegrationOut {
+        id: integration.integration_id.to_string(),
+        status: integration.status.clone(),
+        error: integration.error.clone(),
+        error_code: integration.error_code.clone(),
+        role_arn: integration.role_arn.clone(),
+        account_id: integration.account_id.clone(),
+        account_type: integration.account_type.clone(),
+        organization_id: integration.organization_id.clone(),
+        management_account_id: integration.management_account_id.clone(),
+        accounts,
+        cur,
+        created_at: integration.created_at,
+        verified_at: integration.verified_at,
+        renderings: platform
+            .as_deref()
+            .filter(|_| live)
+            .map(|platform| actions::renderings(state, integration, platform)),
+        expected_trust_policy: platform
+            .as_deref()
+            .filter(|_| {
+                integration.status == "error"
+                    && integration.error_code.as_deref() == Some(ASSUME_ROLE_DENIED)
+            })
+            .map(|platform| costline_onboarding::trust_policy(platform, external_id, None)),
+        caveats: if is_member {
+            MEMBER_CAVEATS.iter().map(|c| c.to_string()).collect()
+        } else {
+            Vec::new()
+        },
+        advice: is_member.then(|| MEMBER_ADVICE.to_string()),
+        stackset: platform
+            .as_deref()
+            .filter(|_| live && is_management)
+            .map(|platform| stackset_view(state, integration, external_id, platform)),
+        template: integration
+            .template_version
+            .as_deref()
+            .filter(|_| live)
+            .map(|deployed| template_view(state, deployed, integration.stack_id.as_deref())),
+        role_policy: role_policy_view(integration).filter(|_| live),
+        backfill,
+    })
 }
 
 /// The error code of a verification whose AssumeRole was denied (`costline_aws::AwsError::code`).
@@ -276,50 +280,142 @@ fn stackset_view(
     integration: &Integration,
     external_id: &str,
     platform: &str,
-) -> Value {
+) -> StackSetOut {
     let template_url = format!("{}/member-role.yaml", state.template_base_url());
     let region = costline_onboarding::INTEGRATION_REGION;
     let roots = &integration.org_root_ids;
-    json!({
-        "org_root_ids": roots,
-        "member_template_url": template_url,
-        "steps": costline_onboarding::stackset_steps(roots, &template_url, external_id, platform, region),
-        "instructions": costline_onboarding::stackset_instructions(roots, &template_url, external_id, platform, region),
-        "organizations_access_error": costline_onboarding::ORGANIZATIONS_ACCESS_ERROR,
-        "organizations_access_help": costline_onboarding::ORGANIZATIONS_ACCESS_HELP,
+    let deployed = integration.stackset_template_version.clone();
+    let update_available = deployed
+        .as_deref()
+        .is_some_and(costline_onboarding::is_update_available);
+    StackSetOut {
+        org_root_ids: roots.clone(),
+        steps: costline_onboarding::stackset_steps(
+            roots,
+            &template_url,
+            external_id,
+            platform,
+            region,
+        ),
+        instructions: costline_onboarding::stackset_instructions(
+            roots,
+            &template_url,
+            external_id,
+            platform,
+            region,
+        ),
+        organizations_access_error: costline_onboarding::ORGANIZATIONS_ACCESS_ERROR.to_string(),
+        organizations_access_help: costline_onboarding::ORGANIZATIONS_ACCESS_HELP.to_string(),
+        organizations_access_help_url: costline_onboarding::ORGANIZATIONS_ACCESS_HELP_URL
+            .to_string(),
+        update_command: update_available
+            .then(|| costline_onboarding::stack_set_update_command(region, &template_url)),
+        changes: deployed
+            .as_deref()
+            .filter(|_| update_available)
+            .and_then(costline_onboarding::changes_since),
+        update_available,
+        deployed_version: deployed,
+        current_version: costline_onboarding::TEMPLATE_VERSION.to_string(),
+        member_template_url: template_url,
+    }
+}
+
+/// The stack's region and name, read from its id
+/// (`arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<uuid>`).
+fn stack_region_and_name(stack_id: &str) -> Option<(&str, &str)> {
+    let region = stack_id.split(':').nth(3).filter(|r| !r.is_empty())?;
+    let name = stack_id
+        .split(":stack/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .filter(|n| !n.is_empty())?;
+    Some((region, name))
+}
+
+fn template_view(state: &AppState, deployed: &str, stack_id: Option<&str>) -> TemplateOut {
+    let update_available = costline_onboarding::is_update_available(deployed);
+    let located = stack_id.and_then(|id| Some((id, stack_region_and_name(id)?)));
+    let template_url = format!("{}/integration.yaml", state.template_base_url());
+    let (update_url, update_command) = match (update_available, located) {
+        (true, Some((stack_id, (region, name)))) => (
+            Some(costline_onboarding::cloudformation_update_url(
+                stack_id,
+                region,
+                &template_url,
+            )),
+            Some(costline_onboarding::stack_update_command(
+                name,
+                region,
+                &template_url,
+            )),
+        ),
+        _ => (None, None),
+    };
+    TemplateOut {
+        deployed_version: deployed.to_string(),
+        current_version: costline_onboarding::TEMPLATE_VERSION.to_string(),
+        update_available,
+        stack_region: located.map(|(_, (region, _))| region.to_string()),
+        stack_name: located.map(|(_, (_, name))| name.to_string()),
+        update_url,
+        update_command,
+        changes: if update_available {
+            costline_onboarding::changes_since(deployed)
+        } else {
+            None
+        },
+    }
+}
+
+/// What the role's own policies say, for roles made without the stack.
+fn role_policy_view(integration: &Integration) -> Option<RolePolicyOut> {
+    let checked_at = integration.role_policy_checked_at?;
+    let drift: Option<costline_onboarding::PolicyDrift> = integration
+        .role_policy_drift
+        .clone()
+        .and_then(|d| serde_json::from_value(d).ok());
+    let error = integration.role_policy_error.clone();
+    let drift = drift.unwrap_or_default();
+    let up_to_date = error.is_none() && drift.is_up_to_date();
+    let advice = (!up_to_date && error.is_none()).then(|| {
+        format!(
+            "This role's policy is older than the published permission set {}. Terraform: \
+             update the module source to this version and run terraform apply. By hand: replace \
+             the role's inline policy with the one shown under \"By hand\".",
+            costline_onboarding::TEMPLATE_VERSION
+        )
+    });
+    Some(RolePolicyOut {
+        checked_at,
+        up_to_date,
+        matches_version: drift.matches_version,
+        missing_actions: drift.missing_actions,
+        missing_denies: drift.missing_denies,
+        extra_actions: drift.extra_actions,
+        error,
+        advice,
     })
 }
 
-fn template_view(state: &AppState, deployed: &str, stack_id: Option<&str>) -> Value {
-    let update_available = costline_onboarding::is_update_available(deployed);
-    let mut template = json!({
-        "deployed_version": deployed,
-        "current_version": costline_onboarding::TEMPLATE_VERSION,
-        "update_available": update_available,
-    });
-    if let (true, Some(stack_id)) = (update_available, stack_id) {
-        let template_url = format!("{}/integration.yaml", state.template_base_url());
-        // arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>
-        let region = stack_id
-            .split(':')
-            .nth(3)
-            .filter(|r| !r.is_empty())
-            .unwrap_or(costline_onboarding::INTEGRATION_REGION);
-        let name = stack_id
-            .split(":stack/")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or(costline_onboarding::DEFAULT_STACK_NAME);
-        template["update_url"] = json!(costline_onboarding::cloudformation_update_url(
-            stack_id,
-            region,
-            &template_url
-        ));
-        template["update_command"] = json!(costline_onboarding::stack_update_command(
-            name,
-            region,
-            &template_url
-        ));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stack_is_located_by_its_id() {
+        assert_eq!(
+            stack_region_and_name(
+                "arn:aws:cloudformation:eu-west-1:444455556666:stack/Costline-Prod/0b1c"
+            ),
+            Some(("eu-west-1", "Costline-Prod"))
+        );
+        assert_eq!(
+            stack_region_and_name(
+                "arn:aws-cn:cloudformation:cn-northwest-1:444455556666:stack/C/1"
+            ),
+            Some(("cn-northwest-1", "C"))
+        );
+        assert_eq!(stack_region_and_name("not-an-arn"), None);
     }
-    template
 }

@@ -2,6 +2,7 @@
 //! server-side SVG, and each integration's ingestion status per billing period.
 
 use super::{csrf_value, internal_error, render, ConsoleUser, Nav};
+use crate::views::IntegrationOut;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
@@ -14,7 +15,6 @@ use costline_store::costs::{self, CostAnswer, CostDimension, CostMetric, CostQue
 use costline_store::{integrations, StoreError};
 use rust_decimal::Decimal;
 use serde::Deserialize;
-use serde_json::Value;
 
 /// One group and its share of the month.
 struct Line {
@@ -207,27 +207,18 @@ fn chart(by_day: &CostAnswer) -> (Vec<Bar>, u32) {
     (bars, width.max(BAR_WIDTH))
 }
 
-fn period_statuses(integration: &str, view: &Value) -> Vec<PeriodStatus> {
-    let text = |v: &Value| match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    view["cur"]["periods"]
-        .as_array()
-        .map(|periods| {
-            periods
-                .iter()
-                .map(|p| PeriodStatus {
-                    integration: integration.to_string(),
-                    period: text(&p["period"]),
-                    status: text(&p["status"]),
-                    rows: text(&p["rows"]),
-                    ingested_at: text(&p["ingested_at"]),
-                })
-                .collect()
+fn period_statuses(integration: &str, view: &IntegrationOut) -> Vec<PeriodStatus> {
+    view.cur
+        .periods
+        .iter()
+        .map(|p| PeriodStatus {
+            integration: integration.to_string(),
+            period: p.period.clone(),
+            status: p.status.clone(),
+            rows: p.rows.map(|r| r.to_string()).unwrap_or_default(),
+            ingested_at: p.ingested_at.clone().unwrap_or_default(),
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 #[cfg(test)]

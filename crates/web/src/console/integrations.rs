@@ -8,6 +8,7 @@
 use super::{check_csrf, csrf_value, internal_error, message_page, render, ConsoleUser, Nav};
 use crate::error::ApiError;
 use crate::integration_actions::{self as actions, CurInput};
+use crate::views::IntegrationOut;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
@@ -16,7 +17,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use axum_csrf::CsrfToken;
 use costline_domain::IntegrationId;
-use costline_onboarding::{CliStep, PermissionSet};
+use costline_onboarding::PermissionSet;
 use costline_store::integrations;
 use serde::Deserialize;
 use serde_json::Value;
@@ -118,68 +119,6 @@ pub(super) async fn create(
     }
 }
 
-/// The integration as `GET /api/v1/integrations/aws/{id}` shows it; every field optional, so
-/// the page renders whatever the API view holds.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct View {
-    id: String,
-    status: String,
-    error: Option<String>,
-    role_arn: Option<String>,
-    account_id: Option<String>,
-    account_type: Option<String>,
-    organization_id: Option<String>,
-    external_id: Option<String>,
-    cloudformation_url: Option<String>,
-    terraform_snippet: Option<String>,
-    trust_policy: Option<Value>,
-    inline_policy: Option<Value>,
-    accounts: Vec<AccountView>,
-    caveats: Vec<String>,
-    cur: CurView,
-    template: Option<TemplateView>,
-    org_root_ids: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct AccountView {
-    account_id: String,
-    name: Option<String>,
-    status: Option<String>,
-    role_status: Option<String>,
-    role_error: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct CurView {
-    status: String,
-    bucket: Option<String>,
-    prefix: Option<String>,
-    report_name: Option<String>,
-    periods: Vec<PeriodView>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct PeriodView {
-    period: String,
-    status: String,
-    assembly_id: Option<String>,
-    rows: Option<i64>,
-    ingested_at: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct TemplateView {
-    deployed_version: String,
-    current_version: String,
-    update_available: bool,
-}
-
 /// What the connect form keeps when it is shown again with an error.
 #[derive(Default)]
 struct ConnectForm {
@@ -196,11 +135,9 @@ struct ConnectForm {
 struct IntegrationPage {
     nav: Nav,
     is_admin: bool,
-    view: View,
+    view: IntegrationOut,
     trust_policy_json: String,
     inline_policy_json: String,
-    stackset_steps: Vec<CliStep>,
-    update_command: String,
     form: ConnectForm,
     notice: Option<String>,
     refreshing: bool,
@@ -248,44 +185,25 @@ async fn show_integration(
         Ok::<_, costline_store::StoreError>(view)
     }
     .await;
-    let raw = match loaded {
-        Ok(raw) => raw,
+    let view = match loaded {
+        Ok(view) => view,
         Err(costline_store::StoreError::NotFound) => return not_found(),
         Err(e) => return internal_error(&e),
     };
-    let view: View = match serde_json::from_value(raw) {
-        Ok(view) => view,
-        Err(e) => return internal_error(&e),
-    };
-    let pretty = |v: &Option<Value>| {
-        v.as_ref()
-            .and_then(|v| serde_json::to_string_pretty(v).ok())
+    let pretty = |v: Option<&Value>| {
+        v.and_then(|v| serde_json::to_string_pretty(v).ok())
             .unwrap_or_default()
     };
-    let templates = state.template_base_url();
-    let platform = state.platform_account_id().unwrap_or_default();
-    let stackset_steps = if view.account_type.as_deref() == Some("management") {
-        costline_onboarding::stackset_steps(
-            &view.org_root_ids,
-            &format!("{templates}/member-role.yaml"),
-            view.external_id.as_deref().unwrap_or_default(),
-            &platform,
-            costline_onboarding::INTEGRATION_REGION,
-        )
-    } else {
-        Vec::new()
-    };
+    // The trust relationship shown beside a denied AssumeRole is the one the role must have.
+    let trust = view
+        .expected_trust_policy
+        .as_ref()
+        .or(view.renderings.as_ref().map(|r| &r.trust_policy));
     let page = IntegrationPage {
         nav: user.nav(csrf),
         is_admin: user.role.is_admin(),
-        trust_policy_json: pretty(&view.trust_policy),
-        inline_policy_json: pretty(&view.inline_policy),
-        stackset_steps,
-        update_command: costline_onboarding::stack_update_command(
-            costline_onboarding::DEFAULT_STACK_NAME,
-            costline_onboarding::INTEGRATION_REGION,
-            &format!("{templates}/integration.yaml"),
-        ),
+        trust_policy_json: pretty(trust),
+        inline_policy_json: pretty(view.renderings.as_ref().map(|r| &r.inline_policy)),
         refreshing: view.status == "verifying" || view.cur.status == "ingesting",
         view,
         form,
