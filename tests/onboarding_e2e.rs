@@ -26,8 +26,8 @@ use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use costline_aws::{AwsGateway, GatewayConfig};
 use costline_testkit::{moto, spawn_app, spawn_app_with_gateway, spawn_app_with_workers, TestApp};
 use customer::{
-    assumed_roles, deploy_integration_stack, deploy_stack, template_resources, Customer,
-    INTEGRATION_TEMPLATE, PLATFORM_ACCOUNT,
+    assumed_roles, deploy_integration_stack, deploy_stack, template_resources,
+    with_template_version, Customer, INTEGRATION_TEMPLATE, PLATFORM_ACCOUNT,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -459,12 +459,7 @@ async fn a_stack_of_an_older_template_is_offered_the_update() {
     let ws = app.create_workspace("Old", "owner@old.test").await;
     // A standalone account whose stack still runs template 0.9.0.
     let customer = Customer::new(&moto.endpoint, "777788889999").await;
-    let current = format!("Value: \"{}\"", costline_onboarding::TEMPLATE_VERSION);
-    assert!(
-        INTEGRATION_TEMPLATE.contains(&current),
-        "TemplateVersion output moved"
-    );
-    let old_template = INTEGRATION_TEMPLATE.replace(&current, "Value: \"0.9.0\"");
+    let old_template = with_template_version(INTEGRATION_TEMPLATE, "0.9.0");
     let (id, external_id) = create_integration(&app, &ws.token).await;
     let stack = deploy_stack(&customer, &old_template, &external_id).await;
 

@@ -161,6 +161,65 @@ impl Customer {
         }
     }
 
+    /// Closes a member account (moto moves it straight to SUSPENDED, where AWS passes through
+    /// PENDING_CLOSURE first).
+    pub async fn close_account(&self, account_id: &str) {
+        self.organizations()
+            .close_account()
+            .account_id(account_id)
+            .send()
+            .await
+            .expect("close account");
+    }
+
+    /// Creates the member-role StackSet with `template` in this (management) account, as the
+    /// console's instructions do.
+    pub async fn create_member_stack_set(&self, template: &str, external_id: &str) {
+        aws_sdk_cloudformation::Client::new(&self.config)
+            .create_stack_set()
+            .stack_set_name(costline_onboarding::MEMBER_STACK_SET_NAME)
+            .template_body(template)
+            .set_parameters(Some(costline_parameters(external_id)))
+            .capabilities(Capability::CapabilityNamedIam)
+            .send()
+            .await
+            .expect("create the member StackSet");
+    }
+
+    /// Creates the Costline role by hand (as a Terraform or manual customer does): the trust
+    /// policy and one inline policy `policy_name` with `policy`. Returns its ARN.
+    pub async fn create_role_by_hand(
+        &self,
+        trust_policy: &Value,
+        policy_name: &str,
+        policy: &Value,
+    ) -> String {
+        let iam = aws_sdk_iam::Client::new(&self.config);
+        let role = iam
+            .create_role()
+            .role_name("CostlineReadOnly")
+            .assume_role_policy_document(trust_policy.to_string())
+            .send()
+            .await
+            .expect("create role")
+            .role
+            .expect("role");
+        self.put_role_policy(policy_name, policy).await;
+        role.arn
+    }
+
+    /// Replaces the inline policy `policy_name` of the hand-made role.
+    pub async fn put_role_policy(&self, policy_name: &str, policy: &Value) {
+        aws_sdk_iam::Client::new(&self.config)
+            .put_role_policy()
+            .role_name("CostlineReadOnly")
+            .policy_name(policy_name)
+            .policy_document(policy.to_string())
+            .send()
+            .await
+            .expect("put role policy");
+    }
+
     /// Removes a member account from the organization.
     pub async fn remove_account(&self, account_id: &str) {
         self.organizations()
@@ -170,6 +229,30 @@ impl Customer {
             .await
             .expect("remove account from organization");
     }
+}
+
+/// The parameters the console's links and commands pass to either template.
+fn costline_parameters(external_id: &str) -> Vec<Parameter> {
+    [
+        ("ExternalId", external_id),
+        ("PlatformAccountId", PLATFORM_ACCOUNT),
+    ]
+    .into_iter()
+    .map(|(key, value)| {
+        Parameter::builder()
+            .parameter_key(key)
+            .parameter_value(value)
+            .build()
+    })
+    .collect()
+}
+
+/// `template` (a Costline template of this build) with its `TemplateVersion` output set to
+/// `version`, as a stack deployed from an older release has it.
+pub fn with_template_version(template: &str, version: &str) -> String {
+    let current = format!("Value: \"{}\"", costline_onboarding::TEMPLATE_VERSION);
+    assert!(template.contains(&current), "TemplateVersion output moved");
+    template.replace(&current, &format!("Value: \"{version}\""))
 }
 
 /// The integration template of this build.
@@ -184,17 +267,10 @@ pub async fn deploy_integration_stack(customer: &Customer, external_id: &str) ->
 /// [`deploy_integration_stack`] with another template body (e.g. an older version of it).
 pub async fn deploy_stack(customer: &Customer, template: &str, external_id: &str) -> Stack {
     let cfn = aws_sdk_cloudformation::Client::new(&customer.config);
-    let parameter = |key: &str, value: &str| {
-        Parameter::builder()
-            .parameter_key(key)
-            .parameter_value(value)
-            .build()
-    };
     cfn.create_stack()
         .stack_name("Costline")
         .template_body(template)
-        .parameters(parameter("ExternalId", external_id))
-        .parameters(parameter("PlatformAccountId", PLATFORM_ACCOUNT))
+        .set_parameters(Some(costline_parameters(external_id)))
         .capabilities(Capability::CapabilityNamedIam)
         .send()
         .await
