@@ -101,6 +101,7 @@ async fn total(store: &Store, ws: WorkspaceId, metric: CostMetric) -> Decimal {
             start: NaiveDate::from_ymd_opt(2024, 3, 1).unwrap(),
             end: NaiveDate::from_ymd_opt(2024, 4, 1).unwrap(),
             group_by: vec![],
+            filters: Vec::new(),
             metric,
         },
     )
@@ -316,6 +317,7 @@ async fn costs_by_tag_come_from_tag_rollups_or_line_items() {
                     start: NaiveDate::from_ymd_opt(2024, 3, 1).unwrap(),
                     end: NaiveDate::from_ymd_opt(2024, 4, 1).unwrap(),
                     group_by: vec![CostDimension::Tag("Team".into())],
+                    filters: Vec::new(),
                     metric: CostMetric::Unblended,
                 },
             )

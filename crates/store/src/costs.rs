@@ -30,13 +30,24 @@ pub enum CostDimension {
     Region,
     /// Line item type.
     LineItemType,
+    /// Usage type, e.g. `USE1-BoxUsage:m5.large` (answered from line items).
+    UsageType,
+    /// The CUR resource id (`null` for costs without one; answered from line items).
+    Resource,
     /// A user tag's value (`null` for untagged costs).
     Tag(String),
 }
 
+impl CostDimension {
+    /// True for dimensions only the line items carry (no rollup keeps them).
+    fn line_items_only(&self) -> bool {
+        matches!(self, CostDimension::UsageType | CostDimension::Resource)
+    }
+}
+
 /// A group-by key the API does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown group_by key {0:?}: use day, month, account, payer_account, service, region, line_item_type or tag:<key>")]
+#[error("unknown group_by key {0:?}: use day, month, account, payer_account, service, region, line_item_type, usage_type, resource or tag:<key>")]
 pub struct UnknownDimension(pub String);
 
 impl FromStr for CostDimension {
@@ -50,6 +61,8 @@ impl FromStr for CostDimension {
             "service" => CostDimension::Service,
             "region" => CostDimension::Region,
             "line_item_type" => CostDimension::LineItemType,
+            "usage_type" => CostDimension::UsageType,
+            "resource" => CostDimension::Resource,
             other => match other.strip_prefix("tag:") {
                 Some(k) if !k.is_empty() && k.len() <= 256 => CostDimension::Tag(k.to_owned()),
                 _ => return Err(UnknownDimension(other.to_owned())),
@@ -68,6 +81,8 @@ impl fmt::Display for CostDimension {
             CostDimension::Service => f.write_str("service"),
             CostDimension::Region => f.write_str("region"),
             CostDimension::LineItemType => f.write_str("line_item_type"),
+            CostDimension::UsageType => f.write_str("usage_type"),
+            CostDimension::Resource => f.write_str("resource"),
             CostDimension::Tag(k) => write!(f, "tag:{k}"),
         }
     }
@@ -120,6 +135,92 @@ impl CostMetric {
     }
 }
 
+/// Keeps (or, negated, drops) the costs whose value of a dimension is one of `values`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CostFilter {
+    /// The dimension compared (never `day` or `month`: the range does that).
+    pub dimension: CostDimension,
+    /// True for `!K:V`: every value but these.
+    pub negated: bool,
+    /// The values; for a tag, `""` stands for untagged costs.
+    pub values: Vec<String>,
+}
+
+/// A filter the API cannot read; the message names it and shows the forms it takes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid filter {filter:?}: {why}; write K:V, !K:V or K:V1|V2 with K one of account, payer_account, service, region, line_item_type, usage_type, resource or tag:<key> (e.g. filter=service:AmazonEC2, filter=!region:us-east-1, filter=tag:Team:a|b)")]
+pub struct InvalidFilter {
+    /// The filter as given.
+    pub filter: String,
+    /// What is wrong with it.
+    pub why: String,
+}
+
+/// At most this many values in one filter.
+const MAX_FILTER_VALUES: usize = 100;
+
+impl FromStr for CostFilter {
+    type Err = InvalidFilter;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let invalid = |why: &str| InvalidFilter {
+            filter: s.to_owned(),
+            why: why.to_owned(),
+        };
+        let (negated, rest) = match s.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        // A tag key may hold `:` itself (`aws:createdBy`): its value starts after the last one.
+        let split = if rest.starts_with("tag:") {
+            rest.rfind(':').filter(|&i| i > "tag:".len() - 1)
+        } else {
+            rest.find(':')
+        };
+        let Some(split) = split else {
+            return Err(invalid("it has no `:` between the key and the value"));
+        };
+        let (key, values) = (&rest[..split], &rest[split + 1..]);
+        let dimension: CostDimension = key
+            .parse()
+            .map_err(|_| invalid(&format!("{key:?} is not a dimension")))?;
+        if matches!(dimension, CostDimension::Day | CostDimension::Month) {
+            return Err(invalid("dates are chosen with start and end, not a filter"));
+        }
+        let values: Vec<String> = values.split('|').map(str::to_owned).collect();
+        let is_tag = matches!(dimension, CostDimension::Tag(_));
+        if !is_tag && values.iter().any(String::is_empty) {
+            return Err(invalid(
+                "a value is empty (only a tag has an empty value: untagged)",
+            ));
+        }
+        if values.len() > MAX_FILTER_VALUES {
+            return Err(invalid(&format!(
+                "it has more than {MAX_FILTER_VALUES} values"
+            )));
+        }
+        Ok(CostFilter {
+            dimension,
+            negated,
+            values,
+        })
+    }
+}
+
+impl fmt::Display for CostFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bang = if self.negated { "!" } else { "" };
+        write!(f, "{bang}{}:{}", self.dimension, self.values.join("|"))
+    }
+}
+
+impl CostFilter {
+    /// Whether a cost whose value is `value` (`None`: untagged, or no resource) is kept.
+    pub fn keeps(&self, value: Option<&str>) -> bool {
+        let value = value.unwrap_or("");
+        self.values.iter().any(|v| v == value) != self.negated
+    }
+}
+
 /// A cost question.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CostQuery {
@@ -129,8 +230,32 @@ pub struct CostQuery {
     pub end: NaiveDate,
     /// Dimensions, in the order of the answer's keys (at most one tag).
     pub group_by: Vec<CostDimension>,
+    /// Filters, all of which a cost must pass.
+    pub filters: Vec<CostFilter>,
     /// What to sum.
     pub metric: CostMetric,
+}
+
+impl CostQuery {
+    /// Every dimension the question looks at: its groups, then its filters'.
+    fn dimensions(&self) -> impl Iterator<Item = &CostDimension> {
+        self.group_by
+            .iter()
+            .chain(self.filters.iter().map(|f| &f.dimension))
+    }
+
+    /// The distinct tag keys the question looks at, those of its groups first.
+    fn tag_keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = Vec::new();
+        for d in self.dimensions() {
+            if let CostDimension::Tag(k) = d {
+                if !keys.contains(&k.as_str()) {
+                    keys.push(k);
+                }
+            }
+        }
+        keys
+    }
 }
 
 /// One group of the answer.
@@ -167,6 +292,8 @@ fn key_expr(d: &CostDimension, tag_expr: &str, day: &str) -> String {
         CostDimension::Region => "region".into(),
         CostDimension::LineItemType => "line_item_type".into(),
         CostDimension::Tag(_) => tag_expr.into(),
+        // Never asked of a rollup (`CostDimension::line_items_only`).
+        CostDimension::UsageType | CostDimension::Resource => "NULL".into(),
     }
 }
 
@@ -175,12 +302,12 @@ fn whole_months(q: &CostQuery) -> bool {
     use chrono::Datelike;
     q.start.day() == 1
         && q.end.day() == 1
-        && !q.group_by.iter().any(|d| matches!(d, CostDimension::Day))
+        && !q.dimensions().any(|d| matches!(d, CostDimension::Day))
 }
 
 /// True when the daily rollups without accounts answer `q`: no account among its groups.
 fn no_account_groups(q: &CostQuery) -> bool {
-    q.group_by.iter().all(|d| {
+    q.dimensions().all(|d| {
         matches!(
             d,
             CostDimension::Day
@@ -194,7 +321,7 @@ fn no_account_groups(q: &CostQuery) -> bool {
 
 /// True when the daily rollups per account answer `q`: groups by day, month and accounts only.
 fn day_and_accounts_only(q: &CostQuery) -> bool {
-    q.group_by.iter().all(|d| {
+    q.dimensions().all(|d| {
         matches!(
             d,
             CostDimension::Day
@@ -212,22 +339,16 @@ pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer>
         return Err(StoreError::Conflict("end must be after start".into()));
     }
     let ws = scope.workspace_id();
-    let tags: Vec<&str> = q
-        .group_by
-        .iter()
-        .filter_map(|d| match d {
-            CostDimension::Tag(k) => Some(k.as_str()),
-            _ => None,
-        })
-        .collect();
-    let rolled_up = match tags.as_slice() {
-        [] => true,
-        [one] => {
-            let keys = crate::cur::tag_keys(scope).await?;
-            keys.iter().any(|k| k == one)
-        }
-        _ => false,
-    };
+    let tags = q.tag_keys();
+    let rolled_up = !q.dimensions().any(CostDimension::line_items_only)
+        && match tags.as_slice() {
+            [] => true,
+            [one] => {
+                let keys = crate::cur::tag_keys(scope).await?;
+                keys.iter().any(|k| k == one)
+            }
+            _ => false,
+        };
     if !rolled_up {
         return from_line_items(scope, q).await;
     }
@@ -260,11 +381,21 @@ pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer>
         inner.push(format!("{raw} AS {k}"));
         outer.push(shown);
     }
-    let filter = if tags.is_empty() {
-        ""
+    let mut filter = if tags.is_empty() {
+        String::new()
     } else {
-        " AND tag_key = ($4::text[])[1]"
+        " AND tag_key = ($4::text[])[1]".to_owned()
     };
+    // Each filter's values are bound as one text[] ($5, $6, ...); the expressions come from
+    // the closed list of `key_expr`.
+    for (i, f) in q.filters.iter().enumerate() {
+        let expr = key_expr(&f.dimension, tag_expr, day);
+        let op = if f.negated { "<> ALL" } else { "= ANY" };
+        filter.push_str(&format!(
+            " AND coalesce({expr}, '') {op}(${}::text[])",
+            i + 5
+        ));
+    }
     let names: Vec<String> = (0..inner.len()).map(|i| format!("k{i}")).collect();
     let inner_cols: String = inner.iter().map(|c| format!("{c}, ")).collect();
     let group_cols: String = names.iter().map(|c| format!("{c}, ")).collect();
@@ -278,13 +409,15 @@ pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer>
          ORDER BY {group_cols}currency",
         outer = outer.join(", "),
     );
-    let rows: Vec<(Vec<Option<String>>, String, Decimal)> = sqlx::query_as(&sql)
+    let mut query = sqlx::query_as(&sql)
         .bind(ws.as_uuid())
         .bind(q.start)
         .bind(q.end)
-        .bind(tags.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-        .fetch_all(scope.tx())
-        .await?;
+        .bind(tags.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    for f in &q.filters {
+        query = query.bind(f.values.clone());
+    }
+    let rows: Vec<(Vec<Option<String>>, String, Decimal)> = query.fetch_all(scope.tx()).await?;
     let rows = rows
         .into_iter()
         .map(|(keys, currency, amount)| CostRow {
@@ -399,8 +532,11 @@ struct LineItemGroups {
     ids: FxHashMap<String, u32>,
     /// Ids of each day's (since the Unix epoch) `YYYY-MM-DD` and `YYYY-MM`.
     days: FxHashMap<i64, (u32, u32)>,
-    /// Ids of the requested tag values of each distinct tags object seen.
+    /// Ids of the values of the query's tag keys (`CostQuery::tag_keys` order) of each
+    /// distinct tags object seen.
     tag_values: FxHashMap<Vec<u8>, Vec<u32>>,
+    /// The query's tag keys.
+    tag_keys: Vec<String>,
 }
 
 /// The API takes at most 6 `group_by` keys; one more for the currency.
@@ -410,6 +546,7 @@ const MICROS_PER_DAY: i64 = 86_400_000_000;
 impl LineItemGroups {
     fn new(q: CostQuery, start_us: i64, end_us: i64) -> Self {
         LineItemGroups {
+            tag_keys: q.tag_keys().into_iter().map(str::to_owned).collect(),
             q: std::sync::Arc::new(q),
             start_us,
             end_us,
@@ -467,9 +604,21 @@ impl LineItemGroups {
         let q = std::sync::Arc::clone(&self.q);
         let tags_json = row.bytes(Column::Tags).unwrap_or(b"{}");
         if !self.tag_values.contains_key(tags_json) {
-            let values = tag_values(&q, row.text(Column::Tags)?)?;
+            let values = tag_values(&self.tag_keys, row.text(Column::Tags)?)?;
             let ids = values.iter().map(|v| self.id(v.as_deref())).collect();
             self.tag_values.insert(tags_json.to_vec(), ids);
+        }
+        for f in &q.filters {
+            let value = match &f.dimension {
+                CostDimension::Tag(k) => {
+                    let at = self.tag_keys.iter().position(|t| t == k).unwrap_or(0);
+                    self.values[self.tag_values[tags_json][at] as usize].as_deref()
+                }
+                other => dimension_text(row, other)?,
+            };
+            if !f.keeps(value) {
+                return Ok(());
+            }
         }
         let (day_id, month_id) = match self.days.get(&day) {
             Some(&ids) => ids,
@@ -488,19 +637,17 @@ impl LineItemGroups {
             }
         };
         let mut key = [0u32; MAX_KEYS];
-        let mut tag_no = 0;
         for (slot, d) in key.iter_mut().zip(&q.group_by) {
             *slot = match d {
                 CostDimension::Day => day_id,
                 CostDimension::Month => month_id,
-                CostDimension::Account => self.id(Some(row.text(Column::UsageAccountId)?)),
-                CostDimension::PayerAccount => self.id(Some(row.text(Column::PayerAccountId)?)),
-                CostDimension::Service => self.id(Some(row.text(Column::ProductCode)?)),
-                CostDimension::Region => self.id(Some(row.text(Column::Region)?)),
-                CostDimension::LineItemType => self.id(Some(row.text(Column::LineItemType)?)),
-                CostDimension::Tag(_) => {
-                    tag_no += 1;
-                    self.tag_values[tags_json][tag_no - 1]
+                CostDimension::Tag(k) => {
+                    let at = self.tag_keys.iter().position(|t| t == k).unwrap_or(0);
+                    self.tag_values[tags_json][at]
+                }
+                other => {
+                    let value = dimension_text(row, other)?;
+                    self.id(value)
                 }
             };
         }
@@ -548,21 +695,43 @@ impl LineItemGroups {
     }
 }
 
-/// The values of the query's tag keys in one line item's tags object, as `tags ->> key` reads
-/// them (`None` for a missing key or an empty value).
-fn tag_values(q: &CostQuery, tags_json: &str) -> StoreResult<Vec<Option<String>>> {
+/// A line item's value of a dimension read from one column (not a date, not a tag): `None`
+/// for a line item without a resource id, as the rollups' SQL would group it.
+fn dimension_text<'a>(
+    row: &crate::line_items::ChunkRow<'a>,
+    d: &CostDimension,
+) -> StoreResult<Option<&'a str>> {
+    let column = match d {
+        CostDimension::Account => Column::UsageAccountId,
+        CostDimension::PayerAccount => Column::PayerAccountId,
+        CostDimension::Service => Column::ProductCode,
+        CostDimension::Region => Column::Region,
+        CostDimension::LineItemType => Column::LineItemType,
+        CostDimension::UsageType => Column::UsageType,
+        CostDimension::Resource => {
+            return Ok(Some(row.text(Column::ResourceId)?).filter(|id| !id.is_empty()))
+        }
+        CostDimension::Day | CostDimension::Month | CostDimension::Tag(_) => {
+            return Err(StoreError::Corrupt(format!(
+                "{d} is not a line item column"
+            )))
+        }
+    };
+    Ok(Some(row.text(column)?))
+}
+
+/// The values of `keys` in one line item's tags object, as `tags ->> key` reads them (`None`
+/// for a missing key or an empty value).
+fn tag_values(keys: &[String], tags_json: &str) -> StoreResult<Vec<Option<String>>> {
     let tags: FxHashMap<String, serde_json::Value> = serde_json::from_str(tags_json)
         .map_err(|e| StoreError::Corrupt(format!("line item tags are not a JSON object: {e}")))?;
-    Ok(q.group_by
+    Ok(keys
         .iter()
-        .filter_map(|d| match d {
-            CostDimension::Tag(k) => Some(match tags.get(k) {
-                Some(serde_json::Value::String(v)) if v.is_empty() => None,
-                Some(serde_json::Value::String(v)) => Some(v.clone()),
-                Some(serde_json::Value::Null) | None => None,
-                Some(other) => Some(other.to_string()),
-            }),
-            _ => None,
+        .map(|k| match tags.get(k) {
+            Some(serde_json::Value::String(v)) if v.is_empty() => None,
+            Some(serde_json::Value::String(v)) => Some(v.clone()),
+            Some(serde_json::Value::Null) | None => None,
+            Some(other) => Some(other.to_string()),
         })
         .collect())
 }
@@ -589,6 +758,7 @@ mod tests {
             start: d(start),
             end: d(end),
             group_by,
+            filters: Vec::new(),
             metric: CostMetric::Unblended,
         };
         assert!(whole_months(&q(
@@ -616,6 +786,7 @@ mod tests {
             start: "2026-10-01".parse().unwrap(),
             end: "2026-10-15".parse().unwrap(),
             group_by,
+            filters: Vec::new(),
             metric: CostMetric::Amortized,
         };
         assert!(no_account_groups(&q(vec![])));
@@ -661,16 +832,79 @@ mod tests {
             "service",
             "region",
             "line_item_type",
+            "usage_type",
+            "resource",
             "tag:Team",
         ] {
             assert_eq!(k.parse::<CostDimension>().unwrap().to_string(), k);
         }
         assert!("tag:".parse::<CostDimension>().is_err());
-        assert!("usage_type".parse::<CostDimension>().is_err());
+        assert!("usage".parse::<CostDimension>().is_err());
         assert_eq!(
             "net_unblended".parse::<CostMetric>().unwrap(),
             CostMetric::NetUnblended
         );
         assert!("blended".parse::<CostMetric>().is_err());
+    }
+
+    #[test]
+    fn filters_parse_equality_inequality_and_sets() {
+        let f: CostFilter = "service:AmazonEC2".parse().unwrap();
+        assert_eq!(f.dimension, CostDimension::Service);
+        assert!(!f.negated);
+        assert_eq!(f.values, vec!["AmazonEC2"]);
+        let f: CostFilter = "!region:us-east-1".parse().unwrap();
+        assert!(f.negated);
+        assert!(f.keeps(Some("eu-west-1")) && !f.keeps(Some("us-east-1")));
+        let f: CostFilter = "tag:Team:a|b".parse().unwrap();
+        assert_eq!(f.dimension, CostDimension::Tag("Team".into()));
+        assert_eq!(f.values, vec!["a", "b"]);
+        assert!(f.keeps(Some("b")) && !f.keeps(None));
+        // A tag key with colons; an empty tag value means untagged.
+        let f: CostFilter = "tag:aws:createdBy:".parse().unwrap();
+        assert_eq!(f.dimension, CostDimension::Tag("aws:createdBy".into()));
+        assert!(f.keeps(None) && !f.keeps(Some("x")));
+        assert_eq!(f.to_string(), "tag:aws:createdBy:");
+        let f: CostFilter = "resource:i-0abc|vol-1".parse().unwrap();
+        assert_eq!(f.dimension, CostDimension::Resource);
+    }
+
+    #[test]
+    fn malformed_filters_say_what_is_wrong() {
+        for (bad, says) in [
+            ("service", "no `:`"),
+            ("colour:red", "\"colour\" is not a dimension"),
+            ("day:2026-01-01", "start and end"),
+            ("service:", "empty"),
+            ("account:1|", "empty"),
+            ("tag:Team", "no `:`"),
+        ] {
+            let e = bad.parse::<CostFilter>().unwrap_err();
+            assert_eq!(e.filter, bad);
+            assert!(e.to_string().contains(says), "{bad}: {e}");
+            assert!(e.to_string().contains("filter=service:AmazonEC2"));
+        }
+        let many = format!("service:{}", vec!["x"; 101].join("|"));
+        assert!(many.parse::<CostFilter>().is_err());
+    }
+
+    #[test]
+    fn filters_count_as_dimensions_when_choosing_a_rollup() {
+        let q = |filters: &[&str]| CostQuery {
+            start: "2026-10-01".parse().unwrap(),
+            end: "2026-11-01".parse().unwrap(),
+            group_by: vec![CostDimension::Service],
+            filters: filters.iter().map(|f| f.parse().unwrap()).collect(),
+            metric: CostMetric::Unblended,
+        };
+        assert!(no_account_groups(&q(&["region:us-east-1"])));
+        assert!(!no_account_groups(&q(&["account:111122223333"])));
+        assert_eq!(
+            q(&["tag:Team:a", "tag:Env:prod"]).tag_keys(),
+            vec!["Team", "Env"]
+        );
+        assert!(q(&["usage_type:BoxUsage"])
+            .dimensions()
+            .any(CostDimension::line_items_only));
     }
 }

@@ -3,12 +3,14 @@
 
 use crate::auth::Member;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::ApiJson;
 use crate::AppState;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::NaiveDate;
-use costline_store::costs::{self, CostDimension, CostMetric, CostQuery};
+use costline_store::costs::{self, CostDimension, CostFilter, CostMetric, CostQuery};
 use costline_store::cur;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -16,12 +18,52 @@ use serde_json::{json, Map, Value};
 /// At most this many group-by keys.
 const MAX_GROUP_BY: usize = 6;
 
-#[derive(Debug, Deserialize)]
+/// At most this many filters.
+const MAX_FILTERS: usize = 20;
+
+/// The query string of `/costs`; `filter` may repeat.
+#[derive(Debug, Default)]
 pub(super) struct CostParams {
     start: Option<String>,
     end: Option<String>,
     group_by: Option<String>,
     metric: Option<String>,
+    filters: Vec<String>,
+    format: Option<String>,
+}
+
+impl CostParams {
+    /// Reads the raw query string; an unknown parameter is a 400 naming it.
+    fn from_query(query: Option<&str>) -> ApiResult<Self> {
+        let mut p = CostParams::default();
+        for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            let value = value.into_owned();
+            match name.as_ref() {
+                "start" => p.start = Some(value),
+                "end" => p.end = Some(value),
+                "group_by" => p.group_by = Some(value),
+                "metric" => p.metric = Some(value),
+                "filter" => p.filters.push(value),
+                "format" => p.format = Some(value),
+                other => {
+                    return Err(ApiError::bad_request(
+                        "invalid_query",
+                        format!(
+                            "unknown parameter {other:?}: use start, end, group_by, metric, filter or format"
+                        ),
+                    ))
+                }
+            }
+        }
+        Ok(p)
+    }
+}
+
+/// How the answer is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Csv,
 }
 
 fn date(name: &str, value: Option<&str>) -> ApiResult<NaiveDate> {
@@ -77,54 +119,153 @@ fn parse(p: &CostParams) -> ApiResult<CostQuery> {
             format!("group_by takes at most {MAX_GROUP_BY} keys"),
         ));
     }
+    if p.filters.len() > MAX_FILTERS {
+        return Err(ApiError::bad_request(
+            "invalid_filter",
+            format!("at most {MAX_FILTERS} filters can be combined"),
+        ));
+    }
+    let filters = p
+        .filters
+        .iter()
+        .map(|f| {
+            f.parse().map_err(|e: costs::InvalidFilter| {
+                ApiError::bad_request("invalid_filter", e.to_string())
+            })
+        })
+        .collect::<ApiResult<Vec<CostFilter>>>()?;
     Ok(CostQuery {
         start,
         end,
         group_by,
+        filters,
         metric,
     })
+}
+
+fn format(p: &CostParams) -> ApiResult<Format> {
+    match p.format.as_deref() {
+        None | Some("") | Some("json") => Ok(Format::Json),
+        Some("csv") => Ok(Format::Csv),
+        Some(other) => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("unknown format {other:?}: use json or csv"),
+        )),
+    }
 }
 
 pub(super) async fn get(
     State(state): State<AppState>,
     caller: Member,
-    ApiQuery(params): ApiQuery<CostParams>,
-) -> ApiResult<Json<Value>> {
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let params = CostParams::from_query(raw.as_deref())?;
     let query = parse(&params)?;
+    let format = format(&params)?;
     let mut scope = state.store.scoped(caller.workspace_id).await?;
     let answer = costs::query(&mut scope, &query).await?;
     scope.commit().await?;
-    let mixed = answer.currencies.len() > 1;
-    let currency = match answer.currencies.as_slice() {
-        [] => "USD".to_owned(),
-        [one] => one.clone(),
-        _ => "mixed".to_owned(),
-    };
-    let names: Vec<String> = query.group_by.iter().map(|d| d.to_string()).collect();
-    let rows: Vec<Value> = answer
-        .rows
-        .into_iter()
-        .map(|r| {
-            let mut row = Map::new();
-            for (name, key) in names.iter().zip(r.keys) {
-                row.insert(name.clone(), json!(key));
-            }
-            if mixed {
-                row.insert("currency".into(), json!(r.currency));
-            }
-            row.insert("amount".into(), json!(r.amount.normalize().to_string()));
-            Value::Object(row)
+    let table = CostTable::new(&query, answer);
+    Ok(match format {
+        Format::Json => Json(table.to_json(&query)).into_response(),
+        Format::Csv => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"costs.csv\"",
+                ),
+            ],
+            table.to_csv()?,
+        )
+            .into_response(),
+    })
+}
+
+/// The answer as named columns: the group-by keys, `currency` when there are several, and
+/// `amount`; shared by the JSON and CSV renderings so that both say the same.
+pub(crate) struct CostTable {
+    columns: Vec<String>,
+    rows: Vec<Vec<Option<String>>>,
+    currency: String,
+    total: String,
+}
+
+impl CostTable {
+    pub(crate) fn new(query: &CostQuery, answer: costs::CostAnswer) -> Self {
+        let mixed = answer.currencies.len() > 1;
+        let currency = match answer.currencies.as_slice() {
+            [] => "USD".to_owned(),
+            [one] => one.clone(),
+            _ => "mixed".to_owned(),
+        };
+        let mut columns: Vec<String> = query.group_by.iter().map(|d| d.to_string()).collect();
+        if mixed {
+            columns.push("currency".into());
+        }
+        columns.push("amount".into());
+        let rows = answer
+            .rows
+            .into_iter()
+            .map(|r| {
+                let mut row = r.keys;
+                if mixed {
+                    row.push(Some(r.currency));
+                }
+                row.push(Some(r.amount.normalize().to_string()));
+                row
+            })
+            .collect();
+        CostTable {
+            columns,
+            rows,
+            currency,
+            total: answer.total.normalize().to_string(),
+        }
+    }
+
+    fn to_json(&self, query: &CostQuery) -> Value {
+        let rows: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|r| {
+                let row: Map<String, Value> = self
+                    .columns
+                    .iter()
+                    .cloned()
+                    .zip(r.iter().map(|v| json!(v)))
+                    .collect();
+                Value::Object(row)
+            })
+            .collect();
+        let group_by: Vec<String> = query.group_by.iter().map(|d| d.to_string()).collect();
+        let filters: Vec<String> = query.filters.iter().map(|f| f.to_string()).collect();
+        json!({
+            "currency": self.currency,
+            "metric": query.metric.as_str(),
+            "start": query.start.to_string(),
+            "end": query.end.to_string(),
+            "group_by": group_by,
+            "filters": filters,
+            "rows": rows,
+            "total": self.total,
         })
-        .collect();
-    Ok(Json(json!({
-        "currency": currency,
-        "metric": query.metric.as_str(),
-        "start": query.start.to_string(),
-        "end": query.end.to_string(),
-        "group_by": names,
-        "rows": rows,
-        "total": answer.total.normalize().to_string(),
-    })))
+    }
+
+    /// A header line of the columns, then one line per row; an untagged cost's key is empty.
+    pub(crate) fn to_csv(&self) -> ApiResult<String> {
+        let mut out = csv::Writer::from_writer(Vec::new());
+        let failed = |e: csv::Error| ApiError::Internal(format!("writing CSV: {e}"));
+        out.write_record(&self.columns).map_err(failed)?;
+        for row in &self.rows {
+            out.write_record(row.iter().map(|v| v.as_deref().unwrap_or("")))
+                .map_err(failed)?;
+        }
+        let bytes = out
+            .into_inner()
+            .map_err(|e| ApiError::Internal(format!("writing CSV: {e}")))?;
+        String::from_utf8(bytes).map_err(|e| ApiError::Internal(format!("writing CSV: {e}")))
+    }
 }
 
 pub(super) async fn tag_keys(

@@ -99,6 +99,7 @@ pub(super) async fn page(
         start: month.start(),
         end: month.end(),
         group_by: vec![dimension],
+        filters: Vec::new(),
         metric,
     };
     let loaded = async {
