@@ -242,8 +242,12 @@ fn connection_details(state: &AppState, integration: &Integration, view: &mut Va
         && integration.error_code.as_deref() == Some(ASSUME_ROLE_DENIED)
     {
         if let Some(platform) = &platform {
-            view["expected_trust_policy"] =
-                costline_onboarding::trust_policy(platform, external_id, None);
+            view["expected_trust_policy"] = costline_onboarding::trust_policy(
+                state.aws_partition(),
+                platform,
+                external_id,
+                None,
+            );
         }
     }
     match integration.account_type.as_deref() {
@@ -278,7 +282,7 @@ fn stackset_view(
     platform: &str,
 ) -> Value {
     let template_url = format!("{}/member-role.yaml", state.template_base_url());
-    let region = costline_onboarding::INTEGRATION_REGION;
+    let region = state.aws_partition().integration_region();
     let roots = &integration.org_root_ids;
     json!({
         "org_root_ids": roots,
@@ -304,7 +308,7 @@ fn template_view(state: &AppState, deployed: &str, stack_id: Option<&str>) -> Va
             .split(':')
             .nth(3)
             .filter(|r| !r.is_empty())
-            .unwrap_or(costline_onboarding::INTEGRATION_REGION);
+            .unwrap_or(state.aws_partition().integration_region());
         let name = stack_id
             .split(":stack/")
             .nth(1)

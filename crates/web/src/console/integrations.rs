@@ -270,7 +270,7 @@ async fn show_integration(
             &format!("{templates}/member-role.yaml"),
             view.external_id.as_deref().unwrap_or_default(),
             &platform,
-            costline_onboarding::INTEGRATION_REGION,
+            state.aws_partition().integration_region(),
         )
     } else {
         Vec::new()
@@ -283,7 +283,7 @@ async fn show_integration(
         stackset_steps,
         update_command: costline_onboarding::stack_update_command(
             costline_onboarding::DEFAULT_STACK_NAME,
-            costline_onboarding::INTEGRATION_REGION,
+            state.aws_partition().integration_region(),
             &format!("{templates}/integration.yaml"),
         ),
         refreshing: view.status == "verifying" || view.cur.status == "ingesting",
@@ -446,6 +446,7 @@ pub(super) async fn permissions(
         set: costline_onboarding::permission_set(),
         template_version: costline_onboarding::TEMPLATE_VERSION,
         trust_example: costline_onboarding::trust_policy_text(
+            state.aws_partition(),
             &platform,
             "YOUR-INTEGRATION-EXTERNAL-ID",
             None,
