@@ -51,6 +51,14 @@ pub struct Cli {
     #[arg(long, env = "COSTLINE_PLATFORM_ACCOUNT_ID", global = true)]
     pub platform_account_id: Option<String>,
 
+    /// The AWS partition of the platform account: aws, aws-cn or aws-us-gov. Customers' roles must be of the same partition. Unset: the partition of AWS_REGION (cn-* aws-cn, us-gov-* aws-us-gov, else aws).
+    #[arg(long, env = "COSTLINE_AWS_PARTITION", global = true)]
+    pub aws_partition: Option<costline_domain::AwsPartition>,
+
+    /// The region of the platform's own AWS calls (STS); AWS_DEFAULT_REGION when unset. Unset both: the partition's integration region (us-east-1 in aws).
+    #[arg(long, env = "AWS_REGION", global = true)]
+    pub aws_region: Option<String>,
+
     /// Where the CloudFormation templates are published for quick-create links (an S3 URL in production). Default: <public URL>/templates.
     #[arg(long, env = "COSTLINE_TEMPLATE_BASE_URL", global = true)]
     pub template_base_url: Option<String>,
@@ -220,6 +228,42 @@ pub enum LogFormat {
     Json,
 }
 
+impl Cli {
+    /// The platform's partition and region: each defaults from the other (a region names its
+    /// partition; a partition's default region is its integration region), and they must agree.
+    fn aws_partition_and_region(
+        &self,
+    ) -> Result<(costline_domain::AwsPartition, String), ConfigError> {
+        use costline_domain::AwsPartition;
+        let region = self
+            .aws_region
+            .clone()
+            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty());
+        match (self.aws_partition, region) {
+            (Some(partition), Some(region)) => {
+                let of_region = AwsPartition::from_region(&region);
+                if of_region != partition {
+                    return Err(ConfigError(format!(
+                        "COSTLINE_AWS_PARTITION={partition} but AWS_REGION={region:?} is a region of \
+                         the {of_region} partition: set AWS_REGION to a region of {partition} \
+                         (e.g. {}), or COSTLINE_AWS_PARTITION={of_region}",
+                        partition.integration_region()
+                    )));
+                }
+                Ok((partition, region))
+            }
+            (Some(partition), None) => Ok((partition, partition.integration_region().to_string())),
+            (None, Some(region)) => Ok((AwsPartition::from_region(&region), region)),
+            (None, None) => Ok((
+                AwsPartition::Aws,
+                AwsPartition::Aws.integration_region().to_string(),
+            )),
+        }
+    }
+}
+
 /// Bad configuration: the message says what is wrong and how to fix it (exit code 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -237,6 +281,10 @@ pub struct Settings {
     #[allow(dead_code)]
     pub aws_endpoint_url: Option<String>,
     pub platform_account_id: Option<String>,
+    /// The platform account's partition (configured, or that of `aws_region`).
+    pub aws_partition: costline_domain::AwsPartition,
+    /// The region the platform's AWS clients sign for (STS uses its regional endpoint there).
+    pub aws_region: String,
     pub template_base_url: Option<String>,
     /// SMTP settings (the Debug output hides the URL's password).
     pub mail: costline_notify::MailerConfig,
@@ -284,6 +332,7 @@ impl Cli {
                 )));
             }
         }
+        let (aws_partition, aws_region) = self.aws_partition_and_region()?;
         let database_url = self.database_url.clone().filter(|u| !u.trim().is_empty());
         let mail = costline_notify::MailerConfig {
             smtp_url: self.smtp_url.as_ref().map(|u| u.0.clone()),
@@ -300,6 +349,8 @@ impl Cli {
             public_url: public_url.clone(),
             aws_endpoint_url: self.aws_endpoint_url.clone(),
             platform_account_id: self.platform_account_id.clone(),
+            aws_partition,
+            aws_region,
             template_base_url: self
                 .template_base_url
                 .clone()

@@ -104,6 +104,7 @@ async fn serve(settings: &cli::Settings, store: Store, pool: Workers) -> anyhow:
         public_url: settings.public_url.clone(),
         secure_cookies: settings.public_url.starts_with("https://"),
         platform_account_id,
+        aws_partition: settings.aws_partition,
         template_base_url: settings.template_base_url.clone(),
     };
     let router = costline_web::router(
@@ -186,9 +187,7 @@ fn worker_pool(
         .map_err(|e| cli::ConfigError(e.to_string()))?;
     let gateway = costline_aws::AwsGateway::new(costline_aws::GatewayConfig::from_default_chain(
         settings.aws_endpoint_url.clone(),
-        std::env::var("AWS_REGION")
-            .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-            .ok(),
+        Some(settings.aws_region.clone()),
     ));
     let mailer =
         costline_notify::Mailer::from_config(&settings.mail).map_err(|e| cli::ConfigError(e.0))?;

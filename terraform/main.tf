@@ -15,6 +15,16 @@ locals {
   policy_name      = "CostlineReadOnly"
   partition        = data.aws_partition.current.partition
   account_id       = data.aws_caller_identity.current.account_id
+  region           = data.aws_region.current.id
+
+  # Where each partition serves Cost and Usage Report definitions. GovCloud (US) has none:
+  # GovCloud accounts are billed, and their usage reported, in the associated standard account;
+  # there the module creates the role and the bucket (for copies of those reports) only.
+  billing_regions = {
+    "aws"    = "us-east-1"
+    "aws-cn" = "cn-northwest-1"
+  }
+  has_cost_and_usage_reports = contains(keys(local.billing_regions), local.partition)
 
   report_formats = {
     CSV     = { format = "textORcsv", compression = "GZIP" }
@@ -121,6 +131,7 @@ resource "aws_s3_bucket_policy" "cur" {
   bucket = aws_s3_bucket.cur.id
   policy = jsonencode(jsondecode(templatefile("${path.module}/policies/cur-bucket-policy.json.tftpl", {
     partition  = local.partition
+    region     = local.region
     account_id = local.account_id
     bucket     = aws_s3_bucket.cur.id
   })))
@@ -129,6 +140,8 @@ resource "aws_s3_bucket_policy" "cur" {
 }
 
 resource "aws_cur_report_definition" "cur" {
+  count = local.has_cost_and_usage_reports ? 1 : 0
+
   report_name                = var.cur_report_name
   time_unit                  = "DAILY"
   format                     = local.report_formats[var.report_format].format
@@ -136,7 +149,7 @@ resource "aws_cur_report_definition" "cur" {
   additional_schema_elements = ["RESOURCES"]
   s3_bucket                  = aws_s3_bucket.cur.id
   s3_prefix                  = var.cur_prefix
-  s3_region                  = data.aws_region.current.id
+  s3_region                  = local.region
   refresh_closed_reports     = true
   # A new assembly per delivery under <prefix>/<name>/<yyyymmdd-yyyymmdd>/, with a manifest
   # naming the current one: the layout Costline reads.
@@ -147,8 +160,8 @@ resource "aws_cur_report_definition" "cur" {
 
   lifecycle {
     precondition {
-      condition     = data.aws_region.current.id == "us-east-1"
-      error_message = "Use this module with an aws provider in us-east-1: AWS serves Cost and Usage Report definitions from that region only."
+      condition     = local.region == local.billing_regions[local.partition]
+      error_message = "Use this module with an aws provider in ${local.billing_regions[local.partition]}: AWS serves Cost and Usage Report definitions of the ${local.partition} partition from that region only."
     }
   }
 }

@@ -13,12 +13,12 @@ output "cur_bucket" {
 
 output "cur_prefix" {
   description = "The report files' key prefix."
-  value       = aws_cur_report_definition.cur.s3_prefix
+  value       = local.has_cost_and_usage_reports ? aws_cur_report_definition.cur[0].s3_prefix : var.cur_prefix
 }
 
 output "cur_report_name" {
-  description = "The Cost and Usage Report's name."
-  value       = aws_cur_report_definition.cur.report_name
+  description = "The Cost and Usage Report's name (in GovCloud, the folder to copy reports into)."
+  value       = local.has_cost_and_usage_reports ? aws_cur_report_definition.cur[0].report_name : var.cur_report_name
 }
 
 output "template_version" {

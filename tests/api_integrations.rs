@@ -1,7 +1,10 @@
 //! `/api/v1/integrations/aws` and `/api/v1/jobs/{id}`: contract shapes, roles, isolation.
 
-use costline_domain::Role;
-use costline_testkit::{cur_connection, spawn_app, TestApp, TestWorkspace, PLATFORM_ACCOUNT_ID};
+use costline_domain::{AwsPartition, Role};
+use costline_testkit::{
+    cur_connection, spawn_app, spawn_app_in_partition, TestApp, TestWorkspace, CUSTOMER_ACCOUNT_ID,
+    PLATFORM_ACCOUNT_ID,
+};
 use serde_json::{json, Value};
 
 async fn connected(app: &TestApp, ws: &TestWorkspace) -> (String, String) {
@@ -55,6 +58,101 @@ async fn creating_an_integration_returns_every_rendering_of_the_role() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(list["integrations"].as_array().unwrap().len(), 2);
+}
+
+/// `CostlineReadOnly` of the tests' customer account, in `partition`.
+fn customer_role(partition: &str) -> String {
+    format!("arn:{partition}:iam::{CUSTOMER_ACCOUNT_ID}:role/CostlineReadOnly")
+}
+
+/// `POST .../connect` with `role_arn`, as `(status, body)`.
+async fn connect_role(app: &TestApp, ws: &TestWorkspace, id: &str, role_arn: &str) -> (u16, Value) {
+    app.call(
+        "POST",
+        &format!("/api/v1/integrations/aws/{id}/connect"),
+        Some(&ws.token),
+        Some(json!({"role_arn": role_arn})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_role_of_another_partition_than_the_platforms_is_refused() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Acme", "owner@acme.test").await;
+    let id = app.create_integration(&ws.token).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (arn, named) in [
+        (customer_role("aws-cn"), "AWS China partition (aws-cn)"),
+        (
+            customer_role("aws-us-gov"),
+            "AWS GovCloud (US) partition (aws-us-gov)",
+        ),
+    ] {
+        let (status, body) = connect_role(&app, &ws, &id, &arn).await;
+        assert_eq!(status, 400, "{arn}: {body}");
+        assert_eq!(body["error"]["code"], "role_partition_mismatch", "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        for needle in [
+            named,
+            "AWS commercial partition (aws)",
+            "can only trust accounts of its own partition",
+        ] {
+            assert!(message.contains(needle), "{needle:?} missing: {message}");
+        }
+    }
+    // Refused before anything is written: the same integration still connects.
+    let (status, body) = connect_role(&app, &ws, &id, &customer_role("aws")).await;
+    assert_eq!(status, 202, "{body}");
+}
+
+#[tokio::test]
+async fn a_china_platform_renders_china_arns_and_links_and_takes_china_roles_only() {
+    let app = spawn_app_in_partition(AwsPartition::AwsCn).await;
+    let ws = app.create_workspace("Acme", "owner@acme.test").await;
+    let body = app.create_integration(&ws.token).await;
+    let id = body["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        body["trust_policy"]["Statement"][0]["Principal"]["AWS"],
+        format!("arn:aws-cn:iam::{PLATFORM_ACCOUNT_ID}:root"),
+        "{body}"
+    );
+    let resources = body["inline_policy"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "CurBucketRead")
+        .expect("CUR statement")["Resource"]
+        .clone();
+    assert_eq!(
+        resources,
+        json!([
+            "arn:aws-cn:s3:::YOUR-CUR-BUCKET",
+            "arn:aws-cn:s3:::YOUR-CUR-BUCKET/*"
+        ])
+    );
+    let url = body["cloudformation_url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://console.amazonaws.cn/cloudformation/home?region=cn-northwest-1#"),
+        "{url}"
+    );
+    assert!(
+        body["terraform_snippet"]
+            .as_str()
+            .unwrap()
+            .contains(r#"region = "cn-northwest-1""#),
+        "{body}"
+    );
+    assert_eq!(body["partition"], "aws-cn");
+    assert_eq!(body["stack_region"], "cn-northwest-1");
+
+    let (status, refused) = connect_role(&app, &ws, &id, &customer_role("aws")).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"]["code"], "role_partition_mismatch");
+    let (status, body) = connect_role(&app, &ws, &id, &customer_role("aws-cn")).await;
+    assert_eq!(status, 202, "{body}");
 }
 
 #[tokio::test]

@@ -173,7 +173,7 @@ async fn a_worker_serves_health_and_job_metrics_on_its_own_address() {
 #[test]
 fn bad_configuration_exits_2_with_a_fix() {
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case; 5] = [
+    let cases: [Case; 7] = [
         (
             &["migrate"],
             &[("DATABASE_URL", "not a url")],
@@ -207,6 +207,23 @@ fn bad_configuration_exits_2_with_a_fix() {
             &["admin", "create-workspace", "--name", "x"],
             &[],
             "--owner-email",
+        ),
+        (
+            &["serve"],
+            &[
+                ("COSTLINE_AWS_PARTITION", "aws-iso"),
+                ("DATABASE_URL", "postgres://x@127.0.0.1:1/x"),
+            ],
+            "use aws, aws-cn or aws-us-gov",
+        ),
+        (
+            &["serve"],
+            &[
+                ("COSTLINE_AWS_PARTITION", "aws-cn"),
+                ("AWS_REGION", "eu-west-1"),
+                ("DATABASE_URL", "postgres://x@127.0.0.1:1/x"),
+            ],
+            "COSTLINE_AWS_PARTITION=aws-cn but AWS_REGION=\"eu-west-1\" is a region of the aws partition",
         ),
     ];
     for (args, envs, expected) in cases {

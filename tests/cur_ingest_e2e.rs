@@ -259,6 +259,48 @@ async fn reports_in_the_bucket_become_exact_costs_and_assemblies_replace_each_ot
 }
 
 #[tokio::test]
+async fn a_bucket_outside_us_east_1_is_ingested_from_its_own_region() {
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    let moto = moto().await;
+    let app = spawn_app_with_workers(&moto.endpoint).await;
+    let s3 = customer_s3(&moto.endpoint, CUSTOMER).await;
+    let frankfurt = aws_sdk_s3::Client::from_conf(
+        s3.config()
+            .to_builder()
+            .region(aws_config::Region::new("eu-central-1"))
+            .build(),
+    );
+    let bucket = format!(
+        "cur-frankfurt-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    frankfurt
+        .create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::EuCentral1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ws = app.create_workspace("Acme", "owner@acme.test").await;
+    let id = app
+        .connect_integration(&ws.token, cur_connection(&bucket, PREFIX, REPORT))
+        .await;
+    let (dir, march) = gen(&bucket, 7, "2024-03", 500, GenFormat::LegacyCsvGzip);
+    upload(&frankfurt, &bucket, dir.path()).await;
+    sync_until(&app, &ws, &id, "the Frankfurt period ready", |v| {
+        v["cur"]["periods"]
+            .as_array()
+            .is_some_and(|p| p.len() == 1 && p[0]["status"] == "ready")
+    })
+    .await;
+    assert_period_matches(&app, &ws, &march).await;
+}
+
+#[tokio::test]
 async fn bad_cost_queries_are_refused_with_the_fix() {
     let moto = moto().await;
     let app = spawn_app_with_workers(&moto.endpoint).await;

@@ -6,6 +6,7 @@
 #[path = "support/customer.rs"]
 mod customer;
 
+use costline_domain::AwsPartition;
 use costline_testkit::{moto, spawn_app_with_workers, TestApp};
 use costline_web::views::IntegrationOut;
 use customer::{assumed_roles, deploy_integration_stack, with_template_version, Customer};
@@ -212,7 +213,7 @@ async fn an_older_member_stackset_gets_its_update_and_suspended_members_are_left
 
 /// The inline policy of the manual option with `drop` left out of its first allow statement.
 fn inline_policy_without(drop: &str) -> Value {
-    let mut policy = costline_onboarding::inline_policy(Some("hand-cur"));
+    let mut policy = costline_onboarding::inline_policy(AwsPartition::Aws, Some("hand-cur"));
     let actions = policy["Statement"][0]["Action"].as_array_mut().unwrap();
     let before = actions.len();
     actions.retain(|a| a != drop);
@@ -234,7 +235,12 @@ async fn a_role_made_by_hand_is_compared_with_the_published_permission_set() {
 
     let set = costline_onboarding::permission_set();
     let dropped = set.allow[0].actions[0].clone();
-    let trust = costline_onboarding::trust_policy(customer::PLATFORM_ACCOUNT, &external_id, None);
+    let trust = costline_onboarding::trust_policy(
+        AwsPartition::Aws,
+        customer::PLATFORM_ACCOUNT,
+        &external_id,
+        None,
+    );
     let role_arn = customer
         .create_role_by_hand(&trust, &set.policy_name, &inline_policy_without(&dropped))
         .await;
@@ -260,7 +266,7 @@ async fn a_role_made_by_hand_is_compared_with_the_published_permission_set() {
     customer
         .put_role_policy(
             &set.policy_name,
-            &costline_onboarding::inline_policy(Some("hand-cur")),
+            &costline_onboarding::inline_policy(AwsPartition::Aws, Some("hand-cur")),
         )
         .await;
     sync(&app, &ws.token, &id).await;

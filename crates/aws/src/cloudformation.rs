@@ -69,12 +69,13 @@ impl StackOutputs {
 }
 
 impl RoleSession {
-    /// DescribeStacks of one stack, by name or id, in the gateway's region.
+    /// DescribeStacks of one stack, by name or id, in the integration region of the role's
+    /// partition (where the template's Rules create it).
     pub async fn describe_stack_outputs(&self, stack: &str) -> Result<StackOutputs, AwsError> {
         self.ensure_live()?;
         let target = Target::Stack {
             stack,
-            region: &self.inner.region,
+            region: &self.inner.cloudformation_region,
         };
         let out = self
             .inner
@@ -91,7 +92,7 @@ impl RoleSession {
             .map(StackOutputs::from_stack)
             .ok_or_else(|| AwsError::StackNotFound {
                 stack: stack.to_string(),
-                region: self.inner.region.clone(),
+                region: self.inner.cloudformation_region.clone(),
             })
     }
 

@@ -81,6 +81,65 @@ mod tests {
         assert_eq!(c.region, "eu-west-1");
     }
 
+    /// An HTTP client that records each request's URI and answers none.
+    #[derive(Debug, Clone, Default)]
+    struct Recorder(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl aws_smithy_runtime_api::client::http::HttpConnector for Recorder {
+        fn call(
+            &self,
+            request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+        ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+            self.0.lock().unwrap().push(request.uri().to_string());
+            aws_smithy_runtime_api::client::http::HttpConnectorFuture::ready(Err(
+                aws_smithy_runtime_api::client::result::ConnectorError::other(
+                    "recorded, not sent".into(),
+                    None,
+                ),
+            ))
+        }
+    }
+
+    impl aws_smithy_runtime_api::client::http::HttpClient for Recorder {
+        fn http_connector(
+            &self,
+            _: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+            _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+            aws_smithy_runtime_api::client::http::SharedHttpConnector::new(self.clone())
+        }
+    }
+
+    #[tokio::test]
+    async fn sts_is_called_at_the_regional_endpoint_of_the_platforms_partition() {
+        for (region, url) in [
+            ("us-east-1", "https://sts.us-east-1.amazonaws.com/"),
+            ("eu-west-1", "https://sts.eu-west-1.amazonaws.com/"),
+            ("cn-north-1", "https://sts.cn-north-1.amazonaws.com.cn/"),
+            (
+                "cn-northwest-1",
+                "https://sts.cn-northwest-1.amazonaws.com.cn/",
+            ),
+            ("us-gov-west-1", "https://sts.us-gov-west-1.amazonaws.com/"),
+        ] {
+            let mut config = GatewayConfig::for_emulator("http://unused");
+            config.endpoint_url = None;
+            config.region = region.to_string();
+            let recorder = Recorder::default();
+            // The platform's STS client is made from this configuration as is (gateway.rs).
+            let sdk = config
+                .load_sdk_config()
+                .await
+                .to_builder()
+                .http_client(recorder.clone())
+                .retry_config(aws_config::retry::RetryConfig::disabled())
+                .build();
+            let sts = aws_sdk_sts::Client::new(&sdk);
+            assert!(sts.get_caller_identity().send().await.is_err());
+            assert_eq!(*recorder.0.lock().unwrap(), [url], "{region}");
+        }
+    }
+
     #[test]
     fn emulator_config_never_prints_its_secret() {
         let c = GatewayConfig::for_emulator("http://127.0.0.1:1");

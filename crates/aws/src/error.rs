@@ -19,7 +19,7 @@ pub enum AwsError {
         "Costline could not assume the role {role_arn}: AWS denied sts:AssumeRole. Check that the \
          role exists, that its trust relationship trusts {} and that its sts:ExternalId condition \
          equals this integration's external id (shown in the Costline console)",
-        trusted_principal(.platform_account_id)
+        trusted_principal(.platform_account_id, .role_arn)
     )]
     AssumeRoleDenied {
         /// The role that could not be assumed.
@@ -93,6 +93,15 @@ pub enum AwsError {
         /// AWS's message.
         message: String,
     },
+    /// S3 answered that the bucket lives in another region than the one asked (a redirect
+    /// naming it in `x-amz-bucket-region`); the gateway calls that region instead.
+    #[error("the S3 bucket {bucket:?} is in {region}, not in the region Costline asked; Costline reads it from {region}")]
+    BucketInRegion {
+        /// The bucket name.
+        bucket: String,
+        /// The bucket's region, as S3 named it.
+        region: String,
+    },
     /// The object does not exist (any more).
     #[error("the S3 object s3://{bucket}/{key} does not exist")]
     NoSuchKey {
@@ -157,9 +166,15 @@ pub enum AwsError {
     },
 }
 
-fn trusted_principal(platform_account_id: &Option<AccountId>) -> String {
+/// The principal the role must trust, in the role's own partition (the only one it can trust).
+fn trusted_principal(platform_account_id: &Option<AccountId>, role_arn: &str) -> String {
+    let partition = role_arn
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split(':').next())
+        .filter(|p| !p.is_empty())
+        .unwrap_or("aws");
     match platform_account_id {
-        Some(id) => format!("the Costline platform account {id} (arn:aws:iam::{id}:root)"),
+        Some(id) => format!("the Costline platform account {id} (arn:{partition}:iam::{id}:root)"),
         None => "the Costline platform account".to_string(),
     }
 }
@@ -174,7 +189,9 @@ impl AwsError {
     /// Whether the same call may succeed later without anyone changing anything.
     pub fn is_retryable(&self) -> bool {
         match self {
-            AwsError::Throttled { .. } | AwsError::Transport { .. } => true,
+            AwsError::Throttled { .. }
+            | AwsError::Transport { .. }
+            | AwsError::BucketInRegion { .. } => true,
             AwsError::Sdk { status, code, .. } => {
                 status.is_some_and(|s| s >= 500) || TRANSIENT_CODES.contains(&code.as_str())
             }
@@ -194,6 +211,7 @@ impl AwsError {
             AwsError::AccessDenied { .. } => "aws_access_denied",
             AwsError::NoSuchBucket { .. } => "no_such_bucket",
             AwsError::BucketAccessDenied { .. } => "bucket_access_denied",
+            AwsError::BucketInRegion { .. } => "bucket_in_other_region",
             AwsError::NoSuchKey { .. } => "no_such_key",
             AwsError::ObjectTooLarge { .. } => "object_too_large",
             AwsError::StackNotFound { .. } => "stack_not_found",
@@ -283,6 +301,14 @@ where
 {
     if let Some(found) = find_gateway_error(&err) {
         return found;
+    }
+    if let Target::Bucket { bucket, .. } = target {
+        if let Some(region) = redirect_region(&err) {
+            return AwsError::BucketInRegion {
+                bucket: bucket.to_string(),
+                region,
+            };
+        }
     }
     match &err {
         SdkError::ServiceError(ctx) => {
@@ -427,6 +453,29 @@ pub(crate) fn from_code(
     }
 }
 
+/// The region S3 names when a bucket request went to the wrong region: a 301 (or 307)
+/// redirect, or a 400 `AuthorizationHeaderMalformed` for a request signed for another region,
+/// each with the bucket's region in `x-amz-bucket-region` (HEAD answers carry no body, so the
+/// header is all there is).
+fn redirect_region<E>(err: &SdkError<E, HttpResponse>) -> Option<String>
+where
+    E: ProvideErrorMetadata,
+{
+    let (raw, code) = match err {
+        SdkError::ServiceError(ctx) => (ctx.raw(), ctx.err().code()),
+        SdkError::ResponseError(ctx) => (ctx.raw(), None),
+        _ => return None,
+    };
+    let status = raw.status().as_u16();
+    let wrong_region = matches!(status, 301 | 307)
+        || matches!(
+            code,
+            Some("PermanentRedirect" | "TemporaryRedirect" | "AuthorizationHeaderMalformed")
+        );
+    let region = raw.headers().get("x-amz-bucket-region")?.trim();
+    (wrong_region && !region.is_empty()).then(|| region.to_string())
+}
+
 fn find_gateway_error(err: &(dyn StdError + 'static)) -> Option<AwsError> {
     let mut current = Some(err);
     while let Some(e) = current {
@@ -505,6 +554,61 @@ mod tests {
         assert!(!e.is_retryable());
     }
 
+    fn with_bucket_region(
+        status: u16,
+        code: &str,
+        region: Option<&str>,
+    ) -> SdkError<ListObjectsV2Error, HttpResponse> {
+        let meta = ErrorMetadata::builder().code(code).message("moved").build();
+        let mut raw = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
+        if let Some(region) = region {
+            raw.headers_mut()
+                .insert("x-amz-bucket-region", region.to_string());
+        }
+        SdkError::service_error(ListObjectsV2Error::generic(meta), raw)
+    }
+
+    #[test]
+    fn a_wrong_region_answer_names_the_buckets_region() {
+        for (status, code) in [
+            (301, "PermanentRedirect"),
+            (301, "Unknown"),
+            (307, "TemporaryRedirect"),
+            (400, "AuthorizationHeaderMalformed"),
+        ] {
+            let e = from_sdk(
+                "s3",
+                "ListObjectsV2",
+                bucket(),
+                with_bucket_region(status, code, Some("eu-west-1")),
+            );
+            assert_eq!(
+                e,
+                AwsError::BucketInRegion {
+                    bucket: "acme-cur".into(),
+                    region: "eu-west-1".into()
+                },
+                "{status} {code}"
+            );
+            assert!(e.is_retryable());
+        }
+        // The header alone (S3 sends it on many answers) is no redirect; nor a redirect without it.
+        let e = from_sdk(
+            "s3",
+            "ListObjectsV2",
+            bucket(),
+            with_bucket_region(403, "AccessDenied", Some("eu-west-1")),
+        );
+        assert!(matches!(e, AwsError::BucketAccessDenied { .. }), "{e:?}");
+        let e = from_sdk(
+            "s3",
+            "ListObjectsV2",
+            bucket(),
+            with_bucket_region(301, "PermanentRedirect", None),
+        );
+        assert!(matches!(e, AwsError::Sdk { .. }), "{e:?}");
+    }
+
     #[test]
     fn throttling_is_retryable() {
         let e = from_sdk(
@@ -551,6 +655,7 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("sts:ExternalId"), "{msg}");
+        assert!(msg.contains("(arn:aws:iam::111122223333:root)"), "{msg}");
         assert!(
             !msg.contains("User: x"),
             "AWS's message stays out of the customer-facing text: {msg}"
@@ -566,6 +671,21 @@ mod tests {
             Some(403),
         );
         assert!(matches!(e, AwsError::PlatformCredentials { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn the_principal_to_trust_is_in_the_roles_partition() {
+        let platform = AccountId::parse("111122223333").unwrap();
+        let e = AwsError::AssumeRoleDenied {
+            role_arn: "arn:aws-cn:iam::210987654321:role/CostlineReadOnly".into(),
+            platform_account_id: Some(platform),
+            aws_message: String::new(),
+        };
+        assert!(
+            e.to_string()
+                .contains("(arn:aws-cn:iam::111122223333:root)"),
+            "{e}"
+        );
     }
 
     #[test]

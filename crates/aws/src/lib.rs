@@ -7,7 +7,8 @@
 //!   logged and never part of an error.
 //! - A [`RoleSession`] answers in domain types: who am I ([`CallerIdentity`]), which organization
 //!   ([`Organization`], [`AccountType`], [`OrgAccount`]), what is in the CUR bucket
-//!   ([`S3Object`], [`ObjectStream`]) and what the Costline stack says ([`StackOutputs`]).
+//!   ([`S3Object`], [`ObjectStream`], read from the bucket's own region) and what the Costline
+//!   stack says ([`StackOutputs`]).
 //! - Every failure is an [`AwsError`] whose message says what to fix; [`AwsError::is_retryable`]
 //!   tells a job whether to try again.
 //!
@@ -15,6 +16,7 @@
 //! the STS calls behind role sessions, goes to that endpoint (S3 path-style), e.g. the moto
 //! emulator in tests. Why it is built this way: `docs/adr/0006-aws-gateway.md`.
 
+mod bucket_region;
 mod cloudformation;
 mod config;
 mod credentials;

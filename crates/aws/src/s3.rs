@@ -1,4 +1,5 @@
-//! S3 through a role session: listing report files and streaming them.
+//! S3 through a role session: listing report files and streaming them, from the bucket's own
+//! region (`bucket_region.rs`).
 
 use crate::error::{self, AwsError, Target};
 use crate::organizations::to_chrono;
@@ -73,30 +74,31 @@ impl RoleSession {
         page_size: i32,
     ) -> Result<Vec<S3Object>, AwsError> {
         self.ensure_live()?;
-        let target = Target::Bucket { bucket, key: None };
-        let mut pages = self
-            .inner
-            .s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .page_size(page_size.clamp(1, LIST_OBJECTS_MAX_PAGE))
-            .send();
-        let mut objects = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| error::from_sdk("s3", "ListObjectsV2", target, e))?;
-            for o in page.contents.unwrap_or_default() {
-                let Some(key) = o.key else { continue };
-                objects.push(S3Object {
-                    key,
-                    size: o.size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
-                    last_modified: o.last_modified.as_ref().and_then(to_chrono),
-                    etag: o.e_tag.as_deref().map(unquote),
-                });
+        self.on_bucket(bucket, |s3| async move {
+            let target = Target::Bucket { bucket, key: None };
+            let mut pages = s3
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .into_paginator()
+                .page_size(page_size.clamp(1, LIST_OBJECTS_MAX_PAGE))
+                .send();
+            let mut objects = Vec::new();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| error::from_sdk("s3", "ListObjectsV2", target, e))?;
+                for o in page.contents.unwrap_or_default() {
+                    let Some(key) = o.key else { continue };
+                    objects.push(S3Object {
+                        key,
+                        size: o.size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+                        last_modified: o.last_modified.as_ref().and_then(to_chrono),
+                        etag: o.e_tag.as_deref().map(unquote),
+                    });
+                }
             }
-        }
-        Ok(objects)
+            Ok(objects)
+        })
+        .await
     }
 
     /// The "folders" directly under `prefix` (ListObjectsV2 with delimiter `/`), e.g. a CUR
@@ -107,27 +109,28 @@ impl RoleSession {
         prefix: &str,
     ) -> Result<Vec<String>, AwsError> {
         self.ensure_live()?;
-        let target = Target::Bucket { bucket, key: None };
-        let mut pages = self
-            .inner
-            .s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .delimiter("/")
-            .into_paginator()
-            .send();
-        let mut prefixes = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| error::from_sdk("s3", "ListObjectsV2", target, e))?;
-            prefixes.extend(
-                page.common_prefixes
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|p| p.prefix),
-            );
-        }
-        Ok(prefixes)
+        self.on_bucket(bucket, |s3| async move {
+            let target = Target::Bucket { bucket, key: None };
+            let mut pages = s3
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .delimiter("/")
+                .into_paginator()
+                .send();
+            let mut prefixes = Vec::new();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| error::from_sdk("s3", "ListObjectsV2", target, e))?;
+                prefixes.extend(
+                    page.common_prefixes
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|p| p.prefix),
+                );
+            }
+            Ok(prefixes)
+        })
+        .await
     }
 
     /// Starts downloading `key`; the body streams as it is read.
@@ -137,19 +140,20 @@ impl RoleSession {
         key: &str,
     ) -> Result<ObjectStream, AwsError> {
         self.ensure_live()?;
-        let target = Target::Bucket {
-            bucket,
-            key: Some(key),
-        };
         let out = self
-            .inner
-            .s3
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| error::from_sdk("s3", "GetObject", target, e))?;
+            .on_bucket(bucket, |s3| async move {
+                let target = Target::Bucket {
+                    bucket,
+                    key: Some(key),
+                };
+                s3.get_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .map_err(|e| error::from_sdk("s3", "GetObject", target, e))
+            })
+            .await?;
         Ok(ObjectStream {
             bucket: bucket.to_string(),
             key: key.to_string(),

@@ -6,9 +6,10 @@ use aws_config::identity::IdentityCache;
 use aws_config::SdkConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use costline_domain::{AccountId, ExternalId, RoleArn};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Credentials are renewed this long before they expire, so that a call never starts with
@@ -57,13 +58,26 @@ pub struct RoleSession {
 pub(crate) struct SessionInner {
     pub(crate) role_arn: RoleArn,
     pub(crate) session_name: String,
-    pub(crate) region: String,
+    /// Where the Costline stack is read: the role's partition's integration region.
+    pub(crate) cloudformation_region: String,
     pub(crate) revoked: Arc<AtomicBool>,
     pub(crate) sts: aws_sdk_sts::Client,
     pub(crate) organizations: aws_sdk_organizations::Client,
+    /// S3 in the platform's region: asks where buckets are, and reads those in that region.
     pub(crate) s3: aws_sdk_s3::Client,
+    /// What S3 clients for other regions are made of (same credentials and cache).
+    pub(crate) s3_config: aws_sdk_s3::Config,
+    /// Bucket regions found so far, and one S3 client per region they named.
+    pub(crate) buckets: Mutex<BucketRegions>,
     pub(crate) cloudformation: aws_sdk_cloudformation::Client,
     pub(crate) iam: aws_sdk_iam::Client,
+}
+
+/// Each bucket's region, once known, and the S3 client of each such region.
+#[derive(Default)]
+pub(crate) struct BucketRegions {
+    pub(crate) region_of: HashMap<String, String>,
+    pub(crate) clients: HashMap<String, aws_sdk_s3::Client>,
 }
 
 impl fmt::Debug for RoleSession {
@@ -107,16 +121,26 @@ impl RoleSession {
         let s3_config = aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(path_style)
             .build();
+        // The stack is created in one region per partition (the template's Rules), whichever
+        // region the platform runs in.
+        let cloudformation_region = role_arn.partition().integration_region().to_string();
+        let cloudformation = aws_sdk_cloudformation::Client::from_conf(
+            aws_sdk_cloudformation::config::Builder::from(&config)
+                .region(aws_config::Region::new(cloudformation_region.clone()))
+                .build(),
+        );
         Self {
             inner: Arc::new(SessionInner {
                 role_arn,
                 session_name,
-                region: platform.region.clone(),
+                cloudformation_region,
                 revoked,
                 sts: aws_sdk_sts::Client::new(&config),
                 organizations: aws_sdk_organizations::Client::new(&config),
-                s3: aws_sdk_s3::Client::from_conf(s3_config),
-                cloudformation: aws_sdk_cloudformation::Client::new(&config),
+                s3: aws_sdk_s3::Client::from_conf(s3_config.clone()),
+                s3_config,
+                buckets: Mutex::new(BucketRegions::default()),
+                cloudformation,
                 iam: aws_sdk_iam::Client::new(&config),
             }),
         }

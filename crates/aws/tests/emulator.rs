@@ -244,3 +244,118 @@ async fn member_role_probes_cache_nothing_and_stop_at_revocation() {
         Err(AwsError::Revoked { .. })
     ));
 }
+
+#[tokio::test]
+async fn buckets_are_read_from_their_own_region_found_once() {
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    let moto = moto().await;
+    let customer = customer_config(&moto.endpoint, "710000000005").await;
+    let s3_in = |region: &'static str| {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&customer)
+                .region(Region::new(region))
+                .force_path_style(true)
+                .build(),
+        )
+    };
+    let create = |region: &'static str, bucket: &'static str, constraint: Option<&'static str>| {
+        let s3 = s3_in(region);
+        async move {
+            let mut request = s3.create_bucket().bucket(bucket);
+            if let Some(constraint) = constraint {
+                request = request.create_bucket_configuration(
+                    CreateBucketConfiguration::builder()
+                        .location_constraint(BucketLocationConstraint::from(constraint))
+                        .build(),
+                );
+            }
+            request.send().await.unwrap();
+            s3.put_object()
+                .bucket(bucket)
+                .key("cur/report/20240901-20241001/report-Manifest.json")
+                .body(format!("in {bucket}").into_bytes().into())
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    create("eu-west-1", "cur-in-ireland", Some("eu-west-1")).await;
+    create("ap-southeast-2", "cur-in-sydney", Some("ap-southeast-2")).await;
+    // S3's legacy spellings: no constraint is us-east-1, "EU" is eu-west-1.
+    create("us-east-1", "cur-in-virginia", None).await;
+    create("us-east-1", "cur-in-legacy-eu", Some("EU")).await;
+
+    let gateway = AwsGateway::new(GatewayConfig::for_emulator(&moto.endpoint));
+    let session = gateway
+        .assume(
+            &role("710000000005"),
+            &ExternalId::generate(),
+            "costline-test",
+        )
+        .await
+        .unwrap();
+    for (bucket, region) in [
+        ("cur-in-ireland", "eu-west-1"),
+        ("cur-in-sydney", "ap-southeast-2"),
+        ("cur-in-virginia", "us-east-1"),
+        ("cur-in-legacy-eu", "eu-west-1"),
+    ] {
+        assert_eq!(
+            session.bucket_region(bucket).await.unwrap().as_deref(),
+            Some(region),
+            "{bucket}"
+        );
+        assert_eq!(
+            session.s3_region_for(bucket).await.unwrap(),
+            region,
+            "{bucket}"
+        );
+        let listed = session.list_objects(bucket, "cur/report/").await.unwrap();
+        assert_eq!(listed.len(), 1, "{bucket}: {listed:?}");
+        let manifest = session
+            .get_object_bytes(bucket, &listed[0].key, 1024)
+            .await
+            .unwrap();
+        assert_eq!(manifest, format!("in {bucket}").into_bytes());
+    }
+
+    // Found once per bucket: once the bucket is gone, the session still knows where it was,
+    // while a new session (of another external id) has to ask, and is told it does not exist.
+    let ireland = s3_in("eu-west-1");
+    ireland
+        .delete_object()
+        .bucket("cur-in-ireland")
+        .key("cur/report/20240901-20241001/report-Manifest.json")
+        .send()
+        .await
+        .unwrap();
+    ireland
+        .delete_bucket()
+        .bucket("cur-in-ireland")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        session
+            .bucket_region("cur-in-ireland")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("eu-west-1")
+    );
+    let fresh = gateway
+        .assume(
+            &role("710000000005"),
+            &ExternalId::generate(),
+            "costline-test",
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            fresh.bucket_region("cur-in-ireland").await,
+            Err(AwsError::NoSuchBucket { .. })
+        ),
+        "a new session asks S3"
+    );
+}

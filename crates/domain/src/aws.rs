@@ -60,6 +60,13 @@ pub enum AwsPartition {
 }
 
 impl AwsPartition {
+    /// Every partition Costline runs in.
+    pub const ALL: [AwsPartition; 3] = [
+        AwsPartition::Aws,
+        AwsPartition::AwsCn,
+        AwsPartition::AwsUsGov,
+    ];
+
     /// The partition as it appears in an ARN.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -67,6 +74,83 @@ impl AwsPartition {
             AwsPartition::AwsCn => "aws-cn",
             AwsPartition::AwsUsGov => "aws-us-gov",
         }
+    }
+
+    /// The partition a region belongs to, by the region name patterns of the SDKs' partition
+    /// table (`cn-*` China, `us-gov-*` GovCloud); any other name is taken as commercial.
+    pub fn from_region(region: &str) -> AwsPartition {
+        if region.starts_with("cn-") {
+            AwsPartition::AwsCn
+        } else if region.starts_with("us-gov-") {
+            AwsPartition::AwsUsGov
+        } else {
+            AwsPartition::Aws
+        }
+    }
+
+    /// How people name the partition, for messages.
+    pub fn display_name(&self) -> &'static str {
+        match self {
+            AwsPartition::Aws => "AWS commercial",
+            AwsPartition::AwsCn => "AWS China",
+            AwsPartition::AwsUsGov => "AWS GovCloud (US)",
+        }
+    }
+
+    /// The host of the partition's AWS Management Console.
+    pub fn console_host(&self) -> &'static str {
+        match self {
+            AwsPartition::Aws => "console.aws.amazon.com",
+            AwsPartition::AwsCn => "console.amazonaws.cn",
+            AwsPartition::AwsUsGov => "console.amazonaws-us-gov.com",
+        }
+    }
+
+    /// The DNS suffix of the partition's service endpoints (`s3.<region>.<suffix>`).
+    pub fn dns_suffix(&self) -> &'static str {
+        match self {
+            AwsPartition::Aws | AwsPartition::AwsUsGov => "amazonaws.com",
+            AwsPartition::AwsCn => "amazonaws.com.cn",
+        }
+    }
+
+    /// The host of S3's endpoint in `region` (a region of this partition).
+    pub fn s3_host(&self, region: &str) -> String {
+        format!("s3.{region}.{}", self.dns_suffix())
+    }
+
+    /// The one region that serves Cost and Usage Report definitions (the `cur` API) in this
+    /// partition; `None` in GovCloud, where AWS offers none: GovCloud accounts are billed, and
+    /// their reports delivered, in the standard account they are associated with.
+    pub fn billing_region(&self) -> Option<&'static str> {
+        match self {
+            AwsPartition::Aws => Some("us-east-1"),
+            AwsPartition::AwsCn => Some("cn-northwest-1"),
+            AwsPartition::AwsUsGov => None,
+        }
+    }
+
+    /// The region the Costline integration stack is created in and read from: the billing
+    /// region, and in GovCloud (no billing region) us-gov-west-1, where the partition's
+    /// IAM and Organizations endpoints live.
+    pub fn integration_region(&self) -> &'static str {
+        self.billing_region().unwrap_or("us-gov-west-1")
+    }
+}
+
+impl fmt::Display for AwsPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AwsPartition {
+    type Err = RoleArnError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AwsPartition::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| RoleArnError::Partition(s.to_string()))
     }
 }
 
@@ -117,12 +201,7 @@ impl RoleArn {
         if parts.len() != 6 || parts[0] != "arn" {
             return Err(RoleArnError::Shape(input.to_string()));
         }
-        let partition = match parts[1] {
-            "aws" => AwsPartition::Aws,
-            "aws-cn" => AwsPartition::AwsCn,
-            "aws-us-gov" => AwsPartition::AwsUsGov,
-            other => return Err(RoleArnError::Partition(other.to_string())),
-        };
+        let partition: AwsPartition = parts[1].parse()?;
         if parts[2] != "iam" {
             return Err(RoleArnError::Service(parts[2].to_string()));
         }
@@ -352,6 +431,78 @@ mod tests {
         assert_ne!(a, b);
         // 24 random bytes as hex: 192 bits, above the 128 the design asks for.
         assert_eq!(a.as_str().len(), 3 + 48);
+    }
+
+    #[test]
+    fn partitions_parse_from_their_arn_names_only() {
+        for partition in AwsPartition::ALL {
+            assert_eq!(partition.as_str().parse::<AwsPartition>(), Ok(partition));
+            assert_eq!(partition.to_string(), partition.as_str());
+        }
+        assert_eq!(
+            "AWS".parse::<AwsPartition>(),
+            Err(RoleArnError::Partition("AWS".into()))
+        );
+        assert!("aws-iso".parse::<AwsPartition>().is_err());
+        assert!("".parse::<AwsPartition>().is_err());
+    }
+
+    #[test]
+    fn regions_name_their_partition() {
+        let cases = [
+            ("us-east-1", AwsPartition::Aws),
+            ("eu-west-1", AwsPartition::Aws),
+            ("ap-southeast-5", AwsPartition::Aws),
+            ("cn-north-1", AwsPartition::AwsCn),
+            ("cn-northwest-1", AwsPartition::AwsCn),
+            ("us-gov-west-1", AwsPartition::AwsUsGov),
+            ("us-gov-east-1", AwsPartition::AwsUsGov),
+            ("us-west-2", AwsPartition::Aws),
+        ];
+        for (region, partition) in cases {
+            assert_eq!(AwsPartition::from_region(region), partition, "{region}");
+        }
+    }
+
+    #[test]
+    fn each_partition_has_its_own_console_endpoints_and_billing_region() {
+        let table = [
+            (
+                AwsPartition::Aws,
+                "console.aws.amazon.com",
+                "s3.eu-west-1.amazonaws.com",
+                "eu-west-1",
+                Some("us-east-1"),
+                "us-east-1",
+            ),
+            (
+                AwsPartition::AwsCn,
+                "console.amazonaws.cn",
+                "s3.cn-north-1.amazonaws.com.cn",
+                "cn-north-1",
+                Some("cn-northwest-1"),
+                "cn-northwest-1",
+            ),
+            (
+                AwsPartition::AwsUsGov,
+                "console.amazonaws-us-gov.com",
+                "s3.us-gov-east-1.amazonaws.com",
+                "us-gov-east-1",
+                None,
+                "us-gov-west-1",
+            ),
+        ];
+        for (partition, console, s3, s3_region, billing, integration) in table {
+            assert_eq!(partition.console_host(), console);
+            assert_eq!(partition.s3_host(s3_region), s3);
+            assert_eq!(partition.billing_region(), billing);
+            assert_eq!(partition.integration_region(), integration);
+            // Every region named is the partition's own.
+            assert_eq!(AwsPartition::from_region(integration), partition);
+            if let Some(billing) = billing {
+                assert_eq!(AwsPartition::from_region(billing), partition);
+            }
+        }
     }
 
     #[test]

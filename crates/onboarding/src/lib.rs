@@ -20,8 +20,8 @@ pub use history::{
     published_permission_sets, PermissionChanges, PolicyDrift, RoleGrants,
 };
 pub use links::{
-    cloudformation_quick_create_url, cloudformation_update_url, percent_encode,
-    stack_update_command, terraform_snippet, DEFAULT_STACK_NAME, INTEGRATION_REGION,
+    cloudformation_quick_create_url, cloudformation_update_url, integration_region_note,
+    percent_encode, stack_update_command, terraform_snippet, DEFAULT_STACK_NAME,
 };
 pub use permissions::{
     inline_policy, inline_policy_text, member_inline_policy, member_role_arn, member_role_name,

@@ -1,11 +1,34 @@
 //! Links and commands the console hands to the customer: the CloudFormation quick-create and
 //! update links, the update command and the Terraform module block.
 
+use costline_domain::AwsPartition;
+
 use crate::templates::INTEGRATION_PARAMETERS;
 
-/// The region the integration stack must be created in: AWS serves CUR report definitions from
-/// us-east-1 only (the template's `Rules` refuse any other region).
-pub const INTEGRATION_REGION: &str = "us-east-1";
+/// Where the integration stack (or the Terraform module) goes in `partition`, and why: the
+/// region is [`AwsPartition::integration_region`], which the template's `Rules` and the module's
+/// precondition enforce. Shown with the onboarding links and in the Terraform snippet.
+pub fn integration_region_note(partition: AwsPartition) -> &'static str {
+    match partition {
+        AwsPartition::Aws => {
+            "Deploy the Costline stack or module in us-east-1 (N. Virginia): AWS serves Cost and \
+             Usage Report definitions from that region only."
+        }
+        AwsPartition::AwsCn => {
+            "Deploy the Costline stack or module in cn-northwest-1 (Ningxia): AWS China serves \
+             Cost and Usage Report definitions from that region only."
+        }
+        AwsPartition::AwsUsGov => {
+            "Deploy the Costline stack or module in us-gov-west-1. AWS offers no Cost and Usage \
+             Reports in GovCloud (US): GovCloud accounts are billed in the standard AWS account \
+             they are associated with, and their usage appears in that account's reports. In \
+             GovCloud the stack and the module create the role and a bucket but no report: copy \
+             the standard account's report files into the bucket under <prefix>/<report name>/, \
+             keeping their layout, or connect the standard account to a Costline platform in \
+             the commercial partition."
+        }
+    }
+}
 
 /// The stack name proposed in the quick-create link.
 pub const DEFAULT_STACK_NAME: &str = "Costline";
@@ -24,22 +47,24 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
-/// The AWS console link that opens the integration template with its parameters filled in;
-/// the customer only acknowledges the IAM capability and clicks "Create stack".
+/// The link, on `partition`'s AWS console, that opens the integration template in the
+/// partition's integration region with its parameters filled in; the customer only
+/// acknowledges the IAM capability and clicks "Create stack".
 ///
 /// `template_url` must be an S3 HTTPS URL: the console loads quick-create templates from S3 only.
 pub fn cloudformation_quick_create_url(
+    partition: AwsPartition,
     template_url: &str,
-    region: &str,
     stack_name: &str,
     external_id: &str,
     platform_account_id: &str,
 ) -> String {
     format!(
-        "https://console.aws.amazon.com/cloudformation/home?region={region}#/stacks/quickcreate\
+        "https://{console}/cloudformation/home?region={region}#/stacks/quickcreate\
          ?templateURL={template}&stackName={stack}\
          &param_ExternalId={external_id}&param_PlatformAccountId={platform}",
-        region = percent_encode(region),
+        console = partition.console_host(),
+        region = percent_encode(partition.integration_region()),
         template = percent_encode(template_url),
         stack = percent_encode(stack_name),
         external_id = percent_encode(external_id),
@@ -48,11 +73,13 @@ pub fn cloudformation_quick_create_url(
 }
 
 /// The AWS console link that opens the update of an existing stack (`stack_id` is its ARN, as
-/// read with DescribeStacks) with the current template proposed.
+/// read with DescribeStacks) in its `region` with the current template proposed; the console is
+/// that of the region's partition.
 pub fn cloudformation_update_url(stack_id: &str, region: &str, template_url: &str) -> String {
     format!(
-        "https://console.aws.amazon.com/cloudformation/home?region={region}#/stacks/update/template\
+        "https://{console}/cloudformation/home?region={region}#/stacks/update/template\
          ?stackId={stack}&templateURL={template}",
+        console = AwsPartition::from_region(region).console_host(),
         region = percent_encode(region),
         stack = percent_encode(stack_id),
         template = percent_encode(template_url),
@@ -77,22 +104,24 @@ pub fn stack_update_command(stack_name: &str, region: &str, template_url: &str) 
 }
 
 /// A Terraform configuration that uses the module at `module_source` (a registry address, a
-/// `git::` URL or a path) with this integration's values.
+/// `git::` URL or a path) with this integration's values, in `partition`'s integration region.
 pub fn terraform_snippet(
+    partition: AwsPartition,
     module_source: &str,
     external_id: &str,
     platform_account_id: &str,
 ) -> String {
+    let note = comment_lines(integration_region_note(partition));
     format!(
-        r#"# The CUR report definition exists in us-east-1 only.
+        r#"{note}
 provider "aws" {{
-  alias  = "us_east_1"
-  region = "us-east-1"
+  alias  = "costline"
+  region = {region}
 }}
 
 module "costline" {{
   source    = {source}
-  providers = {{ aws = aws.us_east_1 }}
+  providers = {{ aws = aws.costline }}
 
   external_id         = {external_id}
   platform_account_id = {platform}
@@ -111,10 +140,26 @@ output "costline_cur" {{
   }}
 }}
 "#,
+        region = hcl_string(partition.integration_region()),
         source = hcl_string(module_source),
         external_id = hcl_string(external_id),
         platform = hcl_string(platform_account_id),
     )
+}
+
+/// `text` as `#` comment lines of at most 100 columns.
+fn comment_lines(text: &str) -> String {
+    let mut lines = Vec::new();
+    let mut line = String::from("#");
+    for word in text.split_whitespace() {
+        if line.len() > 1 && line.len() + 1 + word.len() > 100 {
+            lines.push(std::mem::replace(&mut line, String::from("#")));
+        }
+        line.push(' ');
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines.join("\n")
 }
 
 /// A quoted HCL string literal; `${` and `%{` are escaped so no value can become an expression.
@@ -172,8 +217,8 @@ mod tests {
     #[test]
     fn the_quick_create_link_prefills_template_stack_and_parameters() {
         let url = cloudformation_quick_create_url(
+            AwsPartition::Aws,
             "https://costline-templates.s3.amazonaws.com/1.0.0/integration.yaml",
-            "us-east-1",
             "Costline",
             "cl-0123&x=y",
             "111122223333",
@@ -185,6 +230,55 @@ mod tests {
              ?templateURL=https%3A%2F%2Fcostline-templates.s3.amazonaws.com%2F1.0.0%2Fintegration.yaml\
              &stackName=Costline&param_ExternalId=cl-0123%26x%3Dy&param_PlatformAccountId=111122223333"
         );
+    }
+
+    #[test]
+    fn quick_create_links_open_the_partitions_own_console_and_region() {
+        let cases = [
+            (
+                AwsPartition::Aws,
+                "https://console.aws.amazon.com/cloudformation/home?region=us-east-1#",
+            ),
+            (
+                AwsPartition::AwsCn,
+                "https://console.amazonaws.cn/cloudformation/home?region=cn-northwest-1#",
+            ),
+            (
+                AwsPartition::AwsUsGov,
+                "https://console.amazonaws-us-gov.com/cloudformation/home?region=us-gov-west-1#",
+            ),
+        ];
+        for (partition, start) in cases {
+            let url = cloudformation_quick_create_url(
+                partition,
+                "https://t.s3.cn-northwest-1.amazonaws.com.cn/integration.yaml",
+                "Costline",
+                "cl-abc",
+                "111122223333",
+            );
+            assert!(url.starts_with(start), "{partition}: {url}");
+            assert!(url.contains(
+                "templateURL=https%3A%2F%2Ft.s3.cn-northwest-1.amazonaws.com.cn%2Fintegration.yaml"
+            ));
+        }
+    }
+
+    #[test]
+    fn update_links_open_the_console_of_the_stacks_partition() {
+        for (region, console) in [
+            ("us-east-1", "console.aws.amazon.com"),
+            ("eu-west-1", "console.aws.amazon.com"),
+            ("cn-northwest-1", "console.amazonaws.cn"),
+            ("us-gov-west-1", "console.amazonaws-us-gov.com"),
+        ] {
+            let url = cloudformation_update_url("arn:x", region, "https://t/i.yaml");
+            assert!(
+                url.starts_with(&format!(
+                    "https://{console}/cloudformation/home?region={region}#/stacks/update/"
+                )),
+                "{url}"
+            );
+        }
     }
 
     #[test]
@@ -239,6 +333,7 @@ mod tests {
     #[test]
     fn the_terraform_snippet_passes_the_integration_values() {
         let snippet = terraform_snippet(
+            AwsPartition::Aws,
             "git::https://github.com/example/costline.git//terraform?ref=v1.0.0",
             "cl-abc",
             "111122223333",
@@ -249,5 +344,46 @@ mod tests {
         assert!(snippet.contains(r#"external_id         = "cl-abc""#));
         assert!(snippet.contains(r#"platform_account_id = "111122223333""#));
         assert!(snippet.contains(r#"region = "us-east-1""#));
+        assert!(snippet.contains("providers = { aws = aws.costline }"));
+    }
+
+    #[test]
+    fn the_terraform_snippet_uses_the_partitions_integration_region() {
+        for partition in AwsPartition::ALL {
+            let snippet = terraform_snippet(partition, "../terraform", "cl-abc", "111122223333");
+            let region = partition.integration_region();
+            assert!(
+                snippet.contains(&format!("  region = \"{region}\"\n")),
+                "{partition}: {snippet}"
+            );
+            for line in snippet.lines().filter(|l| l.starts_with('#')) {
+                assert!(line.len() <= 100, "{line}");
+            }
+            let comment: Vec<&str> = snippet
+                .lines()
+                .take_while(|l| l.starts_with('#'))
+                .map(|l| l.trim_start_matches('#').trim())
+                .collect();
+            assert!(comment.join(" ").contains(region), "{snippet}");
+        }
+        let gov = terraform_snippet(AwsPartition::AwsUsGov, "../terraform", "cl-abc", "1");
+        let comment: Vec<&str> = gov
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .map(|l| l.trim_start_matches('#').trim())
+            .collect();
+        assert!(
+            comment
+                .join(" ")
+                .contains("no Cost and Usage Reports in GovCloud"),
+            "{gov}"
+        );
+    }
+
+    #[test]
+    fn every_partition_note_names_its_integration_region() {
+        for partition in AwsPartition::ALL {
+            assert!(integration_region_note(partition).contains(partition.integration_region()));
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::sync::LazyLock;
 
+use costline_domain::AwsPartition;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -63,7 +64,7 @@ pub struct CurBucketGrant {
     pub title: String,
     /// Why Costline needs these actions.
     pub reason: String,
-    /// IAM actions, granted on `arn:aws:s3:::<bucket>` and `arn:aws:s3:::<bucket>/*`.
+    /// IAM actions, granted on `arn:<partition>:s3:::<bucket>` and `arn:<partition>:s3:::<bucket>/*`.
     pub actions: Vec<String>,
 }
 
@@ -142,7 +143,8 @@ pub fn permission_set() -> &'static PermissionSet {
 }
 
 impl PermissionSet {
-    /// The role's inline policy document for `scope`, with ARNs in `partition` (e.g. `aws`).
+    /// The role's inline policy document for `scope`, with ARNs in `partition` (e.g. `aws`, or
+    /// a template variable such as Terraform's `${partition}`).
     pub fn policy_document(&self, scope: PolicyScope<'_>, partition: &str) -> Value {
         self.policy(scope, partition).to_value()
     }
@@ -225,30 +227,34 @@ pub fn member_role_name() -> &'static str {
 }
 
 /// The ARN of Costline's role in `account_id`, as deployed by either template or the module.
-pub fn member_role_arn(partition: &str, account_id: &str) -> String {
+pub fn member_role_arn(partition: AwsPartition, account_id: &str) -> String {
     format!("arn:{partition}:iam::{account_id}:role/{ROLE_NAME}")
 }
 
-/// The trust relationship of the customer's role: only the platform account may assume it, and
-/// only with this integration's external id (and, if given, only as `principal_arn`).
+/// The trust relationship of the customer's role: only the platform account (of the platform's
+/// `partition`: a role can trust no account of another partition) may assume it, and only with
+/// this integration's external id (and, if given, only as `principal_arn`).
 pub fn trust_policy(
+    partition: AwsPartition,
     platform_account_id: &str,
     external_id: &str,
     principal_arn: Option<&str>,
 ) -> Value {
-    trust_document(platform_account_id, external_id, principal_arn).to_value()
+    trust_document(partition, platform_account_id, external_id, principal_arn).to_value()
 }
 
 /// [`trust_policy`] pretty-printed in the conventional key order, for the console.
 pub fn trust_policy_text(
+    partition: AwsPartition,
     platform_account_id: &str,
     external_id: &str,
     principal_arn: Option<&str>,
 ) -> String {
-    trust_document(platform_account_id, external_id, principal_arn).to_pretty()
+    trust_document(partition, platform_account_id, external_id, principal_arn).to_pretty()
 }
 
 fn trust_document(
+    partition: AwsPartition,
     platform_account_id: &str,
     external_id: &str,
     principal_arn: Option<&str>,
@@ -261,7 +267,9 @@ fn trust_document(
     PolicyDocument::new(vec![Statement {
         sid: "CostlinePlatform".to_owned(),
         effect: "Allow",
-        principal: Some(json!({ "AWS": format!("arn:aws:iam::{platform_account_id}:root") })),
+        principal: Some(
+            json!({ "AWS": format!("arn:{partition}:iam::{platform_account_id}:root") }),
+        ),
         action: json!("sts:AssumeRole"),
         resource: None,
         not_resource: None,
@@ -269,22 +277,23 @@ fn trust_document(
     }])
 }
 
-/// The inline policy for the manual option in the management (or standalone) account; with
-/// [`CUR_BUCKET_PLACEHOLDER`] while the CUR bucket is not known yet.
-pub fn inline_policy(cur_bucket: Option<&str>) -> Value {
+/// The inline policy for the manual option in the management (or standalone) account, with
+/// ARNs in `partition`; with [`CUR_BUCKET_PLACEHOLDER`] while the CUR bucket is not known yet.
+pub fn inline_policy(partition: AwsPartition, cur_bucket: Option<&str>) -> Value {
     let cur_bucket = cur_bucket.unwrap_or(CUR_BUCKET_PLACEHOLDER);
-    permission_set().policy_document(PolicyScope::Management { cur_bucket }, "aws")
+    permission_set().policy_document(PolicyScope::Management { cur_bucket }, partition.as_str())
 }
 
 /// [`inline_policy`] pretty-printed in the conventional key order, for the console.
-pub fn inline_policy_text(cur_bucket: Option<&str>) -> String {
+pub fn inline_policy_text(partition: AwsPartition, cur_bucket: Option<&str>) -> String {
     let cur_bucket = cur_bucket.unwrap_or(CUR_BUCKET_PLACEHOLDER);
-    permission_set().policy_document_text(PolicyScope::Management { cur_bucket }, "aws")
+    permission_set()
+        .policy_document_text(PolicyScope::Management { cur_bucket }, partition.as_str())
 }
 
-/// The inline policy of a member account's role (no CUR bucket).
-pub fn member_inline_policy() -> Value {
-    permission_set().policy_document(PolicyScope::Member, "aws")
+/// The inline policy of a member account's role (no CUR bucket), with ARNs in `partition`.
+pub fn member_inline_policy(partition: AwsPartition) -> Value {
+    permission_set().policy_document(PolicyScope::Member, partition.as_str())
 }
 
 /// IAM's action matching: `*` matches any run of characters, case-insensitive.
@@ -513,14 +522,14 @@ mod tests {
     fn the_management_policy_fits_the_role_inline_policy_quota() {
         // IAM caps a role's inline policies at 10,240 characters, white space not counted.
         let longest_bucket = "b".repeat(63);
-        let text = inline_policy(Some(&longest_bucket)).to_string();
+        let text = inline_policy(AwsPartition::Aws, Some(&longest_bucket)).to_string();
         let size = text.chars().filter(|c| !c.is_whitespace()).count();
         assert!(size < 10_240, "inline policy is {size} characters");
     }
 
     #[test]
     fn the_cur_bucket_is_the_only_readable_bucket() {
-        let policy = inline_policy(Some("acme-cur"));
+        let policy = inline_policy(AwsPartition::Aws, Some("acme-cur"));
         let statements = policy["Statement"].as_array().expect("statements");
         let cur = statements
             .iter()
@@ -547,13 +556,13 @@ mod tests {
 
     #[test]
     fn the_manual_policy_names_a_placeholder_until_the_bucket_is_known() {
-        let text = inline_policy(None).to_string();
+        let text = inline_policy(AwsPartition::Aws, None).to_string();
         assert!(text.contains(&format!("arn:aws:s3:::{CUR_BUCKET_PLACEHOLDER}/*")));
     }
 
     #[test]
     fn a_member_policy_reads_no_object_at_all() {
-        let policy = member_inline_policy();
+        let policy = member_inline_policy(AwsPartition::Aws);
         let statements = policy["Statement"].as_array().expect("statements");
         assert!(statements.iter().all(|s| s["Sid"] != "CurBucketRead"));
         let objects = statements
@@ -567,7 +576,7 @@ mod tests {
 
     #[test]
     fn the_trust_policy_requires_the_external_id_from_the_platform_account() {
-        let policy = trust_policy("111122223333", "cl-abc", None);
+        let policy = trust_policy(AwsPartition::Aws, "111122223333", "cl-abc", None);
         assert_eq!(policy["Version"], "2012-10-17");
         let statements = policy["Statement"].as_array().expect("statements");
         assert_eq!(statements.len(), 1);
@@ -587,7 +596,7 @@ mod tests {
     #[test]
     fn the_trust_policy_can_be_narrowed_to_the_platform_worker_role() {
         let worker = "arn:aws:iam::111122223333:role/costline-worker";
-        let policy = trust_policy("111122223333", "cl-abc", Some(worker));
+        let policy = trust_policy(AwsPartition::Aws, "111122223333", "cl-abc", Some(worker));
         assert_eq!(
             policy["Statement"][0]["Condition"],
             json!({
@@ -597,31 +606,87 @@ mod tests {
         );
         // An empty ARN (the templates' default parameter) does not narrow anything.
         assert_eq!(
-            trust_policy("111122223333", "cl-abc", Some("")),
-            trust_policy("111122223333", "cl-abc", None)
+            trust_policy(AwsPartition::Aws, "111122223333", "cl-abc", Some("")),
+            trust_policy(AwsPartition::Aws, "111122223333", "cl-abc", None)
         );
     }
 
     #[test]
     fn the_text_forms_are_the_same_documents_in_reading_order() {
-        let text = trust_policy_text("111122223333", "cl-abc", None);
+        let text = trust_policy_text(AwsPartition::Aws, "111122223333", "cl-abc", None);
         let parsed: Value = serde_json::from_str(&text).expect("json");
-        assert_eq!(parsed, trust_policy("111122223333", "cl-abc", None));
+        assert_eq!(
+            parsed,
+            trust_policy(AwsPartition::Aws, "111122223333", "cl-abc", None)
+        );
         let sid = text.find("\"Sid\"").expect("sid");
         let effect = text.find("\"Effect\"").expect("effect");
         let action = text.find("\"Action\"").expect("action");
         assert!(sid < effect && effect < action, "{text}");
 
-        let text = inline_policy_text(Some("acme-cur"));
+        let text = inline_policy_text(AwsPartition::Aws, Some("acme-cur"));
         let parsed: Value = serde_json::from_str(&text).expect("json");
-        assert_eq!(parsed, inline_policy(Some("acme-cur")));
+        assert_eq!(parsed, inline_policy(AwsPartition::Aws, Some("acme-cur")));
+    }
+
+    #[test]
+    fn every_arn_is_in_the_platforms_partition() {
+        for partition in AwsPartition::ALL {
+            let p = partition.as_str();
+            let trust = trust_policy(partition, "111122223333", "cl-abc", None);
+            assert_eq!(
+                trust["Statement"][0]["Principal"],
+                json!({"AWS": format!("arn:{p}:iam::111122223333:root")}),
+                "{p}"
+            );
+            let policy = inline_policy(partition, Some("acme-cur"));
+            let statement = |sid: &str| {
+                policy["Statement"]
+                    .as_array()
+                    .and_then(|all| all.iter().find(|s| s["Sid"] == sid))
+                    .cloned()
+                    .unwrap_or_else(|| panic!("no statement {sid}"))
+            };
+            assert_eq!(
+                statement("CurBucketRead")["Resource"],
+                json!([
+                    format!("arn:{p}:s3:::acme-cur"),
+                    format!("arn:{p}:s3:::acme-cur/*")
+                ]),
+                "{p}"
+            );
+            assert_eq!(
+                statement("DenyObjectContents")["NotResource"],
+                json!([format!("arn:{p}:s3:::acme-cur/*")])
+            );
+            // No ARN of another partition anywhere: "arn:aws:" is a prefix of neither
+            // "arn:aws-cn:" nor "arn:aws-us-gov:".
+            for text in [
+                trust.to_string(),
+                policy.to_string(),
+                member_inline_policy(partition).to_string(),
+            ] {
+                let arns = text.matches("arn:").count();
+                let own = text.matches(&format!("arn:{p}:")).count();
+                assert_eq!(arns, own, "{p}: {text}");
+            }
+            assert_eq!(
+                member_role_arn(partition, "444455556666"),
+                format!("arn:{p}:iam::444455556666:role/CostlineReadOnly")
+            );
+        }
+        assert_eq!(
+            trust_policy(AwsPartition::AwsCn, "111122223333", "cl-abc", None)["Statement"][0]
+                ["Principal"]["AWS"],
+            "arn:aws-cn:iam::111122223333:root"
+        );
     }
 
     #[test]
     fn member_role_arns_use_the_fixed_role_name() {
         assert_eq!(member_role_name(), "CostlineReadOnly");
         assert_eq!(
-            member_role_arn("aws", "444455556666"),
+            member_role_arn(AwsPartition::Aws, "444455556666"),
             "arn:aws:iam::444455556666:role/CostlineReadOnly"
         );
     }

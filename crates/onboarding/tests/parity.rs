@@ -6,6 +6,7 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use costline_domain::AwsPartition;
 use costline_onboarding::{
     inline_policy, member_inline_policy, member_role_name, permission_set, terraform_snippet,
     trust_policy, PolicyScope, INTEGRATION_PARAMETERS, INTEGRATION_TEMPLATE, MEMBER_PARAMETERS,
@@ -22,7 +23,12 @@ const CUR_BUCKET: &str = "costline-curbucket-1a2b3c4d5e6f";
 const STACK_ACCOUNT: &str = "444455556666";
 
 fn integration(principal_arn: &str) -> Stack {
-    Stack::new(
+    integration_in(AwsPartition::Aws, principal_arn)
+}
+
+/// The integration stack as created in `partition`'s integration region.
+fn integration_in(partition: AwsPartition, principal_arn: &str) -> Stack {
+    Stack::in_region(
         INTEGRATION_TEMPLATE,
         &[
             ("ExternalId", EXTERNAL_ID),
@@ -35,11 +41,18 @@ fn integration(principal_arn: &str) -> Stack {
             ("CurBucketPolicy", "CurBucketPolicy"),
             ("CurReport", "costline"),
         ],
+        partition.as_str(),
+        partition.integration_region(),
     )
 }
 
 fn member(principal_arn: &str) -> Stack {
-    Stack::new(
+    member_in(AwsPartition::Aws, principal_arn)
+}
+
+/// The member stack as a StackSet creates it in `partition` (in any region: IAM is global).
+fn member_in(partition: AwsPartition, principal_arn: &str) -> Stack {
+    Stack::in_region(
         MEMBER_ROLE_TEMPLATE,
         &[
             ("ExternalId", EXTERNAL_ID),
@@ -47,7 +60,14 @@ fn member(principal_arn: &str) -> Stack {
             ("PlatformPrincipalArn", principal_arn),
         ],
         &[("CostlineRole", "CostlineReadOnly")],
+        partition.as_str(),
+        partition.integration_region(),
     )
+}
+
+/// The platform's worker role in `partition`.
+fn worker(partition: AwsPartition) -> String {
+    format!("arn:{partition}:iam::{PLATFORM}:role/costline-worker")
 }
 
 /// Panics with the actions that differ statement by statement, which a plain
@@ -118,26 +138,43 @@ fn role_policy(stack: &Stack) -> Value {
     policies[0]["PolicyDocument"].clone()
 }
 
-#[test]
-fn the_integration_role_trusts_the_platform_only_with_the_external_id() {
-    for principal in [None, Some(WORKER)] {
-        let stack = integration(principal.unwrap_or(""));
-        assert_same_policy(
-            "integration.yaml trust policy",
-            &stack.property("CostlineRole", &["AssumeRolePolicyDocument"]),
-            &trust_policy(PLATFORM, EXTERNAL_ID, principal),
-        );
+/// The role of `stack` (as created in each partition, with and without the platform principal
+/// narrowed) has the rendered trust policy.
+fn assert_trusts_the_platform(what: &str, stack: impl Fn(AwsPartition, &str) -> Stack) {
+    for partition in AwsPartition::ALL {
+        let worker = worker(partition);
+        for principal in [None, Some(worker.as_str())] {
+            assert_same_policy(
+                &format!("{what} trust policy in {partition}"),
+                &stack(partition, principal.unwrap_or(""))
+                    .property("CostlineRole", &["AssumeRolePolicyDocument"]),
+                &trust_policy(partition, PLATFORM, EXTERNAL_ID, principal),
+            );
+        }
     }
 }
 
 #[test]
-fn the_integration_role_policy_is_the_permission_set() {
-    let stack = integration("");
-    assert_same_policy(
-        "integration.yaml inline policy",
-        &role_policy(&stack),
-        &inline_policy(Some(CUR_BUCKET)),
+fn the_integration_role_trusts_the_platform_only_with_the_external_id() {
+    assert_trusts_the_platform("integration.yaml", integration_in);
+    assert_eq!(
+        integration_in(AwsPartition::AwsCn, "")
+            .property("CostlineRole", &["AssumeRolePolicyDocument", "Statement"])[0]["Principal"]
+            ["AWS"],
+        format!("arn:aws-cn:iam::{PLATFORM}:root")
     );
+}
+
+#[test]
+fn the_integration_role_policy_is_the_permission_set() {
+    for partition in AwsPartition::ALL {
+        assert_same_policy(
+            &format!("integration.yaml inline policy in {partition}"),
+            &role_policy(&integration_in(partition, "")),
+            &inline_policy(partition, Some(CUR_BUCKET)),
+        );
+    }
+    let stack = integration("");
     assert_eq!(
         stack.property("CostlineRole", &["RoleName"]),
         member_role_name()
@@ -146,24 +183,19 @@ fn the_integration_role_policy_is_the_permission_set() {
 
 #[test]
 fn the_member_role_trusts_the_platform_only_with_the_external_id() {
-    for principal in [None, Some(WORKER)] {
-        let stack = member(principal.unwrap_or(""));
-        assert_same_policy(
-            "member-role.yaml trust policy",
-            &stack.property("CostlineRole", &["AssumeRolePolicyDocument"]),
-            &trust_policy(PLATFORM, EXTERNAL_ID, principal),
-        );
-    }
+    assert_trusts_the_platform("member-role.yaml", member_in);
 }
 
 #[test]
 fn the_member_role_policy_is_the_permission_set_without_the_cur_bucket() {
+    for partition in AwsPartition::ALL {
+        assert_same_policy(
+            &format!("member-role.yaml inline policy in {partition}"),
+            &role_policy(&member_in(partition, "")),
+            &member_inline_policy(partition),
+        );
+    }
     let stack = member("");
-    assert_same_policy(
-        "member-role.yaml inline policy",
-        &role_policy(&stack),
-        &member_inline_policy(),
-    );
     assert_eq!(
         stack.property("CostlineRole", &["RoleName"]),
         member_role_name()
@@ -277,14 +309,19 @@ fn the_terraform_role_policy_is_the_permission_set() {
         std::fs::write(repo_root().join(ROLE_POLICY_TEMPLATE), &expected).expect("bless");
     }
     let actual = read(ROLE_POLICY_TEMPLATE);
-    let vars = BTreeMap::from([("partition", "aws"), ("cur_bucket", CUR_BUCKET)]);
-    let rendered: Value =
-        serde_json::from_str(&tftpl::render(&actual, &vars)).expect("rendered JSON");
-    assert_same_policy(
-        ROLE_POLICY_TEMPLATE,
-        &rendered,
-        &inline_policy(Some(CUR_BUCKET)),
-    );
+    for partition in AwsPartition::ALL {
+        let vars = BTreeMap::from([
+            ("partition", partition.as_str()),
+            ("cur_bucket", CUR_BUCKET),
+        ]);
+        let rendered: Value =
+            serde_json::from_str(&tftpl::render(&actual, &vars)).expect("rendered JSON");
+        assert_same_policy(
+            &format!("{ROLE_POLICY_TEMPLATE} in {partition}"),
+            &rendered,
+            &inline_policy(partition, Some(CUR_BUCKET)),
+        );
+    }
     assert!(
         actual == expected,
         "{ROLE_POLICY_TEMPLATE} is not formatted as generated; \
@@ -295,38 +332,149 @@ fn the_terraform_role_policy_is_the_permission_set() {
 #[test]
 fn the_terraform_trust_policy_is_the_permission_set() {
     let template = read(TRUST_POLICY_TEMPLATE);
-    for principal in [None, Some(WORKER)] {
-        let vars = BTreeMap::from([
-            ("partition", "aws"),
-            ("platform_account_id", PLATFORM),
-            ("external_id", EXTERNAL_ID),
-            ("platform_principal_arn", principal.unwrap_or("")),
-        ]);
-        let rendered: Value =
-            serde_json::from_str(&tftpl::render(&template, &vars)).expect("rendered JSON");
-        assert_same_policy(
-            TRUST_POLICY_TEMPLATE,
-            &rendered,
-            &trust_policy(PLATFORM, EXTERNAL_ID, principal),
-        );
+    for partition in AwsPartition::ALL {
+        let worker = worker(partition);
+        for principal in [None, Some(worker.as_str())] {
+            let vars = BTreeMap::from([
+                ("partition", partition.as_str()),
+                ("platform_account_id", PLATFORM),
+                ("external_id", EXTERNAL_ID),
+                ("platform_principal_arn", principal.unwrap_or("")),
+            ]);
+            let rendered: Value =
+                serde_json::from_str(&tftpl::render(&template, &vars)).expect("rendered JSON");
+            assert_same_policy(
+                &format!("{TRUST_POLICY_TEMPLATE} in {partition}"),
+                &rendered,
+                &trust_policy(partition, PLATFORM, EXTERNAL_ID, principal),
+            );
+        }
     }
 }
 
 #[test]
 fn the_terraform_bucket_policy_is_the_cloudformation_one() {
     let template = read(BUCKET_POLICY_TEMPLATE);
-    let vars = BTreeMap::from([
-        ("partition", "aws"),
-        ("account_id", STACK_ACCOUNT),
-        ("bucket", CUR_BUCKET),
-    ]);
-    let rendered: Value =
-        serde_json::from_str(&tftpl::render(&template, &vars)).expect("rendered JSON");
-    let stack = integration("");
+    for partition in AwsPartition::ALL {
+        let region = partition.integration_region();
+        let vars = BTreeMap::from([
+            ("partition", partition.as_str()),
+            ("region", region),
+            ("account_id", STACK_ACCOUNT),
+            ("bucket", CUR_BUCKET),
+        ]);
+        let rendered: Value =
+            serde_json::from_str(&tftpl::render(&template, &vars)).expect("rendered JSON");
+        let stack = integration_in(partition, "");
+        let policy = stack.property("CurBucketPolicy", &["PolicyDocument"]);
+        assert_eq!(rendered, policy, "{partition}");
+        // The billing services deliver from the stack's own partition and region.
+        let text = policy.to_string();
+        assert!(
+            text.contains(&format!(
+                "arn:{partition}:cur:{region}:{STACK_ACCOUNT}:definition/*"
+            )),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("arn:").count(),
+            text.matches(&format!("arn:{partition}:")).count(),
+            "{text}"
+        );
+    }
+}
+
+// ---- Partitions and regions ------------------------------------------------------------------
+
+/// Regions of every partition, some of them wrong for the integration stack.
+const SOME_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "eu-west-1",
+    "cn-north-1",
+    "cn-northwest-1",
+    "us-gov-west-1",
+    "us-gov-east-1",
+];
+
+#[test]
+fn the_integration_stack_is_created_only_in_its_partitions_integration_region() {
+    for region in SOME_REGIONS {
+        let partition = AwsPartition::from_region(region);
+        let stack = Stack::in_region(
+            INTEGRATION_TEMPLATE,
+            &[("ExternalId", EXTERNAL_ID), ("PlatformAccountId", PLATFORM)],
+            &[],
+            partition.as_str(),
+            region,
+        );
+        assert_eq!(
+            stack.rules_hold(),
+            *region == partition.integration_region(),
+            "the template's Rules in {region} ({partition})"
+        );
+    }
+}
+
+#[test]
+fn the_report_definition_exists_where_the_partition_serves_reports() {
+    for partition in AwsPartition::ALL {
+        let stack = integration_in(partition, "");
+        assert_eq!(
+            stack.creates("CurReport"),
+            partition.billing_region().is_some(),
+            "{partition}"
+        );
+        assert!(stack.creates("CurBucket") && stack.creates("CostlineRole"));
+        // Where the report exists the bucket receives it in the billing region.
+        if stack.creates("CurReport") {
+            assert_eq!(
+                stack.property("CurReport", &["S3Region"]),
+                partition.billing_region().expect("checked")
+            );
+        }
+        // The outputs Costline reads name the report folder in every partition.
+        assert_eq!(stack.output("CurReportName"), "costline", "{partition}");
+        assert_eq!(stack.output("CurPrefix"), "cur", "{partition}");
+    }
+}
+
+#[test]
+fn the_terraform_module_knows_each_partitions_billing_region() {
+    let main = read("terraform/main.tf");
+    let start = main
+        .find("billing_regions = {")
+        .expect("terraform/main.tf declares local.billing_regions");
+    let block = &main[start..start + main[start..].find('}').expect("closing brace")];
+    let declared: BTreeMap<String, String> = block
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| {
+            let unquote = |s: &str| s.trim().trim_matches('"').to_owned();
+            (unquote(key), unquote(value))
+        })
+        .collect();
+    let expected: BTreeMap<String, String> = AwsPartition::ALL
+        .into_iter()
+        .filter_map(|p| Some((p.as_str().to_owned(), p.billing_region()?.to_owned())))
+        .collect();
     assert_eq!(
-        rendered,
-        stack.property("CurBucketPolicy", &["PolicyDocument"])
+        declared, expected,
+        "local.billing_regions in terraform/main.tf"
     );
+    let report = hcl::blocks(&main, "resource")
+        .into_iter()
+        .find(|b| b.labels[0] == "aws_cur_report_definition")
+        .expect("the report definition");
+    assert_eq!(
+        report.attribute("count").as_deref(),
+        Some("local.has_cost_and_usage_reports ? 1 : 0"),
+        "no report definition where the partition has none"
+    );
+    assert!(report
+        .body
+        .contains("condition     = local.region == local.billing_regions[local.partition]"));
 }
 
 #[test]
@@ -352,7 +500,16 @@ fn the_template_renderer_agrees_with_terraform_when_installed() {
         ),
         (
             ROLE_POLICY_TEMPLATE,
-            BTreeMap::from([("partition", "aws"), ("cur_bucket", CUR_BUCKET)]),
+            BTreeMap::from([("partition", "aws-cn"), ("cur_bucket", CUR_BUCKET)]),
+        ),
+        (
+            BUCKET_POLICY_TEMPLATE,
+            BTreeMap::from([
+                ("partition", "aws-cn"),
+                ("region", "cn-northwest-1"),
+                ("account_id", STACK_ACCOUNT),
+                ("bucket", CUR_BUCKET),
+            ]),
         ),
     ];
     for (path, vars) in cases {
@@ -504,7 +661,7 @@ fn the_terraform_module_declares_the_integration_templates_resources() {
 
 #[test]
 fn the_terraform_snippet_sets_every_required_variable_and_no_unknown_one() {
-    let snippet = terraform_snippet("../terraform", EXTERNAL_ID, PLATFORM);
+    let snippet = terraform_snippet(AwsPartition::Aws, "../terraform", EXTERNAL_ID, PLATFORM);
     let variables = hcl::blocks(&read("terraform/variables.tf"), "variable");
     let modules = hcl::blocks(&snippet, "module");
     assert_eq!(modules.len(), 1);

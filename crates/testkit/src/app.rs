@@ -1,6 +1,7 @@
 //! The whole web application on a random port, against a fresh database.
 
 use crate::{fresh_store, TestDb};
+use costline_domain::AwsPartition;
 use costline_web::{AppState, WebConfig};
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -62,7 +63,12 @@ pub struct TestWorkspace {
 /// Starts the app on 127.0.0.1 on a free port, on a fresh database, without workers: jobs
 /// stay queued.
 pub async fn spawn_app() -> TestApp {
-    spawn_web(fresh_store().await, None).await
+    spawn_web(fresh_store().await, None, AwsPartition::Aws).await
+}
+
+/// [`spawn_app`] for a platform whose AWS account lives in `partition` (China, GovCloud).
+pub async fn spawn_app_in_partition(partition: AwsPartition) -> TestApp {
+    spawn_web(fresh_store().await, None, partition).await
 }
 
 /// Starts the app as `costline serve` does: the web server and, beside it, a worker pool with
@@ -77,7 +83,12 @@ pub async fn spawn_app_with_workers(aws_endpoint_url: &str) -> TestApp {
 /// [`spawn_app_with_workers`] with a gateway of the test's making (e.g. one whose STS is an
 /// in-process fake).
 pub async fn spawn_app_with_gateway(gateway: costline_aws::AwsGateway) -> TestApp {
-    let mut app = spawn_web(fresh_store().await, Some(gateway.clone())).await;
+    let mut app = spawn_web(
+        fresh_store().await,
+        Some(gateway.clone()),
+        AwsPartition::Aws,
+    )
+    .await;
     let config = costline_jobs::PoolConfig {
         poll_interval: Duration::from_millis(100),
         backoff_base: Duration::from_secs(1),
@@ -126,7 +137,11 @@ pub async fn spawn_app_with_gateway(gateway: costline_aws::AwsGateway) -> TestAp
     app
 }
 
-async fn spawn_web(db: TestDb, gateway: Option<costline_aws::AwsGateway>) -> TestApp {
+async fn spawn_web(
+    db: TestDb,
+    gateway: Option<costline_aws::AwsGateway>,
+    aws_partition: AwsPartition,
+) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -136,6 +151,7 @@ async fn spawn_web(db: TestDb, gateway: Option<costline_aws::AwsGateway>) -> Tes
         public_url: base_url.clone(),
         secure_cookies: false,
         platform_account_id: Some(PLATFORM_ACCOUNT_ID.into()),
+        aws_partition,
         template_base_url: None,
     };
     let mut state = AppState::new(db.store.clone(), config);

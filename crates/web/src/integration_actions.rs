@@ -5,7 +5,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::views::RoleRenderingsOut;
 use crate::AppState;
 use chrono::Utc;
-use costline_domain::{job_kinds, IntegrationId, JobId, RoleArn, WorkspaceId};
+use costline_domain::{job_kinds, AwsPartition, IntegrationId, JobId, RoleArn, WorkspaceId};
 use costline_store::audit::{self, Actor};
 use costline_store::integrations::{self, CurLocation, Integration};
 use costline_store::jobs::{self, NewJob};
@@ -58,6 +58,7 @@ pub(crate) async fn connect(
 ) -> ApiResult<(Integration, JobId)> {
     let role = RoleArn::parse(role_arn.trim())
         .map_err(|e| ApiError::bad_request("invalid_role_arn", e.to_string()))?;
+    same_partition(&role, state.aws_partition())?;
     let cur = cur.map(validate_cur).transpose()?;
     let mut scope = state.store.scoped(workspace).await?;
     let current = integrations::get(&mut scope, id).await.map_err(not_found)?;
@@ -126,7 +127,8 @@ pub(crate) async fn sync(
     Ok(job_ids)
 }
 
-/// The renderings of the role for this integration, all from one permission set.
+/// The renderings of the role for this integration, in the platform's partition, all from one
+/// permission set.
 pub(crate) fn renderings(
     state: &AppState,
     integration: &Integration,
@@ -134,23 +136,52 @@ pub(crate) fn renderings(
 ) -> RoleRenderingsOut {
     let external_id = integration.external_id.clone().unwrap_or_default();
     let templates = state.template_base_url();
+    let partition = state.aws_partition();
     RoleRenderingsOut {
+        partition: partition.as_str().to_string(),
+        stack_region: partition.integration_region().to_string(),
+        region_note: costline_onboarding::integration_region_note(partition).to_string(),
         cloudformation_url: costline_onboarding::cloudformation_quick_create_url(
+            partition,
             &format!("{templates}/integration.yaml"),
-            costline_onboarding::INTEGRATION_REGION,
             costline_onboarding::DEFAULT_STACK_NAME,
             &external_id,
             platform,
         ),
         terraform_snippet: costline_onboarding::terraform_snippet(
+            partition,
             &state.terraform_module_source(),
             &external_id,
             platform,
         ),
-        trust_policy: costline_onboarding::trust_policy(platform, &external_id, None),
-        inline_policy: costline_onboarding::inline_policy(integration.cur_bucket.as_deref()),
+        trust_policy: costline_onboarding::trust_policy(partition, platform, &external_id, None),
+        inline_policy: costline_onboarding::inline_policy(
+            partition,
+            integration.cur_bucket.as_deref(),
+        ),
         external_id,
     }
+}
+
+/// A role can only trust accounts of its own partition, so one of another partition than the
+/// platform's could never be assumed: refused at once rather than failing verification later.
+fn same_partition(role: &RoleArn, platform: AwsPartition) -> ApiResult<()> {
+    let partition = role.partition();
+    if partition == platform {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(
+        "role_partition_mismatch",
+        format!(
+            "the role {role} is in the {} partition ({partition}), but this Costline platform \
+             runs in the {} partition ({platform}): an IAM role can only trust accounts of its own \
+             partition, so create the role in an account of the {platform} partition (its ARN \
+             starts with arn:{platform}:iam::), or connect it to a Costline platform deployed in \
+             {partition}",
+            partition.display_name(),
+            platform.display_name(),
+        ),
+    ))
 }
 
 fn validate_cur(cur: CurInput) -> ApiResult<CurLocation> {

@@ -29,6 +29,10 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// The AWS account customers' roles trust (configured, or the platform credentials' account).
     pub platform_account_id: Option<String>,
+    /// The partition the platform account lives in: customers' roles must be of the same one
+    /// (a role can only trust accounts of its own partition), and every ARN, console link and
+    /// region shown to them is that partition's.
+    pub aws_partition: costline_domain::AwsPartition,
     /// Where the CloudFormation templates are published (an S3 URL in production, since the
     /// AWS console's quick-create only loads templates from S3); default `<public_url>/templates`.
     pub template_base_url: Option<String>,
@@ -85,6 +89,11 @@ impl AppState {
                 "Costline does not know its own AWS account: set COSTLINE_PLATFORM_ACCOUNT_ID or give it AWS credentials".into(),
             )
         })
+    }
+
+    /// The platform's AWS partition.
+    pub fn aws_partition(&self) -> costline_domain::AwsPartition {
+        self.config.aws_partition
     }
 
     /// Base URL of the published CloudFormation templates.

@@ -1,6 +1,6 @@
 //! A CloudFormation template read as JSON, with the intrinsic functions the templates use
-//! (Ref, Fn::Sub, Fn::If, Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition) evaluated for given
-//! parameters.
+//! (Ref, Fn::Sub, Fn::If, Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::Contains, Condition)
+//! evaluated for given parameters, partition and region.
 
 use std::collections::BTreeMap;
 
@@ -51,9 +51,15 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Binds `parameters` (others take their defaults), pseudo parameters and the `Ref` value
-    /// of each resource in `resource_refs`.
-    pub fn new(source: &str, parameters: &[(&str, &str)], resource_refs: &[(&str, &str)]) -> Self {
+    /// Binds `parameters` (others take their defaults), the pseudo parameters of a stack in
+    /// `region` of `partition`, and the `Ref` value of each resource in `resource_refs`.
+    pub fn in_region(
+        source: &str,
+        parameters: &[(&str, &str)],
+        resource_refs: &[(&str, &str)],
+        partition: &str,
+        region: &str,
+    ) -> Self {
         let template = parse_yaml(source);
         let mut values = BTreeMap::new();
         for (name, declaration) in template["Parameters"].as_object().expect("Parameters") {
@@ -69,9 +75,9 @@ impl Stack {
             values.insert((*name).to_owned(), Value::from(*value));
         }
         for (name, value) in [
-            ("AWS::Partition", "aws"),
+            ("AWS::Partition", partition),
             ("AWS::AccountId", "444455556666"),
-            ("AWS::Region", "us-east-1"),
+            ("AWS::Region", region),
             ("AWS::StackName", "Costline"),
         ] {
             values.insert(name.to_owned(), Value::from(value));
@@ -102,6 +108,33 @@ impl Stack {
         self.template["Resources"]
             .get(logical_id)
             .unwrap_or_else(|| panic!("no resource {logical_id}"))
+    }
+
+    /// Whether the stack creates the resource (it has no `Condition`, or a true one).
+    pub fn creates(&self, logical_id: &str) -> bool {
+        match self.resource(logical_id).get("Condition") {
+            None => true,
+            Some(name) => self.named_condition(name),
+        }
+    }
+
+    /// Whether every assertion of every rule holds (CloudFormation refuses to create the stack
+    /// otherwise). Rule conditions are not used by the templates.
+    pub fn rules_hold(&self) -> bool {
+        let Some(rules) = self.template.get("Rules") else {
+            return true;
+        };
+        rules.as_object().expect("Rules").values().all(|rule| {
+            assert!(
+                rule.get("RuleCondition").is_none(),
+                "RuleCondition unsupported"
+            );
+            rule["Assertions"]
+                .as_array()
+                .expect("Assertions")
+                .iter()
+                .all(|assertion| self.condition(&assertion["Assert"]))
+        })
     }
 
     /// A resource property, evaluated.
@@ -223,6 +256,14 @@ impl Stack {
             "Fn::Not" => !self.condition(&items()[0]),
             "Fn::And" => items().iter().all(|c| self.condition(c)),
             "Fn::Or" => items().iter().any(|c| self.condition(c)),
+            "Fn::Contains" => {
+                let [list, value] = two(argument);
+                let value = self.eval(value);
+                list.as_array()
+                    .expect("Fn::Contains list")
+                    .iter()
+                    .any(|item| self.eval(item) == value)
+            }
             "Condition" => self.named_condition(argument),
             other => panic!("condition function {other} is not supported by this test"),
         }

@@ -246,7 +246,14 @@ pub(crate) async fn detail_view(
                 integration.status == "error"
                     && integration.error_code.as_deref() == Some(ASSUME_ROLE_DENIED)
             })
-            .map(|platform| costline_onboarding::trust_policy(platform, external_id, None)),
+            .map(|platform| {
+                costline_onboarding::trust_policy(
+                    state.aws_partition(),
+                    platform,
+                    external_id,
+                    None,
+                )
+            }),
         caveats: if is_member {
             MEMBER_CAVEATS.iter().map(|c| c.to_string()).collect()
         } else {
@@ -282,7 +289,7 @@ fn stackset_view(
     platform: &str,
 ) -> StackSetOut {
     let template_url = format!("{}/member-role.yaml", state.template_base_url());
-    let region = costline_onboarding::INTEGRATION_REGION;
+    let region = state.aws_partition().integration_region();
     let roots = &integration.org_root_ids;
     let deployed = integration.stackset_template_version.clone();
     let update_available = deployed

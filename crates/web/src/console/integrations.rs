@@ -364,6 +364,7 @@ pub(super) async fn permissions(
         set: costline_onboarding::permission_set(),
         template_version: costline_onboarding::TEMPLATE_VERSION,
         trust_example: costline_onboarding::trust_policy_text(
+            state.aws_partition(),
             &platform,
             "YOUR-INTEGRATION-EXTERNAL-ID",
             None,

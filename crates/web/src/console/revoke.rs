@@ -89,7 +89,7 @@ pub(super) async fn page(
         integration,
         preview,
         stack_name: costline_onboarding::DEFAULT_STACK_NAME,
-        region: costline_onboarding::INTEGRATION_REGION,
+        region: state.aws_partition().integration_region(),
     };
     render(Some(token), StatusCode::OK, &page)
 }
