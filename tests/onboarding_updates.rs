@@ -203,12 +203,41 @@ async fn an_older_member_stackset_gets_its_update_and_suspended_members_are_left
                 .expect("the changes since a published version");
             assert_eq!(changes.from, older);
             assert_eq!(changes.to, costline_onboarding::TEMPLATE_VERSION);
+            // Read from the frozen sets themselves, not through the code under test.
+            let (old, new) = (
+                frozen_actions(&older),
+                frozen_actions(costline_onboarding::TEMPLATE_VERSION),
+            );
+            let added: Vec<String> = new.difference(&old).cloned().collect();
+            let removed: Vec<String> = old.difference(&new).cloned().collect();
+            assert_eq!(changes.added, added);
+            assert_eq!(changes.removed, removed);
+            assert!(!changes.is_empty());
         }
         None => assert!(stackset.changes.is_none()),
     }
     assert!(stackset
         .organizations_access_help
         .contains("aws cloudformation activate-organizations-access"));
+}
+
+/// Every allowed action of the frozen permission set `version`, read from its file.
+fn frozen_actions(version: &str) -> std::collections::BTreeSet<String> {
+    let text = std::fs::read_to_string(format!(
+        "{}/crates/onboarding/permission-sets/{version}.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let set: Value = serde_json::from_str(&text).unwrap();
+    let groups = set["allow"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain([&set["cur_bucket"]]);
+    groups
+        .flat_map(|g| g["actions"].as_array().unwrap().iter())
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// The inline policy of the manual option with `drop` left out of its first allow statement.
