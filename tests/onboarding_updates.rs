@@ -6,7 +6,7 @@
 #[path = "support/customer.rs"]
 mod customer;
 
-use costline_domain::AwsPartition;
+use costline_domain::{AccountType, AwsPartition, IntegrationStatus, RoleStatus};
 use costline_testkit::{moto, spawn_app_with_workers, TestApp};
 use costline_web::views::IntegrationOut;
 use customer::{assumed_roles, deploy_integration_stack, with_template_version, Customer};
@@ -115,10 +115,13 @@ async fn an_older_member_stackset_gets_its_update_and_suspended_members_are_left
     .await;
 
     let done = wait_until(&app, &ws.token, &id, "discovery of 3 accounts", |v| {
-        v.accounts.len() == 3 && v.accounts.iter().all(|a| a.role_status != "unknown")
+        v.accounts.len() == 3
+            && v.accounts
+                .iter()
+                .all(|a| a.role_status != RoleStatus::Unknown)
     })
     .await;
-    assert_eq!(done.account_type.as_deref(), Some("management"));
+    assert_eq!(done.account_type, Some(AccountType::Management));
 
     // The suspended member is shown as such, and its role was never tried.
     let suspended = done
@@ -127,7 +130,7 @@ async fn an_older_member_stackset_gets_its_update_and_suspended_members_are_left
         .find(|a| a.account_id == closed)
         .unwrap();
     assert_eq!(suspended.status.as_deref(), Some("SUSPENDED"));
-    assert_eq!(suspended.role_status, "inactive", "{suspended:?}");
+    assert_eq!(suspended.role_status, RoleStatus::Inactive, "{suspended:?}");
     assert!(suspended
         .role_error
         .as_deref()
@@ -276,10 +279,10 @@ async fn a_role_made_by_hand_is_compared_with_the_published_permission_set() {
     app.connect_created_integration(&ws.token, &id, json!({"role_arn": role_arn}))
         .await;
     let done = wait_until(&app, &ws.token, &id, "verification", |v| {
-        v.status != "verifying"
+        v.status != IntegrationStatus::Verifying
     })
     .await;
-    assert_eq!(done.status, "connected", "{done:#?}");
+    assert_eq!(done.status, IntegrationStatus::Connected, "{done:#?}");
     assert!(done.template.is_none(), "a hand-made role has no stack");
     let policy = done.role_policy.expect("the role's own policy was read");
     assert_eq!(policy.error, None);

@@ -9,12 +9,14 @@ pub mod job_kinds;
 mod money;
 mod period;
 mod roles;
+mod states;
 
 pub use aws::{AccountId, AwsPartition, ExternalId, RoleArn, RoleArnError};
 pub use ids::{IntegrationId, JobId, TokenId, UserId, WorkspaceId};
 pub use money::Money;
 pub use period::{BillingPeriod, BillingPeriodError};
 pub use roles::{Role, RoleParseError};
+pub use states::{AccountType, IntegrationStatus, RoleStatus, UnknownState};
 mod secrets;
 pub use secrets::{
     hash_password, hash_token, normalize_email, verify_password, IssuedToken, PasswordError,
