@@ -15,7 +15,7 @@ pub struct Cli {
 
     /// PostgreSQL to use, e.g. postgres://user:pass@host:5432/costline. Unset: a private cluster under COSTLINE_DATA_DIR.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<SecretUrl>,
 
     /// Where the private PostgreSQL cluster and local state live.
     #[arg(
@@ -272,7 +272,8 @@ pub struct ConfigError(pub String);
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub database_url: Option<String>,
+    /// Its Debug output hides the password.
+    pub database_url: Option<SecretUrl>,
     pub data_dir: PathBuf,
     pub listen: String,
     /// Where `worker` serves its health and metrics endpoints, if anywhere.
@@ -333,7 +334,10 @@ impl Cli {
             }
         }
         let (aws_partition, aws_region) = self.aws_partition_and_region()?;
-        let database_url = self.database_url.clone().filter(|u| !u.trim().is_empty());
+        let database_url = self
+            .database_url
+            .clone()
+            .filter(|u| !u.0.trim().is_empty());
         let mail = costline_notify::MailerConfig {
             smtp_url: self.smtp_url.as_ref().map(|u| u.0.clone()),
             mail_from: self.mail_from.clone(),
@@ -357,5 +361,26 @@ impl Cli {
                 .map(|u| u.trim_end_matches('/').to_string()),
             mail,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_never_print_the_database_password() {
+        let cli = Cli::try_parse_from([
+            "costline",
+            "--database-url",
+            "postgres://costline:hunter2@db.internal:5432/costline",
+            "migrate",
+        ])
+        .unwrap();
+        let settings = cli.settings().unwrap();
+        let url = settings.database_url.as_ref().unwrap();
+        assert!(url.0.contains("hunter2"), "the URL itself is kept");
+        let shown = format!("{settings:?} {cli:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 }
