@@ -63,6 +63,10 @@ pub struct Cli {
     #[arg(long, env = "COSTLINE_TEMPLATE_BASE_URL", global = true)]
     pub template_base_url: Option<String>,
 
+    /// The Terraform snippet's module source: a registry address, a git:: URL or an HTTP archive URL. Default: <public URL>/terraform/costline-aws-<version>.tar.gz, which Costline serves.
+    #[arg(long, env = "COSTLINE_TERRAFORM_MODULE_SOURCE", global = true)]
+    pub terraform_module_source: Option<String>,
+
     /// SMTP server for admin notifications: smtp://[user:pass@]host[:port][?tls=required] or smtps://... Unset: notices only in the console.
     #[arg(long, env = "COSTLINE_SMTP_URL", global = true, hide_env_values = true)]
     pub smtp_url: Option<SecretUrl>,
@@ -286,6 +290,7 @@ pub struct Settings {
     /// The region the platform's AWS clients sign for (STS uses its regional endpoint there).
     pub aws_region: String,
     pub template_base_url: Option<String>,
+    pub terraform_module_source: Option<String>,
     /// SMTP settings (the Debug output hides the URL's password).
     pub mail: costline_notify::MailerConfig,
 }
@@ -333,6 +338,15 @@ impl Cli {
             }
         }
         let (aws_partition, aws_region) = self.aws_partition_and_region()?;
+        let terraform_module_source = match self.terraform_module_source.as_deref().map(str::trim) {
+            Some("") | None => None,
+            Some(source) if source.contains(['"', '\n', '\r']) => {
+                return Err(ConfigError(format!(
+                    "COSTLINE_TERRAFORM_MODULE_SOURCE={source:?} is not a module source: use a registry address, a git:: URL or an https:// archive URL"
+                )))
+            }
+            Some(source) => Some(source.to_string()),
+        };
         let database_url = self.database_url.clone().filter(|u| !u.trim().is_empty());
         let mail = costline_notify::MailerConfig {
             smtp_url: self.smtp_url.as_ref().map(|u| u.0.clone()),
@@ -355,6 +369,7 @@ impl Cli {
                 .template_base_url
                 .clone()
                 .map(|u| u.trim_end_matches('/').to_string()),
+            terraform_module_source,
             mail,
         })
     }

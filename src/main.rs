@@ -106,6 +106,7 @@ async fn serve(settings: &cli::Settings, store: Store, pool: Workers) -> anyhow:
         platform_account_id,
         aws_partition: settings.aws_partition,
         template_base_url: settings.template_base_url.clone(),
+        terraform_module_source: settings.terraform_module_source.clone(),
     };
     let router = costline_web::router(
         AppState::new(store.clone(), config).with_gateway(pool.gateway.clone()),
