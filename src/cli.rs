@@ -129,6 +129,17 @@ pub enum AdminCommand {
         #[arg(long)]
         email: String,
     },
+    /// Upload this build's CloudFormation templates to S3 under <prefix>/<version>/ with the
+    /// platform's own AWS credentials; prints {"integration", "member_role", "template_base_url"}
+    /// (set COSTLINE_TEMPLATE_BASE_URL to the last). Needs no database.
+    PublishTemplates {
+        /// The S3 bucket (it must exist; customers' CloudFormation must be able to read it).
+        #[arg(long, value_parser = parse_bucket_name)]
+        bucket: String,
+        /// Key prefix above the version folder, e.g. costline/templates.
+        #[arg(long, default_value = "", value_parser = parse_key_prefix)]
+        prefix: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,6 +215,40 @@ impl GenCurFormat {
             GenCurFormat::Focus => GenFormat::FocusCsvGzip,
             GenCurFormat::FocusParquet => GenFormat::FocusParquet,
         }
+    }
+}
+
+/// `--bucket`: an S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens, starting
+/// and ending with a letter or digit).
+fn parse_bucket_name(s: &str) -> Result<String, String> {
+    let edge_ok = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let ok = (3..=63).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && edge_ok(s.as_bytes().first())
+        && edge_ok(s.as_bytes().last())
+        && !s.contains("..");
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err("not an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit (the name only, without s3://)".into())
+    }
+}
+
+/// `--prefix`: folders above the version folder; slashes around it are dropped.
+fn parse_key_prefix(s: &str) -> Result<String, String> {
+    let prefix = s.trim().trim_matches('/');
+    let bad = prefix
+        .split('/')
+        .any(|segment| matches!(segment, "." | "..") || (segment.is_empty() && !prefix.is_empty()))
+        || prefix.chars().any(char::is_control);
+    if bad {
+        Err(
+            "not a key prefix: folder names separated by single slashes, e.g. costline/templates"
+                .into(),
+        )
+    } else {
+        Ok(prefix.to_string())
     }
 }
 

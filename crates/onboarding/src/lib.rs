@@ -36,8 +36,8 @@ pub use stackset::{
     ORGANIZATIONS_ACCESS_HELP_URL,
 };
 pub use templates::{
-    template, Template, INTEGRATION_PARAMETERS, INTEGRATION_TEMPLATE, MEMBER_PARAMETERS,
-    MEMBER_ROLE_TEMPLATE, TEMPLATES,
+    published_template_key, template, Template, INTEGRATION_PARAMETERS, INTEGRATION_TEMPLATE,
+    MEMBER_PARAMETERS, MEMBER_ROLE_TEMPLATE, TEMPLATES,
 };
 pub use terraform::{
     terraform_archive_name, terraform_module_archive, ModuleFile, TERRAFORM_ARCHIVE_MEDIA_TYPE,

@@ -24,7 +24,7 @@ pub use app::{
 };
 pub use assembly::{begin_assembly, fill_staging};
 pub use browser::{chromedriver, chromium_capabilities, screenshot_dir, Browser, Chromedriver};
-pub use customer::customer_s3;
+pub use customer::{customer_s3, path_style_s3};
 pub use database::{fresh_store, TestDb};
 pub use moto::{moto, Moto};
 pub use process::ChildGuard;
