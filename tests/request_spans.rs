@@ -31,7 +31,9 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 async fn the_request_span_records_the_workspace_and_the_user() {
     let logs = Captured::default();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("tower_http=debug,costline_web=info"))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "tower_http=debug,costline_web=info",
+        ))
         .with_writer(logs.clone())
         .with_ansi(false)
         .try_init()
