@@ -230,8 +230,16 @@ async fn readers_see_the_previous_assembly_until_the_swap_commits() {
     );
     scope.commit().await.unwrap();
 
-    // Deleting the integration's data drops its partitions.
-    cur::delete_integration_data(store, ws, int).await.unwrap();
+    // Revoking the integration drops its partitions.
+    let (status, body) = app
+        .call(
+            "DELETE",
+            &format!("/api/v1/integrations/aws/{int}"),
+            Some(&acme.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     assert_eq!(total(store, ws, CostMetric::Unblended).await, Decimal::ZERO);
     let left: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'cur_parts'",
