@@ -12,7 +12,7 @@ use costline_store::cur::{self, FileRecord, LineItemCopy};
 use costline_store::line_items::{CopyEncoder, NewLineItem};
 use costline_store::rollups::{PeriodRollups, RollupBuilder};
 use costline_store::Store;
-use costline_testkit::{begin_assembly, spawn_app, TestApp, TestWorkspace};
+use costline_testkit::{begin_assembly, rollup_rows, spawn_app, TestApp, TestWorkspace};
 use rust_decimal::Decimal;
 use serde_json::json;
 use std::str::FromStr;
@@ -490,30 +490,6 @@ async fn load_and_swap(
     .await
     .unwrap();
     assert_eq!(swapped.rows, items.len() as i64);
-}
-
-/// Every rollup row of the workspace, as text, sorted.
-async fn rollup_rows(store: &Store, ws: WorkspaceId) -> Vec<String> {
-    let mut rows = Vec::new();
-    for table in [
-        "cur_daily_costs",
-        "cur_monthly_costs",
-        "cur_daily_service_region_costs",
-        "cur_daily_account_costs",
-        "cur_daily_tag_costs",
-    ] {
-        let mut r: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT '{table} ' || (t.*)::text FROM {table} t WHERE workspace_id = $1"
-        ))
-        .bind(ws.as_uuid())
-        .fetch_all(store.system())
-        .await
-        .unwrap();
-        assert!(!r.is_empty(), "{table} has rows");
-        rows.append(&mut r);
-    }
-    rows.sort();
-    rows
 }
 
 #[tokio::test]
