@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 use cli::{AdminCommand, Cli, Command, DevCommand, LogFormat};
 use costline_store::Store;
-use costline_web::{AppState, WebConfig};
+use costline_web::WebConfig;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -115,11 +115,8 @@ async fn serve(settings: &cli::Settings, store: Store, pool: Workers) -> anyhow:
         template_base_url: settings.template_base_url.clone(),
         terraform_module_source: settings.terraform_module_source.clone(),
     };
-    let router = costline_web::router(
-        AppState::new(store.clone(), config).with_gateway(pool.gateway.clone()),
-    )
-    .await
-    .context("build the web application")?;
+    let router =
+        costline_app::web_router(store.clone(), Some(pool.gateway.clone()), config).await?;
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .map_err(|e| cli::ConfigError(format!(
@@ -127,13 +124,9 @@ async fn serve(settings: &cli::Settings, store: Store, pool: Workers) -> anyhow:
             settings.listen
         )))?;
     tracing::info!(url = %format!("http://{}", listener.local_addr()?), "Costline is serving");
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let revocations = costline_workflows::revocation::spawn_listener(&store, pool.gateway.clone());
-    let workers = tokio::spawn(run_pool(pool.pool, stop_rx));
+    let background = costline_app::start_background(&store, pool.gateway, pool.pool);
     costline_web::serve(listener, router, shutdown_signal(), Duration::from_secs(20)).await?;
-    stop_tx.send(true).ok();
-    workers.await.ok();
-    revocations.abort();
+    background.stop().await;
     tracing::info!("Costline stopped");
     Ok(())
 }
@@ -164,15 +157,13 @@ async fn run_workers(settings: &cli::Settings, store: &Store, pool: Workers) -> 
         }
         None => None,
     };
-    let revocations = costline_workflows::revocation::spawn_listener(store, pool.gateway.clone());
-    let workers = tokio::spawn(run_pool(pool.pool, stop_rx));
+    let background = costline_app::start_background(store, pool.gateway, pool.pool);
     shutdown_signal().await;
     stop_tx.send(true).ok();
-    workers.await.ok();
+    background.stop().await;
     if let Some(operations) = operations {
         operations.await.ok();
     }
-    revocations.abort();
     Ok(())
 }
 
@@ -203,19 +194,17 @@ fn worker_pool(
         ),
         None => tracing::info!("COSTLINE_SMTP_URL unset: notices are shown in the console only"),
     }
-    let workflows = costline_workflows::Workflows::new(
-        store.clone(),
+    let pool = costline_app::worker_pool(
+        store,
         gateway.clone(),
+        config,
         costline_workflows::WorkflowSettings {
             schedules,
             mailer,
             ..Default::default()
         },
-    );
-    let builder = costline_jobs::WorkerPool::builder(store, config);
-    let pool = costline_workflows::register(builder, &workflows)
-        .build()
-        .map_err(|e| cli::ConfigError(e.to_string()))?;
+    )
+    .map_err(|e| cli::ConfigError(e.to_string()))?;
     Ok(Workers { pool, gateway })
 }
 
@@ -302,16 +291,6 @@ async fn platform_account_from_credentials(gateway: &costline_aws::AwsGateway) -
             tracing::warn!("STS did not answer within 10s; set COSTLINE_PLATFORM_ACCOUNT_ID");
             None
         }
-    }
-}
-
-/// The background worker pool, until `stop` turns true.
-async fn run_pool(pool: costline_jobs::WorkerPool, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let stopped = async move {
-        stop.wait_for(|s| *s).await.ok();
-    };
-    if let Err(e) = pool.run(stopped).await {
-        tracing::error!(error = %e, "worker pool stopped with an error");
     }
 }
 

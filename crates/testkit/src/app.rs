@@ -2,7 +2,7 @@
 
 use crate::{fresh_store, TestDb};
 use costline_domain::AwsPartition;
-use costline_web::{AppState, WebConfig};
+use costline_web::WebConfig;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -37,17 +37,8 @@ pub struct TestApp {
     /// The AWS gateway the workers use ([`spawn_app_with_workers`] only).
     pub gateway: Option<costline_aws::AwsGateway>,
     _stop: tokio::sync::oneshot::Sender<()>,
-    _stop_workers: Option<tokio::sync::oneshot::Sender<()>>,
-    _revocations: Option<AbortOnDrop>,
-}
-
-/// Stops a background task when the app is dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+    /// The workers and the revocation listener, stopped when the app is dropped.
+    _background: Option<costline_app::Background>,
 }
 
 /// A workspace created through the admin path, with an owner token.
@@ -103,41 +94,25 @@ pub async fn spawn_app_with_gateway(gateway: costline_aws::AwsGateway) -> TestAp
         shutdown_grace: Duration::from_secs(1),
         ..Default::default()
     };
-    let workflows = costline_workflows::Workflows::new(
-        app.db.store.clone(),
+    let workflows = costline_workflows::WorkflowSettings {
+        // Production waits 10 minutes. Zero let a poll queued by an earlier step run
+        // between a test's data files and its manifest and ingest the files as a
+        // manifest-less delivery (a `content-` assembly id, seen in cur_ingest_e2e under
+        // load). Uploads take well under this; the rule itself is unit-tested in
+        // costline-workflows (poll_cur::tests).
+        delivery_settle: Duration::from_secs(5),
+        ..Default::default()
+    };
+    // The production wiring (`costline serve`), with a fast pool.
+    let pool = costline_app::worker_pool(app.db.store.clone(), gateway.clone(), config, workflows)
+        .expect("build the worker pool");
+    app._background = Some(costline_app::start_background(
+        &app.db.store,
         gateway.clone(),
-        costline_workflows::WorkflowSettings {
-            // Production waits 10 minutes. Zero let a poll queued by an earlier step run
-            // between a test's data files and its manifest and ingest the files as a
-            // manifest-less delivery (a `content-` assembly id, seen in cur_ingest_e2e under
-            // load). Uploads take well under this; the rule itself is unit-tested in
-            // costline-workflows (poll_cur::tests).
-            delivery_settle: Duration::from_secs(5),
-            ..Default::default()
-        },
-    );
-    let pool = costline_workflows::register(
-        costline_jobs::WorkerPool::builder(app.db.store.clone(), config),
-        &workflows,
-    )
-    .build()
-    .expect("build the worker pool");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = pool.clone();
-    tokio::spawn(async move {
-        running
-            .run(async move {
-                stopped.await.ok();
-            })
-            .await
-            .ok();
-    });
-    // As in `costline serve`: forget a revoked integration's sessions when told.
-    let listener = costline_workflows::revocation::spawn_listener(&app.db.store, gateway.clone());
-    app._revocations = Some(AbortOnDrop(listener));
+        pool.clone(),
+    ));
     app.workers = Some(pool);
     app.gateway = Some(gateway);
-    app._stop_workers = Some(stop);
     app
 }
 
@@ -160,11 +135,9 @@ async fn spawn_web(
         terraform_module_source: None,
     };
     configure(&mut config);
-    let mut state = AppState::new(db.store.clone(), config);
-    if let Some(gateway) = gateway {
-        state = state.with_gateway(gateway);
-    }
-    let router = costline_web::router(state).await.expect("build router");
+    let router = costline_app::web_router(db.store.clone(), gateway, config)
+        .await
+        .expect("build router");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(costline_web::serve(
         listener,
@@ -182,8 +155,7 @@ async fn spawn_web(
         workers: None,
         gateway: None,
         _stop: stop,
-        _stop_workers: None,
-        _revocations: None,
+        _background: None,
     }
 }
 
