@@ -15,7 +15,7 @@ pub struct Cli {
 
     /// PostgreSQL to use, e.g. postgres://user:pass@host:5432/costline. Unset: a private cluster under COSTLINE_DATA_DIR.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<SecretUrl>,
 
     /// Where the private PostgreSQL cluster and local state live.
     #[arg(
@@ -62,6 +62,10 @@ pub struct Cli {
     /// Where the CloudFormation templates are published for quick-create links (an S3 URL in production). Default: <public URL>/templates.
     #[arg(long, env = "COSTLINE_TEMPLATE_BASE_URL", global = true)]
     pub template_base_url: Option<String>,
+
+    /// The Terraform snippet's module source: a registry address, a git:: URL or an HTTP archive URL. Default: <public URL>/terraform/costline-aws-<version>.tar.gz, which Costline serves.
+    #[arg(long, env = "COSTLINE_TERRAFORM_MODULE_SOURCE", global = true)]
+    pub terraform_module_source: Option<String>,
 
     /// SMTP server for admin notifications: smtp://[user:pass@]host[:port][?tls=required] or smtps://... Unset: notices only in the console.
     #[arg(long, env = "COSTLINE_SMTP_URL", global = true, hide_env_values = true)]
@@ -124,6 +128,17 @@ pub enum AdminCommand {
         /// Support person's email.
         #[arg(long)]
         email: String,
+    },
+    /// Upload this build's CloudFormation templates to S3 under <prefix>/<version>/ with the
+    /// platform's own AWS credentials; prints {"integration", "member_role", "template_base_url"}
+    /// (set COSTLINE_TEMPLATE_BASE_URL to the last). Needs no database.
+    PublishTemplates {
+        /// The S3 bucket (it must exist; customers' CloudFormation must be able to read it).
+        #[arg(long, value_parser = parse_bucket_name)]
+        bucket: String,
+        /// Key prefix above the version folder, e.g. costline/templates.
+        #[arg(long, default_value = "", value_parser = parse_key_prefix)]
+        prefix: String,
     },
 }
 
@@ -203,6 +218,40 @@ impl GenCurFormat {
     }
 }
 
+/// `--bucket`: an S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens, starting
+/// and ending with a letter or digit).
+fn parse_bucket_name(s: &str) -> Result<String, String> {
+    let edge_ok = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let ok = (3..=63).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && edge_ok(s.as_bytes().first())
+        && edge_ok(s.as_bytes().last())
+        && !s.contains("..");
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err("not an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit (the name only, without s3://)".into())
+    }
+}
+
+/// `--prefix`: folders above the version folder; slashes around it are dropped.
+fn parse_key_prefix(s: &str) -> Result<String, String> {
+    let prefix = s.trim().trim_matches('/');
+    let bad = prefix
+        .split('/')
+        .any(|segment| matches!(segment, "." | "..") || (segment.is_empty() && !prefix.is_empty()))
+        || prefix.chars().any(char::is_control);
+    if bad {
+        Err(
+            "not a key prefix: folder names separated by single slashes, e.g. costline/templates"
+                .into(),
+        )
+    } else {
+        Ok(prefix.to_string())
+    }
+}
+
 /// A URL that may hold a password: shown without it in Debug output.
 #[derive(Clone)]
 pub struct SecretUrl(pub String);
@@ -272,7 +321,8 @@ pub struct ConfigError(pub String);
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub database_url: Option<String>,
+    /// Its Debug output hides the password.
+    pub database_url: Option<SecretUrl>,
     pub data_dir: PathBuf,
     pub listen: String,
     /// Where `worker` serves its health and metrics endpoints, if anywhere.
@@ -286,6 +336,7 @@ pub struct Settings {
     /// The region the platform's AWS clients sign for (STS uses its regional endpoint there).
     pub aws_region: String,
     pub template_base_url: Option<String>,
+    pub terraform_module_source: Option<String>,
     /// SMTP settings (the Debug output hides the URL's password).
     pub mail: costline_notify::MailerConfig,
 }
@@ -333,7 +384,16 @@ impl Cli {
             }
         }
         let (aws_partition, aws_region) = self.aws_partition_and_region()?;
-        let database_url = self.database_url.clone().filter(|u| !u.trim().is_empty());
+        let terraform_module_source = match self.terraform_module_source.as_deref().map(str::trim) {
+            Some("") | None => None,
+            Some(source) if source.contains(['"', '\n', '\r']) => {
+                return Err(ConfigError(format!(
+                    "COSTLINE_TERRAFORM_MODULE_SOURCE={source:?} is not a module source: use a registry address, a git:: URL or an https:// archive URL"
+                )))
+            }
+            Some(source) => Some(source.to_string()),
+        };
+        let database_url = self.database_url.clone().filter(|u| !u.0.trim().is_empty());
         let mail = costline_notify::MailerConfig {
             smtp_url: self.smtp_url.as_ref().map(|u| u.0.clone()),
             mail_from: self.mail_from.clone(),
@@ -355,7 +415,29 @@ impl Cli {
                 .template_base_url
                 .clone()
                 .map(|u| u.trim_end_matches('/').to_string()),
+            terraform_module_source,
             mail,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_never_print_the_database_password() {
+        let cli = Cli::try_parse_from([
+            "costline",
+            "--database-url",
+            "postgres://costline:hunter2@db.internal:5432/costline",
+            "migrate",
+        ])
+        .unwrap();
+        let settings = cli.settings().unwrap();
+        let url = settings.database_url.as_ref().unwrap();
+        assert!(url.0.contains("hunter2"), "the URL itself is kept");
+        let shown = format!("{settings:?} {cli:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 }

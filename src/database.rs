@@ -26,7 +26,7 @@ impl Database {
 pub async fn open(settings: &Settings) -> anyhow::Result<Database> {
     const POOL_SIZE: u32 = 16;
     if let Some(url) = &settings.database_url {
-        let options = PgConnectOptions::from_str(url).map_err(|e| {
+        let options = PgConnectOptions::from_str(&url.0).map_err(|e| {
             ConfigError(format!(
                 "DATABASE_URL is not a PostgreSQL URL ({e}): use postgres://user:password@host:5432/database, or unset it to use the private cluster"
             ))

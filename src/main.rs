@@ -59,6 +59,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         return dev(command);
     }
     let settings = cli.settings()?;
+    // Publishing the templates needs AWS only.
+    if let Command::Admin {
+        command: AdminCommand::PublishTemplates { bucket, prefix },
+    } = &cli.command
+    {
+        return publish_templates(&settings, bucket, prefix).await;
+    }
     let database = database::open(&settings).await?;
     let result = run_command(&cli.command, &settings, &database.store).await;
     database.close().await;
@@ -106,6 +113,7 @@ async fn serve(settings: &cli::Settings, store: Store, pool: Workers) -> anyhow:
         platform_account_id,
         aws_partition: settings.aws_partition,
         template_base_url: settings.template_base_url.clone(),
+        terraform_module_source: settings.terraform_module_source.clone(),
     };
     let router = costline_web::router(
         AppState::new(store.clone(), config).with_gateway(pool.gateway.clone()),
@@ -185,10 +193,7 @@ fn worker_pool(
     let schedules = args
         .schedule_intervals()
         .map_err(|e| cli::ConfigError(e.to_string()))?;
-    let gateway = costline_aws::AwsGateway::new(costline_aws::GatewayConfig::from_default_chain(
-        settings.aws_endpoint_url.clone(),
-        Some(settings.aws_region.clone()),
-    ));
+    let gateway = platform_gateway(settings);
     let mailer =
         costline_notify::Mailer::from_config(&settings.mail).map_err(|e| cli::ConfigError(e.0))?;
     match &mailer {
@@ -212,6 +217,77 @@ fn worker_pool(
         .build()
         .map_err(|e| cli::ConfigError(e.to_string()))?;
     Ok(Workers { pool, gateway })
+}
+
+/// The AWS gateway of this process: the platform's own credentials (standard chain), the
+/// configured region, and `COSTLINE_AWS_ENDPOINT_URL` if set.
+fn platform_gateway(settings: &cli::Settings) -> costline_aws::AwsGateway {
+    costline_aws::AwsGateway::new(costline_aws::GatewayConfig::from_default_chain(
+        settings.aws_endpoint_url.clone(),
+        Some(settings.aws_region.clone()),
+    ))
+}
+
+/// `costline admin publish-templates`: uploads this build's templates under
+/// `<prefix>/<version>/` and prints their URLs, and the folder for COSTLINE_TEMPLATE_BASE_URL.
+async fn publish_templates(
+    settings: &cli::Settings,
+    bucket: &str,
+    prefix: &str,
+) -> anyhow::Result<()> {
+    let gateway = platform_gateway(settings);
+    let mut line = serde_json::Map::new();
+    let mut base_url = String::new();
+    for (field, file_name) in [
+        ("integration", "integration.yaml"),
+        ("member_role", "member-role.yaml"),
+    ] {
+        let template =
+            costline_onboarding::template(file_name).context("the build publishes the template")?;
+        let key = costline_onboarding::published_template_key(prefix, template);
+        let published = gateway
+            .publish_object(
+                bucket,
+                &key,
+                template.contents.as_bytes().to_vec(),
+                template.media_type,
+            )
+            .await
+            .with_context(|| format!("cannot publish s3://{bucket}/{key}"))?;
+        tracing::info!(url = %published.url, region = %published.region, "template published");
+        match gateway.is_publicly_readable(&published).await {
+            Ok(true) => {}
+            Ok(false) => eprintln!(
+                "warning: {url} is not readable without credentials, and customers' AWS accounts \
+                 must read it for the quick-create link to load: add a bucket policy that allows \
+                 s3:GetObject on arn:aws:s3:::{bucket}/{folder}* to everyone (\"Principal\": \"*\"), \
+                 and let the bucket's Block Public Access settings allow public bucket policies",
+                url = published.url,
+                folder = if prefix.is_empty() {
+                    String::new()
+                } else {
+                    format!("{prefix}/")
+                },
+            ),
+            Err(e) => eprintln!(
+                "warning: could not check that {} is readable without credentials: {e}",
+                published.url
+            ),
+        }
+        base_url = published
+            .url
+            .strip_suffix(&format!("/{file_name}"))
+            .unwrap_or_default()
+            .to_string();
+        line.insert(field.into(), published.url.into());
+    }
+    line.insert("template_base_url".into(), base_url.into());
+    line.insert(
+        "version".into(),
+        costline_onboarding::TEMPLATE_VERSION.into(),
+    );
+    println!("{}", serde_json::Value::Object(line));
+    Ok(())
 }
 
 /// `COSTLINE_PLATFORM_ACCOUNT_ID` unset: ask STS who the platform's credentials are.
@@ -266,6 +342,9 @@ async fn admin(command: &AdminCommand, store: &Store) -> anyhow::Result<()> {
             let (user_id, token) =
                 costline_store::users::create_support_user(store, &email).await?;
             serde_json::json!({"user_id": user_id.to_string(), "token": token.plaintext})
+        }
+        AdminCommand::PublishTemplates { .. } => {
+            unreachable!("`run` publishes the templates before any database is opened")
         }
     };
     println!("{line}");

@@ -10,7 +10,7 @@ data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
 
 locals {
-  template_version = "1.0.0"
+  template_version = "1.1.0"
   role_name        = "CostlineReadOnly"
   policy_name      = "CostlineReadOnly"
   partition        = data.aws_partition.current.partition

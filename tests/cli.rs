@@ -26,6 +26,21 @@ fn costline(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
     cmd.output().expect("run costline")
 }
 
+/// `costline admin create-workspace` for Acme (owner ana@acme.test) on the database at `url`.
+fn create_acme_workspace(url: &str) -> std::process::Output {
+    costline(
+        &[
+            "admin",
+            "create-workspace",
+            "--name",
+            "Acme",
+            "--owner-email",
+            "ana@acme.test",
+        ],
+        &[("DATABASE_URL", url)],
+    )
+}
+
 async fn wait_ready(base: &str) -> bool {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
@@ -81,17 +96,7 @@ impl Drop for Server {
 async fn create_workspace_prints_one_json_line_with_a_working_owner_token() {
     let db = fresh_store().await;
     let url = db.url();
-    let out = costline(
-        &[
-            "admin",
-            "create-workspace",
-            "--name",
-            "Acme",
-            "--owner-email",
-            "ana@acme.test",
-        ],
-        &[("DATABASE_URL", &url)],
-    );
+    let out = create_acme_workspace(&url);
     assert!(
         out.status.success(),
         "{}",
@@ -170,10 +175,48 @@ async fn a_worker_serves_health_and_job_metrics_on_its_own_address() {
     assert!(worker.terminate().success());
 }
 
+/// `COSTLINE_TERRAFORM_MODULE_SOURCE` reaches the snippet the API hands out, as given.
+#[tokio::test]
+async fn the_configured_terraform_module_source_is_the_snippets_source() {
+    let db = fresh_store().await;
+    let url = db.url();
+    let out = create_acme_workspace(&url);
+    assert!(out.status.success());
+    let token = serde_json::from_slice::<Value>(&out.stdout).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let source = "app.terraform.io/acme/costline/aws";
+    let listen = format!("127.0.0.1:{}", free_port());
+    let _server = Server::start(&[
+        ("DATABASE_URL", &url),
+        ("COSTLINE_LISTEN", &listen),
+        ("COSTLINE_PLATFORM_ACCOUNT_ID", "123456789012"),
+        ("COSTLINE_TERRAFORM_MODULE_SOURCE", source),
+    ]);
+    let base = format!("http://{listen}");
+    assert!(wait_ready(&base).await);
+    let created: Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/integrations/aws"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let snippet = created["terraform_snippet"].as_str().expect("a snippet");
+    assert!(
+        snippet.contains(&format!("source    = \"{source}\"")),
+        "{snippet}"
+    );
+}
+
 #[test]
 fn bad_configuration_exits_2_with_a_fix() {
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case; 7] = [
+    let cases: [Case; 8] = [
         (
             &["migrate"],
             &[("DATABASE_URL", "not a url")],
@@ -202,6 +245,14 @@ fn bad_configuration_exits_2_with_a_fix() {
                 ("DATABASE_URL", "postgres://x@127.0.0.1:1/x"),
             ],
             "COSTLINE_WORKER_LISTEN",
+        ),
+        (
+            &["serve"],
+            &[
+                ("COSTLINE_TERRAFORM_MODULE_SOURCE", "https://x/\"m.tar.gz"),
+                ("DATABASE_URL", "postgres://x@127.0.0.1:1/x"),
+            ],
+            "COSTLINE_TERRAFORM_MODULE_SOURCE",
         ),
         (
             &["admin", "create-workspace", "--name", "x"],

@@ -310,7 +310,7 @@ async fn bad_cost_queries_are_refused_with_the_fix() {
         ("start=2024-01-01&end=2024-13-01", "end must be a date"),
         ("start=2024-02-01&end=2024-01-01", "must be after start"),
         (
-            "start=2024-01-01&end=2024-02-01&group_by=usage_type",
+            "start=2024-01-01&end=2024-02-01&group_by=operation",
             "unknown group_by key",
         ),
         ("start=2024-01-01&end=2024-02-01&group_by=day,day", "twice"),
@@ -344,6 +344,6 @@ async fn bad_cost_queries_are_refused_with_the_fix() {
     .await;
     assert_eq!(
         body,
-        json!({"currency": "USD", "metric": "amortized", "start": "2024-01-01", "end": "2024-02-01", "group_by": ["service"], "rows": [], "total": "0"})
+        json!({"currency": "USD", "metric": "amortized", "start": "2024-01-01", "end": "2024-02-01", "group_by": ["service"], "filters": [], "rows": [], "total": "0"})
     );
 }

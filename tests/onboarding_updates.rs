@@ -6,7 +6,7 @@
 #[path = "support/customer.rs"]
 mod customer;
 
-use costline_domain::AwsPartition;
+use costline_domain::{AccountType, AwsPartition, IntegrationStatus, RoleStatus};
 use costline_testkit::{moto, spawn_app_with_workers, TestApp};
 use costline_web::views::IntegrationOut;
 use customer::{assumed_roles, deploy_integration_stack, with_template_version, Customer};
@@ -115,10 +115,13 @@ async fn an_older_member_stackset_gets_its_update_and_suspended_members_are_left
     .await;
 
     let done = wait_until(&app, &ws.token, &id, "discovery of 3 accounts", |v| {
-        v.accounts.len() == 3 && v.accounts.iter().all(|a| a.role_status != "unknown")
+        v.accounts.len() == 3
+            && v.accounts
+                .iter()
+                .all(|a| a.role_status != RoleStatus::Unknown)
     })
     .await;
-    assert_eq!(done.account_type.as_deref(), Some("management"));
+    assert_eq!(done.account_type, Some(AccountType::Management));
 
     // The suspended member is shown as such, and its role was never tried.
     let suspended = done
@@ -127,7 +130,7 @@ async fn an_older_member_stackset_gets_its_update_and_suspended_members_are_left
         .find(|a| a.account_id == closed)
         .unwrap();
     assert_eq!(suspended.status.as_deref(), Some("SUSPENDED"));
-    assert_eq!(suspended.role_status, "inactive", "{suspended:?}");
+    assert_eq!(suspended.role_status, RoleStatus::Inactive, "{suspended:?}");
     assert!(suspended
         .role_error
         .as_deref()
@@ -203,12 +206,41 @@ async fn an_older_member_stackset_gets_its_update_and_suspended_members_are_left
                 .expect("the changes since a published version");
             assert_eq!(changes.from, older);
             assert_eq!(changes.to, costline_onboarding::TEMPLATE_VERSION);
+            // Read from the frozen sets themselves, not through the code under test.
+            let (old, new) = (
+                frozen_actions(&older),
+                frozen_actions(costline_onboarding::TEMPLATE_VERSION),
+            );
+            let added: Vec<String> = new.difference(&old).cloned().collect();
+            let removed: Vec<String> = old.difference(&new).cloned().collect();
+            assert_eq!(changes.added, added);
+            assert_eq!(changes.removed, removed);
+            assert!(!changes.is_empty());
         }
         None => assert!(stackset.changes.is_none()),
     }
     assert!(stackset
         .organizations_access_help
         .contains("aws cloudformation activate-organizations-access"));
+}
+
+/// Every allowed action of the frozen permission set `version`, read from its file.
+fn frozen_actions(version: &str) -> std::collections::BTreeSet<String> {
+    let text = std::fs::read_to_string(format!(
+        "{}/crates/onboarding/permission-sets/{version}.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let set: Value = serde_json::from_str(&text).unwrap();
+    let groups = set["allow"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain([&set["cur_bucket"]]);
+    groups
+        .flat_map(|g| g["actions"].as_array().unwrap().iter())
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// The inline policy of the manual option with `drop` left out of its first allow statement.
@@ -247,10 +279,10 @@ async fn a_role_made_by_hand_is_compared_with_the_published_permission_set() {
     app.connect_created_integration(&ws.token, &id, json!({"role_arn": role_arn}))
         .await;
     let done = wait_until(&app, &ws.token, &id, "verification", |v| {
-        v.status != "verifying"
+        v.status != IntegrationStatus::Verifying
     })
     .await;
-    assert_eq!(done.status, "connected", "{done:#?}");
+    assert_eq!(done.status, IntegrationStatus::Connected, "{done:#?}");
     assert!(done.template.is_none(), "a hand-made role has no stack");
     let policy = done.role_policy.expect("the role's own policy was read");
     assert_eq!(policy.error, None);

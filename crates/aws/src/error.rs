@@ -122,6 +122,22 @@ pub enum AwsError {
         /// The limit that was asked for.
         max_bytes: u64,
     },
+    /// A bucket of the platform's own (e.g. where templates are published) does not exist.
+    #[error("the S3 bucket {bucket:?} does not exist or is not visible to the platform's AWS credentials: create it (aws s3 mb s3://{bucket}), or pass the name of an existing bucket")]
+    PlatformBucketNotFound {
+        /// The bucket name.
+        bucket: String,
+    },
+    /// The platform's own credentials may not use one of its buckets.
+    #[error("the platform's AWS credentials may not call s3:{operation} on the S3 bucket {bucket:?} ({message}): allow s3:GetBucketLocation on arn:aws:s3:::{bucket} and s3:PutObject on arn:aws:s3:::{bucket}/* to them, and check the bucket policy and any KMS key policy")]
+    PlatformBucketAccessDenied {
+        /// The bucket name.
+        bucket: String,
+        /// The S3 operation (and IAM action) that was denied.
+        operation: &'static str,
+        /// AWS's message.
+        message: String,
+    },
     /// No CloudFormation stack of that name or id in the role's account and region.
     #[error("no CloudFormation stack {stack:?} in the account: check the stack name, and that it was created in the region Costline reads ({region})")]
     StackNotFound {
@@ -214,6 +230,8 @@ impl AwsError {
             AwsError::BucketInRegion { .. } => "bucket_in_other_region",
             AwsError::NoSuchKey { .. } => "no_such_key",
             AwsError::ObjectTooLarge { .. } => "object_too_large",
+            AwsError::PlatformBucketNotFound { .. } => "platform_bucket_not_found",
+            AwsError::PlatformBucketAccessDenied { .. } => "platform_bucket_access_denied",
             AwsError::StackNotFound { .. } => "stack_not_found",
             AwsError::Transport { .. } => "aws_unreachable",
             AwsError::InvalidResponse { .. } => "aws_invalid_response",
@@ -283,6 +301,8 @@ pub(crate) enum Target<'a> {
     },
     /// A CloudFormation stack.
     Stack { stack: &'a str, region: &'a str },
+    /// A bucket of the platform's own, used with the platform's credentials.
+    PlatformBucket { bucket: &'a str },
 }
 
 /// Maps an SDK error to an [`AwsError`].
@@ -302,7 +322,7 @@ where
     if let Some(found) = find_gateway_error(&err) {
         return found;
     }
-    if let Target::Bucket { bucket, .. } = target {
+    if let Target::Bucket { bucket, .. } | Target::PlatformBucket { bucket } = target {
         if let Some(region) = redirect_region(&err) {
             return AwsError::BucketInRegion {
                 bucket: bucket.to_string(),
@@ -377,7 +397,9 @@ pub(crate) fn from_code(
         };
     }
     match target {
-        Target::Platform | Target::AssumeRole { .. } if code_is(PLATFORM_CREDENTIAL_CODES) => {
+        Target::Platform | Target::AssumeRole { .. } | Target::PlatformBucket { .. }
+            if code_is(PLATFORM_CREDENTIAL_CODES) =>
+        {
             return AwsError::PlatformCredentials {
                 message: format!("{code}: {message}"),
             };
@@ -432,6 +454,20 @@ pub(crate) fn from_code(
                 return AwsError::StackNotFound {
                     stack: stack.to_string(),
                     region: region.to_string(),
+                };
+            }
+        }
+        Target::PlatformBucket { bucket } => {
+            if code == "NoSuchBucket" || (status == Some(404) && code == "Unknown") {
+                return AwsError::PlatformBucketNotFound {
+                    bucket: bucket.to_string(),
+                };
+            }
+            if code_is(ACCESS_DENIED_CODES) || (status == Some(403) && code == "Unknown") {
+                return AwsError::PlatformBucketAccessDenied {
+                    bucket: bucket.to_string(),
+                    operation,
+                    message,
                 };
             }
         }

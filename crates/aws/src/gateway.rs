@@ -76,7 +76,7 @@ impl AwsGateway {
         &self.inner.config
     }
 
-    async fn sdk_config(&self) -> &SdkConfig {
+    pub(crate) async fn sdk_config(&self) -> &SdkConfig {
         self.inner
             .sdk_config
             .get_or_init(|| self.inner.config.load_sdk_config())

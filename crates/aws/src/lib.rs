@@ -9,6 +9,8 @@
 //!   ([`Organization`], [`AccountType`], [`OrgAccount`]), what is in the CUR bucket
 //!   ([`S3Object`], [`ObjectStream`], read from the bucket's own region) and what the Costline
 //!   stack says ([`StackOutputs`]).
+//! - With the platform's own credentials it writes to the platform's own buckets only:
+//!   [`AwsGateway::publish_object`] publishes the CloudFormation templates.
 //! - Every failure is an [`AwsError`] whose message says what to fix; [`AwsError::is_retryable`]
 //!   tells a job whether to try again.
 //!
@@ -25,6 +27,7 @@ mod gateway;
 mod iam;
 mod logging;
 mod organizations;
+mod publish;
 mod s3;
 mod session;
 mod session_name;
@@ -36,6 +39,7 @@ pub use gateway::AwsGateway;
 pub use iam::RolePolicies;
 pub use logging::{credential_safe_directives, CREDENTIAL_LOG_TARGETS};
 pub use organizations::{AccountType, OrgAccount, OrgAccountStatus, Organization, Verification};
+pub use publish::{object_url, PublishedObject};
 pub use s3::{ObjectStream, S3Object};
 pub use session::{CallerIdentity, RoleSession};
 pub use session_name::{sanitize_session_name, workspace_session_name};

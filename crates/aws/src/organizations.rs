@@ -4,7 +4,6 @@ use crate::error::{self, AwsError, Target};
 use crate::session::{CallerIdentity, RoleSession};
 use chrono::{DateTime, Utc};
 use costline_domain::AccountId;
-use serde::{Deserialize, Serialize};
 
 /// The organization an account belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,28 +20,7 @@ pub struct Organization {
     pub feature_set: Option<String>,
 }
 
-/// What kind of account an integration's role lives in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AccountType {
-    /// The management (payer) account of an organization: sees every member's costs.
-    Management,
-    /// A member account of an organization.
-    Member,
-    /// An account in no organization.
-    Standalone,
-}
-
-impl AccountType {
-    /// The contract's spelling: `management`, `member`, `standalone`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            AccountType::Management => "management",
-            AccountType::Member => "member",
-            AccountType::Standalone => "standalone",
-        }
-    }
-}
+pub use costline_domain::AccountType;
 
 /// What verifying a role tells: who it is, its organization and so its account type.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,6 +11,7 @@ mod money;
 mod period;
 mod reports;
 mod roles;
+mod states;
 
 pub use aws::{AccountId, AwsPartition, ExternalId, RoleArn, RoleArnError};
 pub use forecast::{ForecastOverflow, MonthForecast};
@@ -19,6 +20,7 @@ pub use money::Money;
 pub use period::{BillingPeriod, BillingPeriodError};
 pub use reports::{ChartKind, DateRange, InvalidReport, RelativeRange, ReportName, ReportRange};
 pub use roles::{Role, RoleParseError};
+pub use states::{AccountType, IntegrationStatus, RoleStatus, UnknownState};
 mod secrets;
 pub use secrets::{
     hash_password, hash_token, normalize_email, verify_password, IssuedToken, PasswordError,

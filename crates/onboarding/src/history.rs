@@ -14,7 +14,10 @@ use crate::permissions::{pattern_matches, permission_set, PermissionSet};
 use crate::version::TemplateVersion;
 
 /// The frozen permission sets, oldest first.
-const PUBLISHED: &[&str] = &[include_str!("../permission-sets/1.0.0.json")];
+const PUBLISHED: &[&str] = &[
+    include_str!("../permission-sets/1.0.0.json"),
+    include_str!("../permission-sets/1.1.0.json"),
+];
 
 static HISTORY: LazyLock<Vec<PermissionSet>> = LazyLock::new(|| {
     PUBLISHED

@@ -6,13 +6,15 @@
 //! (`terraform/`) and the manual trust and inline policy JSON shown in the console are kept equal
 //! to it by this crate's tests (`tests/parity.rs`); see `docs/adr/0003-permission-set.md`.
 //!
-//! Pure: no IO, no async. The web layer serves what this crate renders.
+//! Pure: no IO, no async. The web layer serves what this crate renders, the Terraform module
+//! included, as a versioned `.tar.gz` (`terraform_module_archive`).
 
 mod history;
 mod links;
 mod permissions;
 mod stackset;
 mod templates;
+mod terraform;
 mod version;
 
 pub use history::{
@@ -34,8 +36,12 @@ pub use stackset::{
     ORGANIZATIONS_ACCESS_HELP_URL,
 };
 pub use templates::{
-    template, Template, INTEGRATION_PARAMETERS, INTEGRATION_TEMPLATE, MEMBER_PARAMETERS,
-    MEMBER_ROLE_TEMPLATE, TEMPLATES,
+    published_template_key, template, Template, INTEGRATION_PARAMETERS, INTEGRATION_TEMPLATE,
+    MEMBER_PARAMETERS, MEMBER_ROLE_TEMPLATE, TEMPLATES,
+};
+pub use terraform::{
+    terraform_archive_name, terraform_module_archive, ModuleFile, TERRAFORM_ARCHIVE_MEDIA_TYPE,
+    TERRAFORM_MODULE_FILES,
 };
 pub use version::{
     is_update_available, template_version_in, TemplateVersion, VersionError, TEMPLATE_VERSION,

@@ -45,6 +45,17 @@ pub const TEMPLATES: &[Template] = &[
     },
 ];
 
+/// The S3 key `template` is published under: `<prefix>/<version>/<file name>`, or
+/// `<version>/<file name>` when `prefix` is empty (slashes around `prefix` are dropped). Each
+/// version keeps its own key, so a stack created from an older URL can still be updated from it.
+pub fn published_template_key(prefix: &str, template: &Template) -> String {
+    let folder = crate::version::TEMPLATE_VERSION;
+    match prefix.trim_matches('/') {
+        "" => format!("{folder}/{}", template.file_name),
+        prefix => format!("{prefix}/{folder}/{}", template.file_name),
+    }
+}
+
 /// The template named `file_name`, if this build publishes one.
 pub fn template(file_name: &str) -> Option<&'static Template> {
     TEMPLATES.iter().find(|t| t.file_name == file_name)
@@ -66,5 +77,23 @@ mod tests {
         );
         assert!(template("../Cargo.toml").is_none());
         assert!(template("").is_none());
+    }
+
+    #[test]
+    fn published_keys_are_versioned_without_a_leading_slash() {
+        let integration = template("integration.yaml").unwrap();
+        let v = crate::TEMPLATE_VERSION;
+        assert_eq!(
+            published_template_key("", integration),
+            format!("{v}/integration.yaml")
+        );
+        assert_eq!(
+            published_template_key("/costline/templates/", integration),
+            format!("costline/templates/{v}/integration.yaml")
+        );
+        assert_eq!(
+            published_template_key("p", template("member-role.yaml").unwrap()),
+            format!("p/{v}/member-role.yaml")
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 /// The version of the templates, the Terraform module and the permission set in this build;
 /// the templates output it as `TemplateVersion`.
-pub const TEMPLATE_VERSION: &str = "1.0.0";
+pub const TEMPLATE_VERSION: &str = "1.1.0";
 
 /// A `MAJOR.MINOR.PATCH` template version, ordered numerically.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

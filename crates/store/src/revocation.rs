@@ -20,7 +20,7 @@
 
 use crate::audit::{self, Actor};
 use crate::{Scoped, Store, StoreError, StoreResult};
-use costline_domain::{IntegrationId, WorkspaceId};
+use costline_domain::{IntegrationId, IntegrationStatus, WorkspaceId};
 use serde::Serialize;
 use serde_json::json;
 
@@ -133,7 +133,7 @@ pub(crate) async fn purge_integration(
         integration_id: integration,
         external_id,
         role_arn,
-        already_revoked: status == "revoked",
+        already_revoked: status == IntegrationStatus::Revoked.as_str(),
         ..Default::default()
     };
 
@@ -274,7 +274,7 @@ pub(crate) async fn lock_live_integration_on(
     .bind(id.as_uuid())
     .fetch_optional(conn)
     .await?;
-    Ok(matches!(status.as_deref(), Some(s) if s != "revoked"))
+    Ok(matches!(status.as_deref(), Some(s) if s != IntegrationStatus::Revoked.as_str()))
 }
 
 /// Whether the integration may be used now (exists, not revoked): read before every assume.
@@ -290,7 +290,7 @@ pub async fn is_live(
     .bind(id.as_uuid())
     .fetch_optional(store.system())
     .await?;
-    Ok(matches!(status.as_deref(), Some(s) if s != "revoked"))
+    Ok(matches!(status.as_deref(), Some(s) if s != IntegrationStatus::Revoked.as_str()))
 }
 
 /// Whether an external id still belongs to a live integration (any workspace): the listener's

@@ -63,12 +63,21 @@ pub struct TestWorkspace {
 /// Starts the app on 127.0.0.1 on a free port, on a fresh database, without workers: jobs
 /// stay queued.
 pub async fn spawn_app() -> TestApp {
-    spawn_web(fresh_store().await, None, AwsPartition::Aws).await
+    spawn_web(fresh_store().await, None, |_| {}).await
 }
 
 /// [`spawn_app`] for a platform whose AWS account lives in `partition` (China, GovCloud).
 pub async fn spawn_app_in_partition(partition: AwsPartition) -> TestApp {
-    spawn_web(fresh_store().await, None, partition).await
+    spawn_web(fresh_store().await, None, move |config| {
+        config.aws_partition = partition;
+    })
+    .await
+}
+
+/// [`spawn_app`] with the web configuration changed by `configure` (which sees the defaults,
+/// `public_url` included) before the app is built, as `costline serve` builds it from flags.
+pub async fn spawn_app_with_config(configure: impl FnOnce(&mut WebConfig)) -> TestApp {
+    spawn_web(fresh_store().await, None, configure).await
 }
 
 /// Starts the app as `costline serve` does: the web server and, beside it, a worker pool with
@@ -83,12 +92,7 @@ pub async fn spawn_app_with_workers(aws_endpoint_url: &str) -> TestApp {
 /// [`spawn_app_with_workers`] with a gateway of the test's making (e.g. one whose STS is an
 /// in-process fake).
 pub async fn spawn_app_with_gateway(gateway: costline_aws::AwsGateway) -> TestApp {
-    let mut app = spawn_web(
-        fresh_store().await,
-        Some(gateway.clone()),
-        AwsPartition::Aws,
-    )
-    .await;
+    let mut app = spawn_web(fresh_store().await, Some(gateway.clone()), |_| {}).await;
     let config = costline_jobs::PoolConfig {
         poll_interval: Duration::from_millis(100),
         backoff_base: Duration::from_secs(1),
@@ -140,20 +144,22 @@ pub async fn spawn_app_with_gateway(gateway: costline_aws::AwsGateway) -> TestAp
 async fn spawn_web(
     db: TestDb,
     gateway: Option<costline_aws::AwsGateway>,
-    aws_partition: AwsPartition,
+    configure: impl FnOnce(&mut WebConfig),
 ) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let base_url = format!("http://{addr}");
-    let config = WebConfig {
+    let mut config = WebConfig {
         public_url: base_url.clone(),
         secure_cookies: false,
         platform_account_id: Some(PLATFORM_ACCOUNT_ID.into()),
-        aws_partition,
+        aws_partition: AwsPartition::Aws,
         template_base_url: None,
+        terraform_module_source: None,
     };
+    configure(&mut config);
     let mut state = AppState::new(db.store.clone(), config);
     if let Some(gateway) = gateway {
         state = state.with_gateway(gateway);

@@ -33,8 +33,14 @@ pub async fn customer_s3(endpoint: &str, account: &str) -> aws_sdk_s3::Client {
         ))
         .load()
         .await;
+    path_style_s3(&config)
+}
+
+/// An S3 client for `config` addressing buckets path-style, as the emulator needs and as
+/// Costline's own clients do with an endpoint override.
+pub fn path_style_s3(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
+        aws_sdk_s3::config::Builder::from(config)
             .force_path_style(true)
             .build(),
     )

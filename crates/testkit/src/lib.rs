@@ -18,12 +18,13 @@ mod process;
 mod smtp;
 
 pub use app::{
-    cur_connection, spawn_app, spawn_app_in_partition, spawn_app_with_gateway,
-    spawn_app_with_workers, TestApp, TestWorkspace, CUSTOMER_ACCOUNT_ID, PLATFORM_ACCOUNT_ID,
+    cur_connection, spawn_app, spawn_app_in_partition, spawn_app_with_config,
+    spawn_app_with_gateway, spawn_app_with_workers, TestApp, TestWorkspace, CUSTOMER_ACCOUNT_ID,
+    PLATFORM_ACCOUNT_ID,
 };
 pub use assembly::{begin_assembly, fill_staging, load_costs, TestCost};
 pub use browser::{chromedriver, chromium_capabilities, screenshot_dir, Browser, Chromedriver};
-pub use customer::customer_s3;
+pub use customer::{customer_s3, path_style_s3};
 pub use database::{fresh_store, TestDb};
 pub use moto::{moto, Moto};
 pub use process::ChildGuard;

@@ -119,13 +119,16 @@ impl FromRequestParts<AppState> for Member {
                 email,
                 workspace_id,
                 role,
-            } => Ok(Member {
-                user_id,
-                email,
-                workspace_id,
-                role,
-                client_ip: client_ip(parts),
-            }),
+            } => {
+                crate::observability::record_caller(Some(workspace_id), user_id);
+                Ok(Member {
+                    user_id,
+                    email,
+                    workspace_id,
+                    role,
+                    client_ip: client_ip(parts),
+                })
+            }
             TokenOwner::Support { .. } => Err(ApiError::forbidden(
                 "support tokens may only use the /api/v1/support routes",
             )),
@@ -141,11 +144,14 @@ impl FromRequestParts<AppState> for Support {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         match token_owner(parts, state).await? {
-            TokenOwner::Support { user_id, email } => Ok(Support {
-                user_id,
-                email,
-                client_ip: client_ip(parts),
-            }),
+            TokenOwner::Support { user_id, email } => {
+                crate::observability::record_caller(None, user_id);
+                Ok(Support {
+                    user_id,
+                    email,
+                    client_ip: client_ip(parts),
+                })
+            }
             TokenOwner::Member { .. } => Err(ApiError::forbidden(
                 "the support API is for Costline support staff only",
             )),

@@ -62,7 +62,7 @@ pub(crate) async fn connect(
     let cur = cur.map(validate_cur).transpose()?;
     let mut scope = state.store.scoped(workspace).await?;
     let current = integrations::get(&mut scope, id).await.map_err(not_found)?;
-    if current.status == "revoked" {
+    if !current.status.is_live() {
         return Err(ApiError::Conflict(
             "this integration was revoked: create a new one to connect again".into(),
         ));
@@ -98,7 +98,7 @@ pub(crate) async fn sync(
     let mut scope = state.store.scoped(workspace).await?;
     let integration = integrations::get(&mut scope, id).await.map_err(not_found)?;
     if integration.role_arn.is_none() {
-        let why = if integration.status == "revoked" {
+        let why = if !integration.status.is_live() {
             "this integration was revoked: create a new one"
         } else {
             "connect the integration with its role ARN first (POST .../connect)"

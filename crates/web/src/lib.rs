@@ -9,6 +9,7 @@ pub mod extract;
 mod integration_actions;
 mod observability;
 mod report_actions;
+mod terraform_module;
 pub mod views;
 
 use axum::extract::DefaultBodyLimit;
@@ -37,6 +38,23 @@ pub struct WebConfig {
     /// Where the CloudFormation templates are published (an S3 URL in production, since the
     /// AWS console's quick-create only loads templates from S3); default `<public_url>/templates`.
     pub template_base_url: Option<String>,
+    /// The `source` of the Terraform snippet (a registry address, a `git::` URL, an HTTP archive
+    /// URL); default: the archive this process serves,
+    /// `<public_url>/terraform/costline-aws-<version>.tar.gz`.
+    pub terraform_module_source: Option<String>,
+}
+
+impl WebConfig {
+    /// The Terraform module source shown in snippets.
+    pub fn terraform_module_source(&self) -> String {
+        self.terraform_module_source.clone().unwrap_or_else(|| {
+            format!(
+                "{}/terraform/{}",
+                self.public_url,
+                costline_onboarding::terraform_archive_name()
+            )
+        })
+    }
 }
 
 /// Shared state of every handler.
@@ -107,7 +125,7 @@ impl AppState {
 
     /// The Terraform module source shown in snippets.
     pub fn terraform_module_source(&self) -> String {
-        format!("{}/terraform", self.config.public_url)
+        self.config.terraform_module_source()
     }
 }
 
@@ -120,6 +138,7 @@ pub async fn router(state: AppState) -> Result<Router, costline_store::StoreErro
     let sessions = console::session_layer(&state).await?;
     let app = Router::new()
         .merge(observability::routes())
+        .merge(terraform_module::routes())
         .nest("/api/v1", api::routes())
         .merge(console::routes().layer(sessions))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -154,5 +173,38 @@ pub async fn serve(
             tracing::warn!(seconds = drain.as_secs(), "open requests did not finish in time; closing them");
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(terraform_module_source: Option<&str>) -> WebConfig {
+        WebConfig {
+            public_url: "https://costline.example.com".into(),
+            secure_cookies: true,
+            platform_account_id: None,
+            aws_partition: costline_domain::AwsPartition::Aws,
+            template_base_url: None,
+            terraform_module_source: terraform_module_source.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_module_source_defaults_to_the_served_archive() {
+        assert_eq!(
+            config(None).terraform_module_source(),
+            format!(
+                "https://costline.example.com/terraform/costline-aws-{}.tar.gz",
+                costline_onboarding::TEMPLATE_VERSION
+            )
+        );
+    }
+
+    #[test]
+    fn a_configured_module_source_is_used_as_given() {
+        let source = "git::https://git.example.com/costline.git//terraform?ref=v1.0.0";
+        assert_eq!(config(Some(source)).terraform_module_source(), source);
     }
 }

@@ -85,15 +85,31 @@ pub(crate) fn apply(router: Router) -> Router {
                     .get(REQUEST_ID)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
+                // Who is asking is recorded by the auth extractors once the token or session
+                // is known (`record_caller`).
                 tracing::info_span!(
                     "request",
                     method = %request.method(),
                     path = %request.uri().path(),
                     request_id = %request_id,
+                    workspace_id = tracing::field::Empty,
+                    user_id = tracing::field::Empty,
                 )
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Records the caller on the current request span.
+pub(crate) fn record_caller(
+    workspace_id: Option<costline_domain::WorkspaceId>,
+    user_id: costline_domain::UserId,
+) {
+    let span = tracing::Span::current();
+    if let Some(workspace_id) = workspace_id {
+        span.record("workspace_id", tracing::field::display(workspace_id));
+    }
+    span.record("user_id", tracing::field::display(user_id));
 }
 
 async fn record_request_metrics(request: Request<Body>, next: Next) -> Response {

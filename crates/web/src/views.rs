@@ -3,7 +3,7 @@
 //! fails to compile (or to parse) instead of rendering blank.
 
 use chrono::{DateTime, Utc};
-use costline_domain::ReportRange;
+use costline_domain::{AccountType, IntegrationStatus, ReportRange, RoleStatus};
 use costline_onboarding::{CliStep, PermissionChanges};
 use costline_store::costs::CostMetric;
 use costline_store::forecast::CurrentMonth;
@@ -39,7 +39,7 @@ pub struct CreatedIntegrationOut {
     /// The integration id.
     pub id: String,
     /// Always `pending`.
-    pub status: String,
+    pub status: IntegrationStatus,
     /// How to create the role.
     #[serde(flatten)]
     pub renderings: RoleRenderingsOut,
@@ -50,8 +50,8 @@ pub struct CreatedIntegrationOut {
 pub struct IntegrationOut {
     /// The integration id.
     pub id: String,
-    /// `pending`, `verifying`, `connected`, `error` or `revoked`.
-    pub status: String,
+    /// Where the integration is in its life.
+    pub status: IntegrationStatus,
     /// The last verification error, as an actionable sentence.
     pub error: Option<String>,
     /// A stable code for `error`, e.g. `assume_role_denied`.
@@ -60,8 +60,8 @@ pub struct IntegrationOut {
     pub role_arn: Option<String>,
     /// The role's account.
     pub account_id: Option<String>,
-    /// `management`, `member` or `standalone`.
-    pub account_type: Option<String>,
+    /// Known once verified.
+    pub account_type: Option<AccountType>,
     /// The AWS organization id.
     pub organization_id: Option<String>,
     /// The organization's management account.
@@ -111,8 +111,8 @@ pub struct AccountOut {
     pub email: String,
     /// `ACTIVE`, `SUSPENDED`, `PENDING_CLOSURE`, or `LEFT`.
     pub status: Option<String>,
-    /// `ok`, `denied`, `missing`, `error`, `inactive` or `not_checked`.
-    pub role_status: String,
+    /// Whether Costline's role works there.
+    pub role_status: RoleStatus,
     /// Why the role check did not pass, and what to do.
     pub role_error: Option<String>,
     /// When it joined the organization.

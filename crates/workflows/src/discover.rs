@@ -8,7 +8,9 @@
 use crate::Workflows;
 use async_trait::async_trait;
 use costline_aws::{workspace_session_name, AwsError, OrgAccount, OrgAccountStatus};
-use costline_domain::{ExternalId, IntegrationId, RoleArn};
+use costline_domain::{
+    AccountType, ExternalId, IntegrationId, IntegrationStatus, RoleArn, RoleStatus,
+};
 use costline_jobs::{JobContext, JobError, JobHandler};
 use costline_store::integrations::{self, DiscoveredAccount, RoleCheck};
 use std::sync::Arc;
@@ -30,7 +32,7 @@ struct Connected {
     role: RoleArn,
     external_id: ExternalId,
     account_id: String,
-    account_type: String,
+    account_type: AccountType,
 }
 
 #[async_trait]
@@ -41,7 +43,7 @@ impl JobHandler for DiscoverAccounts {
             return Ok(());
         };
         let session_name = workspace_session_name(job.workspace_id());
-        let management = integration.account_type == "management";
+        let management = integration.account_type == AccountType::Management;
 
         let found = async {
             let session = wf
@@ -158,14 +160,14 @@ async fn load_connected(wf: &Workflows, job: &JobContext) -> Result<Option<Conne
         Err(costline_store::StoreError::NotFound) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    if integration.status != "connected" {
+    if integration.status != IntegrationStatus::Connected {
         return Ok(None);
     }
     let (Some(role), Some(external_id), Some(account_id), Some(account_type)) = (
         integration.role(),
         integration.external_id.clone(),
         integration.account_id.clone(),
-        integration.account_type.clone(),
+        integration.account_type,
     ) else {
         return Ok(None);
     };
@@ -212,7 +214,7 @@ async fn check_member_roles(
                 Err(e) => {
                     checks.push(RoleCheck {
                         account_id,
-                        role_status: "error",
+                        role_status: RoleStatus::Error,
                         role_error: Some(format!("the member role ARN {arn} is invalid: {e}")),
                     });
                     continue;
@@ -270,7 +272,7 @@ fn inactive_account_check(account: &OrgAccount) -> Option<RoleCheck> {
         OrgAccountStatus::PendingActivation => {
             return Some(RoleCheck {
                 account_id,
-                role_status: "not_checked",
+                role_status: RoleStatus::NotChecked,
                 role_error: Some(
                     "the account is still being created: its role is checked at the next sync"
                         .to_string(),
@@ -283,7 +285,7 @@ fn inactive_account_check(account: &OrgAccount) -> Option<RoleCheck> {
     };
     Some(RoleCheck {
         account_id,
-        role_status: "inactive",
+        role_status: RoleStatus::Inactive,
         role_error: Some(why),
     })
 }
@@ -303,16 +305,16 @@ fn role_check(
     result: Result<costline_aws::CallerIdentity, AwsError>,
 ) -> RoleCheck {
     let (role_status, role_error) = match result {
-        Ok(identity) if identity.account_id.to_string() == account_id => ("ok", None),
+        Ok(identity) if identity.account_id.to_string() == account_id => (RoleStatus::Ok, None),
         Ok(identity) => (
-            "error",
+            RoleStatus::Error,
             Some(format!(
                 "assuming {role} answered as account {}, not {account_id}",
                 identity.account_id
             )),
         ),
         Err(AwsError::AssumeRoleDenied { .. }) => (
-            "denied",
+            RoleStatus::Denied,
             Some(format!(
                 "Costline could not assume {role}: the role is missing in this account or its \
                  trust relationship does not allow Costline with this integration's external id. \
@@ -321,17 +323,17 @@ fn role_check(
             )),
         ),
         Err(AwsError::RoleNotFound { .. }) => (
-            "missing",
+            RoleStatus::Missing,
             Some(format!(
                 "{role} does not exist: deploy the member role with the StackSet instructions, \
                  then sync"
             )),
         ),
         Err(e) if e.is_retryable() => (
-            "error",
+            RoleStatus::Error,
             Some(format!("{e}; checked again at the next sync")),
         ),
-        Err(e) => ("error", Some(e.to_string())),
+        Err(e) => (RoleStatus::Error, Some(e.to_string())),
     };
     RoleCheck {
         account_id,
@@ -367,11 +369,11 @@ mod tests {
             (OrgAccountStatus::Closed, "closed"),
         ] {
             let check = inactive_account_check(&account(status)).expect("not checked by a call");
-            assert_eq!(check.role_status, "inactive");
+            assert_eq!(check.role_status, RoleStatus::Inactive);
             assert!(check.role_error.unwrap().contains(says));
         }
         let creating = inactive_account_check(&account(OrgAccountStatus::PendingActivation));
-        assert_eq!(creating.unwrap().role_status, "not_checked");
+        assert_eq!(creating.unwrap().role_status, RoleStatus::NotChecked);
         assert!(inactive_account_check(&account(OrgAccountStatus::Active)).is_none());
     }
 
@@ -386,7 +388,7 @@ mod tests {
                 aws_message: "not authorized".into(),
             }),
         );
-        assert_eq!(check.role_status, "denied");
+        assert_eq!(check.role_status, RoleStatus::Denied);
         let message = check.role_error.unwrap();
         assert!(message.contains("StackSet"), "{message}");
         assert!(message.contains("external id"), "{message}");
@@ -400,7 +402,7 @@ mod tests {
             user_id: "AROA:x".into(),
         };
         let check = role_check("111111111111".into(), &role(), Ok(identity));
-        assert_eq!(check.role_status, "ok");
+        assert_eq!(check.role_status, RoleStatus::Ok);
         assert_eq!(check.role_error, None);
     }
 
@@ -415,7 +417,7 @@ mod tests {
                 code: "Throttling".into(),
             }),
         );
-        assert_eq!(check.role_status, "error");
+        assert_eq!(check.role_status, RoleStatus::Error);
         assert!(check.role_error.unwrap().contains("next sync"));
     }
 }

@@ -126,7 +126,7 @@ pub(crate) async fn load_live_integration(
         Err(costline_store::StoreError::NotFound) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    if integration.status == "revoked" {
+    if !integration.status.is_live() {
         return Ok(None);
     }
     let (Some(role), Some(external_id)) = (integration.role(), integration.external_id.clone())

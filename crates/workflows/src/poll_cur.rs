@@ -181,7 +181,7 @@ impl JobHandler for PollCur {
 
         let mut scope = wf.store().scoped(job.workspace_id()).await?;
         let current = integrations::lock(&mut scope, live.id).await?;
-        if current.status == "revoked" {
+        if !current.status.is_live() {
             return Ok(());
         }
         cur::record_poll(&mut scope, live.id, !periods.is_empty(), None, job.now()).await?;

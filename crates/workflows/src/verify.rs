@@ -95,7 +95,7 @@ impl JobHandler for VerifyIntegration {
         let mut scope = wf.store().scoped(job.workspace_id()).await?;
         // Locks the row: a revocation committed meanwhile is seen here and wins.
         let current = integrations::lock(&mut scope, live.id).await?;
-        if current.status == "revoked" {
+        if !current.status.is_live() {
             return Ok(());
         }
         if let Some(stack) = &stack {

@@ -12,7 +12,7 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use costline_domain::IntegrationId;
+use costline_domain::{AccountType, IntegrationId, IntegrationStatus};
 use costline_store::integrations::{self, Integration};
 use costline_store::{Scoped, StoreError};
 use serde::Deserialize;
@@ -39,7 +39,7 @@ pub(super) async fn create(
         StatusCode::CREATED,
         Json(CreatedIntegrationOut {
             id: integration.integration_id.to_string(),
-            status: integration.status.clone(),
+            status: integration.status,
             renderings: actions::renderings(&state, &integration, &platform),
         }),
     ))
@@ -159,7 +159,7 @@ pub(crate) const MEMBER_CAVEATS: [&str; 4] = [
 async fn cur_view(scope: &mut Scoped, integration: &Integration) -> Result<CurOut, StoreError> {
     let periods = costline_store::cur::periods(scope, integration.id()).await?;
     let source = costline_store::cur::source(scope, integration.id()).await?;
-    let status = if integration.status == "revoked" || integration.cur_bucket.is_none() {
+    let status = if !integration.status.is_live() || integration.cur_bucket.is_none() {
         "not_configured"
     } else {
         costline_store::cur::integration_status(source.as_ref(), &periods)
@@ -218,18 +218,18 @@ pub(crate) async fn detail_view(
         .map(super::support::backfill_view)
         .unwrap_or(Value::Null);
     let platform = state.platform_account_id().ok();
-    let live = integration.status != "revoked";
+    let live = integration.status.is_live();
     let external_id = integration.external_id.as_deref().unwrap_or_default();
-    let is_member = integration.account_type.as_deref() == Some("member");
-    let is_management = integration.account_type.as_deref() == Some("management");
+    let is_member = integration.account_type == Some(AccountType::Member);
+    let is_management = integration.account_type == Some(AccountType::Management);
     Ok(IntegrationOut {
         id: integration.integration_id.to_string(),
-        status: integration.status.clone(),
+        status: integration.status,
         error: integration.error.clone(),
         error_code: integration.error_code.clone(),
         role_arn: integration.role_arn.clone(),
         account_id: integration.account_id.clone(),
-        account_type: integration.account_type.clone(),
+        account_type: integration.account_type,
         organization_id: integration.organization_id.clone(),
         management_account_id: integration.management_account_id.clone(),
         accounts,
@@ -243,7 +243,7 @@ pub(crate) async fn detail_view(
         expected_trust_policy: platform
             .as_deref()
             .filter(|_| {
-                integration.status == "error"
+                integration.status == IntegrationStatus::Error
                     && integration.error_code.as_deref() == Some(ASSUME_ROLE_DENIED)
             })
             .map(|platform| {

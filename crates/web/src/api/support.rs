@@ -256,7 +256,7 @@ async fn bucket_periods(
     integration: &Integration,
 ) -> Result<Vec<costline_cur::discovery::DiscoveredPeriod>, String> {
     use costline_cur::discovery::{self, ReportLocation};
-    if integration.status == "revoked" {
+    if !integration.status.is_live() {
         return Err("the integration was revoked: its bucket is no longer read".into());
     }
     let (Some(role), Some(external_id), Some(bucket), Some(report)) = (
@@ -365,7 +365,7 @@ pub(crate) async fn queue(
     let integration = integrations::lock(&mut scope, id)
         .await
         .map_err(|e| not_found(e, "integration"))?;
-    if integration.status == "revoked" {
+    if !integration.status.is_live() {
         return Err(ApiError::Conflict(
             "this integration was revoked: nothing of it can be ingested".into(),
         ));

@@ -126,7 +126,7 @@ pub(super) async fn page(
         };
         let mut periods = Vec::new();
         for integration in integrations::list(&mut scope).await? {
-            if integration.status == "revoked" {
+            if !integration.status.is_live() {
                 continue;
             }
             let view = crate::api::integration_view(&state, &mut scope, &integration).await?;

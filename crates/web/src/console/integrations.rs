@@ -16,7 +16,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use axum_csrf::CsrfToken;
-use costline_domain::IntegrationId;
+use costline_domain::{IntegrationId, IntegrationStatus};
 use costline_onboarding::PermissionSet;
 use costline_store::integrations;
 use serde::Deserialize;
@@ -71,9 +71,9 @@ async fn show_list(
             .into_iter()
             .map(|i| Row {
                 id: i.integration_id.to_string(),
-                status: i.status,
+                status: i.status.to_string(),
                 account_id: i.account_id.unwrap_or_default(),
-                account_type: i.account_type.unwrap_or_default(),
+                account_type: i.account_type.map(|t| t.to_string()).unwrap_or_default(),
                 created: i.created_at.format("%Y-%m-%d %H:%M").to_string(),
             })
             .collect(),
@@ -204,7 +204,7 @@ async fn show_integration(
         is_admin: user.role.is_admin(),
         trust_policy_json: pretty(trust),
         inline_policy_json: pretty(view.renderings.as_ref().map(|r| &r.inline_policy)),
-        refreshing: view.status == "verifying" || view.cur.status == "ingesting",
+        refreshing: view.status == IntegrationStatus::Verifying || view.cur.status == "ingesting",
         view,
         form,
         notice,

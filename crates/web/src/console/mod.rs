@@ -224,6 +224,7 @@ impl FromRequestParts<AppState> for ConsoleUser {
         let user = users::get(&state.store, user_id)
             .await
             .map_err(|e| internal_error(&e))?;
+        crate::observability::record_caller(Some(workspace_id), user_id);
         Ok(ConsoleUser {
             user_id,
             email: user.email,

@@ -75,7 +75,7 @@ pub(super) async fn page(
         Err(StoreError::NotFound) => return not_found(),
         Err(e) => return internal_error(&e),
     };
-    if integration.status == "revoked" {
+    if !integration.status.is_live() {
         return message_page(
             StatusCode::OK,
             "Already revoked",

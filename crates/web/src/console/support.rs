@@ -321,7 +321,7 @@ pub(super) async fn workspace(
             let periods = cur::periods(&mut scope, i.id()).await?;
             rows.push(IntegrationRow {
                 id: i.integration_id.to_string(),
-                status: i.status.clone(),
+                status: i.status.to_string(),
                 account_id: i.account_id.clone().unwrap_or_default(),
                 location: location(&i),
                 periods: periods.len(),
