@@ -328,7 +328,6 @@ pub struct Settings {
     /// Where `worker` serves its health and metrics endpoints, if anywhere.
     pub worker_listen: Option<std::net::SocketAddr>,
     pub public_url: String,
-    #[allow(dead_code)]
     pub aws_endpoint_url: Option<String>,
     pub platform_account_id: Option<String>,
     /// The platform account's partition (configured, or that of `aws_region`).

@@ -9,7 +9,5 @@ pub const DISCOVER_ACCOUNTS: &str = "discover_accounts";
 pub const POLL_CUR: &str = "poll_cur";
 /// Ingest one billing period's newest report assembly.
 pub const INGEST_PERIOD: &str = "ingest_period";
-/// Re-ingest a range of billing periods on a support request.
-pub const BACKFILL: &str = "backfill";
 /// Send a notification (email) to a workspace's admins.
 pub const NOTIFY: &str = "notify";

@@ -39,10 +39,6 @@ impl JobKind {
     pub const POLL_CUR: JobKind = JobKind::from_static(job_kinds::POLL_CUR);
     /// Ingest one billing period's newest report assembly.
     pub const INGEST_PERIOD: JobKind = JobKind::from_static(job_kinds::INGEST_PERIOD);
-    /// Re-ingest a range of billing periods.
-    pub const BACKFILL: JobKind = JobKind::from_static(job_kinds::BACKFILL);
-    /// Delete a revoked integration's data.
-    pub const REVOKE_CLEANUP: JobKind = JobKind::from_static("revoke_cleanup");
     /// Send a notification.
     pub const NOTIFY: JobKind = JobKind::from_static(job_kinds::NOTIFY);
 

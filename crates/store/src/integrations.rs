@@ -488,29 +488,3 @@ pub async fn accounts(scope: &mut Scoped, id: IntegrationId) -> StoreResult<Vec<
     .fetch_all(scope.tx())
     .await?)
 }
-
-/// Turns the integration into a tombstone: no role, no external id, no discovered accounts.
-/// Returns the role it had, so that callers can forget cached sessions of it.
-pub async fn revoke(scope: &mut Scoped, id: IntegrationId) -> StoreResult<Option<String>> {
-    let current = lock(scope, id).await?;
-    let ws = scope.workspace_id().as_uuid();
-    sqlx::query("DELETE FROM aws_accounts WHERE workspace_id = $1 AND integration_id = $2")
-        .bind(ws)
-        .bind(id.as_uuid())
-        .execute(scope.tx())
-        .await?;
-    sqlx::query(
-        "UPDATE integrations SET status = 'revoked', role_arn = NULL, external_id = NULL, error = NULL,
-                account_id = NULL, organization_id = NULL, management_account_id = NULL,
-                cur_bucket = NULL, cur_prefix = NULL, cur_report_name = NULL, stack_id = NULL,
-                template_version = NULL, stackset_template_version = NULL,
-                role_policy_checked_at = NULL, role_policy_drift = NULL, role_policy_error = NULL, org_root_ids = '{}', error_code = NULL,
-                revoked_at = COALESCE(revoked_at, now())
-          WHERE workspace_id = $1 AND integration_id = $2",
-    )
-    .bind(ws)
-    .bind(id.as_uuid())
-    .execute(scope.tx())
-    .await?;
-    Ok(current.role_arn)
-}

@@ -479,7 +479,7 @@ impl FinishedRollups {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
     use std::str::FromStr;
@@ -530,7 +530,9 @@ mod tests {
         );
     }
 
-    fn item<'a>(
+    /// A line item of 2024-09-`day`, 23:00 UTC, in `account`, costing `cost` (unblended and
+    /// amortized), with `tags`: for the store's unit tests.
+    pub(crate) fn item<'a>(
         day: u32,
         account: &'a str,
         cost: &str,

@@ -1,0 +1,336 @@
+//! Loading an assembly's line items: the partitions they live in, the staging table an ingest
+//! fills, and the `COPY` that fills it.
+//!
+//! `cur_line_item_chunks` is partitioned by integration (`cur_parts.li_<integration>`), and each
+//! of those by billing period (`li_<integration>_<yyyymm>_<random>`). An ingest creates a fresh,
+//! unattached leaf with [`create_staging`] (dropping the leaves earlier attempts left), fills it
+//! with one [`LineItemCopy`] per file, and the swap attaches it (`super::swap`); a failed ingest
+//! drops it with [`drop_staging`]. Readers never see a staging table: it is not attached, and the
+//! application role has no privileges on `cur_parts`.
+//!
+//! Partition DDL needs the table owner, so these functions take the [`Store`] and the workspace
+//! explicitly and run on the owner pool, checking the workspace themselves. Table names are built
+//! only from ids and dates (never from report content): identifiers cannot be bound as
+//! parameters, so this is where SQL text is assembled.
+
+use crate::line_items::{SealedChunk, CHUNK_COLUMNS, COPY_BINARY_HEADER, COPY_BINARY_TRAILER};
+use crate::{Store, StoreError, StoreResult};
+use costline_domain::{BillingPeriod, IntegrationId, WorkspaceId};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgCopyIn;
+use sqlx::{PgConnection, Postgres};
+use uuid::Uuid;
+
+/// Schema of the line item partitions (no privileges for the application role).
+const PARTS_SCHEMA: &str = "cur_parts";
+
+/// A fresh, not yet attached line item table for one assembly of one period.
+#[derive(Debug, Clone)]
+pub struct Staging {
+    pub(super) workspace_id: WorkspaceId,
+    pub(super) integration_id: IntegrationId,
+    pub(super) period: BillingPeriod,
+    pub(super) assembly_id: String,
+    pub(super) table: String,
+}
+
+impl Staging {
+    /// The table's name inside the partitions schema.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The assembly it holds.
+    pub fn assembly_id(&self) -> &str {
+        &self.assembly_id
+    }
+
+    /// The billing period it holds.
+    pub fn period(&self) -> BillingPeriod {
+        self.period
+    }
+
+    /// The table's name with its schema, for SQL text.
+    pub(super) fn qualified(&self) -> String {
+        qualified(&self.table)
+    }
+}
+
+/// A table of the partitions schema by name, for SQL text.
+pub(super) fn qualified(table: &str) -> String {
+    format!("{PARTS_SCHEMA}.{table}")
+}
+
+/// The integration's partition of `cur_line_item_chunks`, parent of its periods' tables.
+pub(super) fn integration_table(integration: IntegrationId) -> String {
+    format!("li_{}", integration.as_uuid().simple())
+}
+
+/// What the names of the integration's tables of `period` start with (attached or not).
+fn leaf_prefix(integration: IntegrationId, period: BillingPeriod) -> String {
+    format!(
+        "{}_{:04}{:02}_",
+        integration_table(integration),
+        period.year(),
+        period.month()
+    )
+}
+
+/// Makes sure the integration's partition exists. Serialized per integration with an advisory
+/// lock, so two periods starting at once do not race on it.
+async fn ensure_integration_partition(
+    conn: &mut PgConnection,
+    workspace_id: WorkspaceId,
+    integration: IntegrationId,
+) -> StoreResult<()> {
+    let table = integration_table(integration);
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                         WHERE n.nspname = $1 AND c.relname = $2)",
+    )
+    .bind(PARTS_SCHEMA)
+    .bind(&table)
+    .fetch_one(&mut *conn)
+    .await?;
+    if exists {
+        return Ok(());
+    }
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
+        .bind(integration.to_string())
+        .execute(&mut *tx)
+        .await?;
+    // The integration must belong to the workspace: the owner connection bypasses RLS.
+    let owned: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM integrations WHERE workspace_id = $1 AND integration_id = $2
+                          AND status <> 'revoked')",
+    )
+    .bind(workspace_id.as_uuid())
+    .bind(integration.as_uuid())
+    .fetch_one(&mut *tx)
+    .await?;
+    if !owned {
+        return Err(StoreError::NotFound);
+    }
+    sqlx::query(&format!(
+        "CREATE TABLE IF NOT EXISTS {} PARTITION OF cur_line_item_chunks
+             FOR VALUES IN ('{}') PARTITION BY LIST (billing_period)",
+        qualified(&table),
+        integration.as_uuid()
+    ))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Drops staging tables of the period left by failed or interrupted ingests (every table of
+/// the period that is not attached).
+async fn drop_leftovers(
+    conn: &mut PgConnection,
+    integration: IntegrationId,
+    period: BillingPeriod,
+) -> StoreResult<()> {
+    let like = format!("{}%", leaf_prefix(integration, period));
+    let stale: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = $1 AND c.relkind = 'r' AND NOT c.relispartition AND c.relname LIKE $2",
+    )
+    .bind(PARTS_SCHEMA)
+    .bind(&like)
+    .fetch_all(&mut *conn)
+    .await?;
+    for t in stale {
+        sqlx::query(&format!("DROP TABLE IF EXISTS {}", qualified(&t)))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A new staging table's name: the period's prefix and 8 hex digits of `random`, so that it can
+/// stand beside the period's served table until the swap replaces that one (51 characters,
+/// within PostgreSQL's 63).
+fn staging_table(integration: IntegrationId, period: BillingPeriod, random: Uuid) -> String {
+    let suffix = random.simple().to_string();
+    format!("{}{}", leaf_prefix(integration, period), &suffix[..8])
+}
+
+/// Creates the empty table an assembly of `period` is loaded into, after dropping what earlier
+/// failed attempts left. Its check constraint lets the later attach skip a validation scan.
+pub async fn create_staging(
+    store: &Store,
+    workspace_id: WorkspaceId,
+    integration: IntegrationId,
+    period: BillingPeriod,
+    assembly_id: &str,
+) -> StoreResult<Staging> {
+    let mut conn = store.system().acquire().await?;
+    ensure_integration_partition(&mut conn, workspace_id, integration).await?;
+    drop_leftovers(&mut conn, integration, period).await?;
+    let staging = Staging {
+        workspace_id,
+        integration_id: integration,
+        period,
+        assembly_id: assembly_id.to_owned(),
+        table: staging_table(integration, period, Uuid::new_v4()),
+    };
+    let q = staging.qualified();
+    sqlx::query(&format!(
+        "CREATE TABLE {q} (LIKE cur_line_item_chunks INCLUDING DEFAULTS INCLUDING CONSTRAINTS
+                           INCLUDING INDEXES INCLUDING STORAGE,
+             CHECK (workspace_id = '{ws}' AND integration_id = '{int}' AND billing_period = '{p}'))",
+        ws = workspace_id.as_uuid(),
+        int = integration.as_uuid(),
+        p = period.start(),
+    ))
+    .execute(&mut *conn)
+    .await?;
+    // The columns every row shares come from defaults, so COPY does not carry them.
+    sqlx::query(&format!(
+        "ALTER TABLE {q} ALTER workspace_id SET DEFAULT '{ws}',
+                         ALTER integration_id SET DEFAULT '{int}',
+                         ALTER billing_period SET DEFAULT '{p}'",
+        ws = workspace_id.as_uuid(),
+        int = integration.as_uuid(),
+        p = period.start(),
+    ))
+    .execute(&mut *conn)
+    .await?;
+    Ok(staging)
+}
+
+/// A `COPY` of line item chunks into a staging table. Feed it what [`CopyEncoder::take`]
+/// seals; several may run at once into the same table (one per file).
+///
+/// [`CopyEncoder::take`]: crate::line_items::CopyEncoder::take
+pub struct LineItemCopy {
+    copy: PgCopyIn<PoolConnection<Postgres>>,
+    chunks: u64,
+    line_items: u64,
+}
+
+impl LineItemCopy {
+    /// Starts a COPY on its own owner connection.
+    pub async fn start(store: &Store, staging: &Staging) -> StoreResult<LineItemCopy> {
+        use sqlx::postgres::PgPoolCopyExt;
+        let copy = store
+            .system()
+            .copy_in_raw(&format!(
+                "COPY {} ({CHUNK_COLUMNS}) FROM STDIN WITH (FORMAT binary)",
+                staging.qualified()
+            ))
+            .await?;
+        let mut copy = LineItemCopy {
+            copy,
+            chunks: 0,
+            line_items: 0,
+        };
+        copy.copy.send(COPY_BINARY_HEADER).await?;
+        Ok(copy)
+    }
+
+    /// Sends a sealed chunk (nothing when it is empty).
+    pub async fn send(&mut self, sealed: &SealedChunk) -> StoreResult<()> {
+        if sealed.line_items == 0 {
+            return Ok(());
+        }
+        self.copy.send(sealed.tuple.as_slice()).await?;
+        self.chunks += 1;
+        self.line_items += sealed.line_items;
+        Ok(())
+    }
+
+    /// Ends the COPY; the number of line items stored, once the server confirmed every chunk.
+    pub async fn finish(mut self) -> StoreResult<u64> {
+        self.copy.send(COPY_BINARY_TRAILER).await?;
+        let stored = self.copy.finish().await?;
+        if stored != self.chunks {
+            // The server answered the COPY with a count it cannot have: a database fault (500),
+            // not a state the caller could resolve.
+            return Err(StoreError::Database(sqlx::Error::Protocol(format!(
+                "the database stored {stored} line item chunks of the {} sent",
+                self.chunks
+            ))));
+        }
+        Ok(self.line_items)
+    }
+
+    /// Abandons the COPY (nothing it sent is kept).
+    pub async fn abort(self, why: &str) -> StoreResult<()> {
+        self.copy.abort(why).await?;
+        Ok(())
+    }
+}
+
+/// Drops a staging table (a failed or superseded ingest's); nothing when it is gone already.
+pub async fn drop_staging(store: &Store, staging: &Staging) -> StoreResult<()> {
+    sqlx::query(&format!("DROP TABLE IF EXISTS {}", staging.qualified()))
+        .execute(store.system())
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn integration() -> IntegrationId {
+        IntegrationId::from_uuid("0190f0a1-2b3c-7d4e-8f90-a1b2c3d4e5f6".parse().unwrap())
+    }
+
+    fn period(s: &str) -> BillingPeriod {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn tables_are_named_from_the_integration_and_the_period_only() {
+        assert_eq!(
+            integration_table(integration()),
+            "li_0190f0a12b3c7d4e8f90a1b2c3d4e5f6"
+        );
+        assert_eq!(
+            leaf_prefix(integration(), period("2024-03")),
+            "li_0190f0a12b3c7d4e8f90a1b2c3d4e5f6_202403_"
+        );
+        assert_eq!(
+            leaf_prefix(integration(), period("1999-02")),
+            "li_0190f0a12b3c7d4e8f90a1b2c3d4e5f6_199902_"
+        );
+    }
+
+    #[test]
+    fn a_period_table_sorts_under_its_integration_and_fits_an_identifier() {
+        let random: Uuid = "89abcdef-0123-4567-89ab-cdef01234567".parse().unwrap();
+        let table = staging_table(integration(), period("2024-11"), random);
+        assert_eq!(table, "li_0190f0a12b3c7d4e8f90a1b2c3d4e5f6_202411_89abcdef");
+        assert!(table.starts_with(&leaf_prefix(integration(), period("2024-11"))));
+        assert!(table.starts_with(&format!("{}_", integration_table(integration()))));
+        // PostgreSQL truncates identifiers beyond 63 bytes.
+        assert_eq!(table.len(), 51);
+        // Another period of the integration is not under this period's prefix.
+        assert!(!table.starts_with(&leaf_prefix(integration(), period("2024-01"))));
+    }
+
+    #[test]
+    fn two_attempts_get_two_tables() {
+        let a = staging_table(integration(), period("2024-03"), Uuid::new_v4());
+        let b = staging_table(integration(), period("2024-03"), Uuid::new_v4());
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn sql_names_the_partitions_schema() {
+        let staging = Staging {
+            workspace_id: WorkspaceId::new(),
+            integration_id: integration(),
+            period: period("2024-03"),
+            assembly_id: "asm".into(),
+            table: "li_x_202403_00000000".into(),
+        };
+        assert_eq!(staging.qualified(), "cur_parts.li_x_202403_00000000");
+        assert_eq!(staging.table(), "li_x_202403_00000000");
+        assert_eq!(staging.assembly_id(), "asm");
+        assert_eq!(staging.period(), period("2024-03"));
+    }
+}
