@@ -1,7 +1,9 @@
 //! The console over HTTP, as a browser without JavaScript uses it: sessions, CSRF, roles,
-//! invitations and tenant isolation of every route that takes an id.
+//! invitations, saved reports and tenant isolation of every route that takes an id.
 
-use costline_testkit::{spawn_app, TestApp};
+use chrono::{NaiveDate, Utc};
+use costline_domain::{BillingPeriod, IntegrationId, WorkspaceId};
+use costline_testkit::{load_costs, spawn_app, TestApp, TestCost};
 use reqwest::redirect::Policy;
 use reqwest::Client;
 
@@ -546,4 +548,198 @@ async fn the_integration_page_links_to_revocation_and_settings_to_the_danger_zon
     assert!(settings.contains("href=\"/settings/danger\""));
     let (status, _) = page(&a, &app, "/settings/danger").await;
     assert_eq!(status, 200);
+}
+
+/// The id of the workspace signed up as `name` (names are unique within a test).
+async fn workspace_id(app: &TestApp, name: &str) -> WorkspaceId {
+    let id: uuid::Uuid = sqlx::query_scalar("SELECT workspace_id FROM workspaces WHERE name = $1")
+        .bind(name)
+        .fetch_one(app.db.store.system())
+        .await
+        .unwrap();
+    WorkspaceId::from_uuid(id)
+}
+
+fn cost(day: NaiveDate, service: &'static str, amount: &str) -> TestCost {
+    TestCost {
+        day,
+        account: "111111111111",
+        service,
+        region: "us-east-1",
+        cost: amount.parse().unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn reports_are_created_drawn_downloaded_edited_and_deleted_in_the_console() {
+    let app = spawn_app().await;
+    let a = sign_up(&app, "Acme", "ana@acme.test").await;
+    let (integration, _) = new_integration(&a, &app).await;
+    let (ws, integration): (WorkspaceId, IntegrationId) = (
+        workspace_id(&app, "Acme").await,
+        integration.parse().unwrap(),
+    );
+    let may = |d| NaiveDate::from_ymd_opt(2024, 5, d).unwrap();
+    let costs = [
+        cost(may(1), "AmazonEC2", "1.25"),
+        cost(may(2), "AmazonEC2", "2.5"),
+        cost(may(2), "AmazonS3", "-0.25"),
+    ];
+    let store = &app.db.store;
+    load_costs(
+        store,
+        ws,
+        integration,
+        "2024-05".parse().unwrap(),
+        "asm-1",
+        &costs,
+    )
+    .await;
+    // Today's cost alone: no complete day has a cost, so the forecast is the month to date.
+    let today = Utc::now().date_naive();
+    let month = BillingPeriod::containing(today);
+    load_costs(
+        store,
+        ws,
+        integration,
+        month,
+        "asm-2",
+        &[cost(today, "AmazonEC2", "3.1")],
+    )
+    .await;
+    let (_, html) = page(&a, &app, "/costs").await;
+    assert!(html.contains("id=\"month-to-date\">3.1 USD"), "{html}");
+    assert!(html.contains("id=\"forecast\">3.1 USD"), "{html}");
+    let (_, html) = page(&a, &app, "/costs?month=2024-05").await;
+    assert!(
+        !html.contains("id=\"forecast\""),
+        "only the current month has one"
+    );
+
+    let (status, html) = page(&a, &app, "/reports").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"no-reports\"") && html.contains("href=\"/reports/new\""));
+    let (status, html) = page(&a, &app, "/reports/new").await;
+    assert_eq!(status, 200);
+    let csrf = csrf_of(&html);
+    let mut form = vec![
+        ("authenticity_token", csrf.as_str()),
+        ("name", "By service"),
+        ("filters", "colour:red"),
+        ("group_by", "service"),
+        ("metric", "unblended"),
+        ("range", "fixed"),
+        ("start", "2024-05-01"),
+        ("end", "2024-06-01"),
+        ("chart", "bar"),
+    ];
+    let (status, html, _) = post(&a, &app, "/reports", &form).await;
+    assert_eq!(status, 400);
+    assert!(
+        html.contains("id=\"form-error\"") && html.contains("colour:red"),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"By service\""),
+        "the form keeps what was typed"
+    );
+    form[2].1 = "!region:eu-west-1";
+    let (status, body, location) = post(&a, &app, "/reports", &form).await;
+    assert_eq!(status, 303, "{body}");
+    let location = location.unwrap();
+    let id = location.trim_start_matches("/reports/").to_owned();
+
+    let (status, html) = page(&a, &app, &location).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"report-chart\" class=\"bar\""), "{html}");
+    assert_eq!(html.matches("<rect ").count(), 2, "a bar per service");
+    assert!(html.contains("<td>AmazonEC2</td><td>3.75</td>"), "{html}");
+    assert!(html.contains("<td>AmazonS3</td><td>-0.25</td>"), "{html}");
+    assert!(html.contains("id=\"total\">3.50 USD"), "{html}");
+    assert!(html.contains("2024-05-01 through 2024-05-31"), "{html}");
+    assert!(html.contains(&format!("href=\"/reports/{id}.csv\"")));
+    let r = a
+        .get(format!("{}/reports/{id}.csv", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let csv = r.text().await.unwrap();
+    assert_eq!(
+        csv.lines().collect::<Vec<_>>(),
+        ["service,amount", "AmazonEC2,3.75", "AmazonS3,-0.25"]
+    );
+    let (_, html) = page(&a, &app, "/reports").await;
+    assert!(
+        html.contains(&format!("<a href=\"/reports/{id}\">By service</a>")),
+        "{html}"
+    );
+
+    // Edit: a line by day, then the table alone.
+    let (status, html) = page(&a, &app, &format!("/reports/{id}/edit")).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("value=\"By service\"") && html.contains("<option value=\"fixed\" selected>")
+    );
+    assert!(html.contains(">!region:eu-west-1</textarea>"), "{html}");
+    let csrf = csrf_of(&html);
+    form[0].1 = csrf.as_str();
+    form[3].1 = "day";
+    form[8].1 = "line";
+    let (status, body, location) = post(&a, &app, &format!("/reports/{id}/edit"), &form).await;
+    assert_eq!(status, 303, "{body}");
+    assert_eq!(location.as_deref(), Some(format!("/reports/{id}").as_str()));
+    let (_, html) = page(&a, &app, &format!("/reports/{id}")).await;
+    assert!(html.contains("id=\"report-chart\" class=\"line\"") && html.contains("<polyline"));
+    assert_eq!(html.matches("<circle ").count(), 2, "a point per day");
+    form[8].1 = "table";
+    let (status, _, _) = post(&a, &app, &format!("/reports/{id}/edit"), &form).await;
+    assert_eq!(status, 303);
+    let (_, html) = page(&a, &app, &format!("/reports/{id}")).await;
+    assert!(!html.contains("<svg id=\"report-chart\"") && html.contains("id=\"report-table\""));
+    assert!(html.contains("<td>2024-05-02</td><td>2.25</td>"), "{html}");
+
+    // Another workspace: 404 on every route with the id; anonymous: the login page.
+    let b = sign_up(&app, "Globex", "gus@globex.test").await;
+    for route in [
+        format!("/reports/{id}"),
+        format!("/reports/{id}.csv"),
+        format!("/reports/{id}/edit"),
+    ] {
+        let (status, _) = page(&b, &app, &route).await;
+        assert_eq!(status, 404, "{route}");
+        let (status, _) = page(&browser(), &app, &route).await;
+        assert_eq!(status, 303, "anonymous {route}");
+    }
+    let (_, b_html) = page(&b, &app, "/reports").await;
+    assert!(b_html.contains("id=\"no-reports\""));
+    let b_csrf = csrf_of(&b_html);
+    let mut b_form = form.clone();
+    b_form[0].1 = b_csrf.as_str();
+    for route in [
+        format!("/reports/{id}/edit"),
+        format!("/reports/{id}/delete"),
+    ] {
+        let (status, _, _) = post(&b, &app, &route, &b_form).await;
+        assert_eq!(status, 404, "{route}");
+    }
+    let (status, _) = page(&a, &app, &format!("/reports/{id}")).await;
+    assert_eq!(status, 200, "A's report is intact");
+
+    // Delete: refused without the form's CSRF value, then done.
+    let delete = format!("/reports/{id}/delete");
+    let (status, _, _) = post(&a, &app, &delete, &[("authenticity_token", "forged")]).await;
+    assert_eq!(status, 403);
+    let (_, html) = page(&a, &app, "/reports").await;
+    let csrf = csrf_of(&html);
+    let (status, _, location) = post(&a, &app, &delete, &[("authenticity_token", &csrf)]).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/reports")));
+    let (_, html) = page(&a, &app, "/reports").await;
+    assert!(html.contains("id=\"no-reports\""));
+    let (status, _) = page(&a, &app, &format!("/reports/{id}")).await;
+    assert_eq!(status, 404);
 }

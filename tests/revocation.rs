@@ -1,7 +1,8 @@
 //! Revocation (issue 7): after `DELETE /api/v1/integrations/aws/{id}` nothing of the integration
 //! exists but its tombstone and the audit log, in any table the catalog lists (so tables added
 //! later are covered); everything else is untouched to the row; a running ingest writes nothing
-//! after the revocation; only admins may revoke; workspace deletion by its owner.
+//! after the revocation; only admins may revoke; workspace deletion by its owner (its saved
+//! reports included).
 
 use costline_domain::{BillingPeriod, IntegrationId, Role, WorkspaceId};
 use costline_jobs::{JobContext, JobError, JobHandler, JobKind, PoolConfig, WorkerPool};
@@ -126,6 +127,15 @@ async fn snapshot(store: &Store) -> BTreeMap<String, Vec<String>> {
         out.insert(table, rows);
     }
     out
+}
+
+/// The saved reports of a workspace, counted by the table owner (no RLS).
+async fn reports_of(store: &Store, ws: WorkspaceId) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM cost_reports WHERE workspace_id = $1")
+        .bind(ws.as_uuid())
+        .fetch_one(store.system())
+        .await
+        .unwrap()
 }
 
 /// Rows (and table names) that mention `needle`, outside the tombstone and the audit log.
@@ -605,6 +615,19 @@ async fn the_owner_deletes_the_workspace_with_its_name_and_everything_of_it_goes
         accumulate(store, ws, id).await;
     }
     let other_total = total(store, other_ws, o).await;
+    // Saved reports go with the workspace; the other workspace's stays.
+    for (ws, name) in [(&acme, "EC2"), (&acme, "Everything"), (&other, "Other's")] {
+        let (status, body) = app
+            .call(
+                "POST",
+                "/api/v1/reports",
+                Some(&ws.token),
+                Some(json!({"name": name, "filters": ["service:AmazonEC2"], "range": {"relative": "last_month"}})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    assert_eq!(reports_of(store, acme_ws).await, 2);
     let before = snapshot(store).await;
 
     // Only the owner, and only with the exact name.
@@ -685,6 +708,8 @@ async fn the_owner_deletes_the_workspace_with_its_name_and_everything_of_it_goes
         }
     }
     assert!(left.is_empty(), "rows remain:\n{}", left.join("\n"));
+    assert_eq!(reports_of(store, acme_ws).await, 0);
+    assert_eq!(reports_of(store, other_ws).await, 1);
     let users: Vec<String> = sqlx::query_scalar("SELECT email FROM users ORDER BY email")
         .fetch_all(store.system())
         .await

@@ -68,6 +68,10 @@ uuid_id!(
     /// An API token (the id, never the secret).
     TokenId
 );
+uuid_id!(
+    /// A saved cost report of a workspace.
+    ReportId
+);
 
 #[cfg(test)]
 mod tests {

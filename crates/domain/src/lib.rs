@@ -4,17 +4,21 @@
 //! and then trusted by the layers above.
 
 mod aws;
+mod forecast;
 mod ids;
 pub mod job_kinds;
 mod money;
 mod period;
+mod reports;
 mod roles;
 mod states;
 
 pub use aws::{AccountId, AwsPartition, ExternalId, RoleArn, RoleArnError};
-pub use ids::{IntegrationId, JobId, TokenId, UserId, WorkspaceId};
+pub use forecast::{ForecastOverflow, MonthForecast};
+pub use ids::{IntegrationId, JobId, ReportId, TokenId, UserId, WorkspaceId};
 pub use money::Money;
 pub use period::{BillingPeriod, BillingPeriodError};
+pub use reports::{ChartKind, DateRange, InvalidReport, RelativeRange, ReportName, ReportRange};
 pub use roles::{Role, RoleParseError};
 pub use states::{AccountType, IntegrationStatus, RoleStatus, UnknownState};
 mod secrets;

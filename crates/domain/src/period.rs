@@ -61,6 +61,15 @@ impl BillingPeriod {
         }
     }
 
+    /// The month before (the first month Costline knows, 1970-01, is its own previous one).
+    pub fn previous(&self) -> Self {
+        let (year, month) = match self.month {
+            1 => (self.year - 1, 12),
+            m => (self.year, m - 1),
+        };
+        Self::new(year, month).unwrap_or(*self)
+    }
+
     /// Every period from `self` to `last`, both included, oldest first.
     pub fn through(&self, last: BillingPeriod) -> Vec<BillingPeriod> {
         let mut out = Vec::new();
@@ -132,6 +141,10 @@ mod tests {
     fn december_rolls_into_january() {
         let p: BillingPeriod = "2023-12".parse().unwrap();
         assert_eq!(p.next().to_string(), "2024-01");
+        assert_eq!(p.next().previous(), p);
+        assert_eq!(p.previous().to_string(), "2023-11");
+        let first: BillingPeriod = "1970-01".parse().unwrap();
+        assert_eq!(first.previous(), first);
     }
 
     #[test]

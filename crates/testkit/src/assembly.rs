@@ -137,3 +137,71 @@ pub async fn rollup_rows(store: &Store, workspace: WorkspaceId) -> Vec<String> {
     rows.sort();
     rows
 }
+
+/// One line item for [`load_costs`]: usage on `day`, from 03:00 UTC for an hour.
+#[derive(Debug, Clone)]
+pub struct TestCost {
+    /// The usage day.
+    pub day: chrono::NaiveDate,
+    /// The usage account (the payer is always `999999999999`).
+    pub account: &'static str,
+    /// The product code.
+    pub service: &'static str,
+    /// The region.
+    pub region: &'static str,
+    /// Its unblended and amortized cost, in USD.
+    pub cost: Decimal,
+}
+
+/// Serves `costs` as `period`'s assembly `assembly_id` of an integration, loaded through the
+/// ingest's encoder and COPY, the rollups summed by the swap from the loaded table: what the
+/// cost API reads after an ingest, without the worker.
+pub async fn load_costs(
+    store: &Store,
+    workspace: WorkspaceId,
+    integration: IntegrationId,
+    period: BillingPeriod,
+    assembly_id: &str,
+    costs: &[TestCost],
+) {
+    use costline_store::cur::FileRecord;
+    use costline_store::line_items::CopyEncoder;
+    use costline_store::rollups::PeriodRollups;
+    let staging = begin_assembly(store, workspace, integration, period, assembly_id).await;
+    let mut encoder = CopyEncoder::new(0);
+    for (n, c) in costs.iter().enumerate() {
+        let usage_start = c.day.and_hms_opt(3, 0, 0).expect("a time of day").and_utc();
+        encoder.push(
+            n as u32 + 1,
+            &NewLineItem {
+                payer_account_id: "999999999999",
+                product_code: c.service,
+                usage_type: "BoxUsage:m5.large",
+                region: c.region,
+                ..line_item(usage_start, c.account, c.cost)
+            },
+        );
+    }
+    let mut copy = LineItemCopy::start(store, &staging)
+        .await
+        .expect("start the COPY");
+    copy.send(&encoder.take())
+        .await
+        .expect("send the line items");
+    copy.finish().await.expect("finish the COPY");
+    let file = FileRecord {
+        key: format!("{assembly_id}/part-1.csv.gz"),
+        file_no: 1,
+        bytes: 1,
+        rows: costs.len() as i64,
+    };
+    cur::swap_period(
+        store,
+        &staging,
+        &[file],
+        &PeriodRollups::FromTable,
+        chrono::Utc::now(),
+    )
+    .await
+    .expect("swap the period in");
+}

@@ -22,7 +22,7 @@ pub use app::{
     spawn_app_with_gateway, spawn_app_with_workers, TestApp, TestWorkspace, CUSTOMER_ACCOUNT_ID,
     PLATFORM_ACCOUNT_ID,
 };
-pub use assembly::{begin_assembly, fill_staging, line_item, rollup_rows};
+pub use assembly::{begin_assembly, fill_staging, line_item, load_costs, rollup_rows, TestCost};
 pub use browser::{chromedriver, chromium_capabilities, screenshot_dir, Browser, Chromedriver};
 pub use customer::{customer_s3, path_style_s3};
 pub use database::{fresh_store, TestDb};

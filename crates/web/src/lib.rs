@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 mod integration_actions;
 mod observability;
+mod report_actions;
 mod terraform_module;
 pub mod views;
 

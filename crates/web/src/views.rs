@@ -3,8 +3,11 @@
 //! fails to compile (or to parse) instead of rendering blank.
 
 use chrono::{DateTime, Utc};
-use costline_domain::{AccountType, IntegrationStatus, RoleStatus};
+use costline_domain::{AccountType, IntegrationStatus, ReportRange, RoleStatus};
 use costline_onboarding::{CliStep, PermissionChanges};
+use costline_store::costs::CostMetric;
+use costline_store::forecast::CurrentMonth;
+use costline_store::reports::Report;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -227,4 +230,152 @@ pub struct RolePolicyOut {
     pub error: Option<String>,
     /// What to do: the Terraform or JSON to apply.
     pub advice: Option<String>,
+}
+
+/// A report's dates: `{"relative": "last_30_days"}`, or `{"start", "end"}` (`YYYY-MM-DD`, end
+/// exclusive).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeOut {
+    /// `last_7_days`, `last_30_days`, `month_to_date`, `last_month` or `last_12_months`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relative: Option<String>,
+    /// First day of a fixed range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// Day after the last of a fixed range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+}
+
+impl From<&ReportRange> for RangeOut {
+    fn from(range: &ReportRange) -> Self {
+        match range {
+            ReportRange::Relative(r) => RangeOut {
+                relative: Some(r.as_str().to_owned()),
+                ..Default::default()
+            },
+            ReportRange::Fixed(d) => RangeOut {
+                relative: None,
+                start: Some(d.start().to_string()),
+                end: Some(d.end().to_string()),
+            },
+        }
+    }
+}
+
+/// `POST /api/v1/reports` and `PUT /api/v1/reports/{id}`: what the report asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportIn {
+    /// 1 to 100 characters.
+    pub name: String,
+    /// As `filter=` of `/costs`: `K:V`, `!K:V`, `K:V1|V2`.
+    #[serde(default)]
+    pub filters: Vec<String>,
+    /// As `group_by=` of `/costs`, one key an item.
+    #[serde(default)]
+    pub group_by: Vec<String>,
+    /// `unblended` (the default), `net_unblended` or `amortized`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
+    /// The dates.
+    pub range: RangeOut,
+    /// `bar` (the default), `line` or `table`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<String>,
+}
+
+/// One saved report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportOut {
+    /// The report id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its filters, as written in `/costs`.
+    pub filters: Vec<String>,
+    /// Its group-by keys.
+    pub group_by: Vec<String>,
+    /// Its metric.
+    pub metric: String,
+    /// Its dates.
+    pub range: RangeOut,
+    /// `bar`, `line` or `table`.
+    pub chart: String,
+    /// The user who created it.
+    pub created_by: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Report> for ReportOut {
+    fn from(r: &Report) -> Self {
+        ReportOut {
+            id: r.report_id.to_string(),
+            name: r.spec.name.to_string(),
+            filters: r.spec.filters.iter().map(ToString::to_string).collect(),
+            group_by: r.spec.group_by.iter().map(ToString::to_string).collect(),
+            metric: r.spec.metric.as_str().to_owned(),
+            range: RangeOut::from(&r.spec.range),
+            chart: r.spec.chart.as_str().to_owned(),
+            created_by: r.created_by.map(|u| u.to_string()),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// `GET /api/v1/reports`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportsOut {
+    /// By name.
+    pub reports: Vec<ReportOut>,
+}
+
+/// `GET /api/v1/costs/forecast`: the current month so far and where it is heading.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForecastOut {
+    /// `YYYY-MM`, the current UTC month.
+    pub month: String,
+    /// The currency, or `mixed`.
+    pub currency: String,
+    /// The metric summed.
+    pub metric: String,
+    /// Costs of the month through today, exact.
+    pub month_to_date: String,
+    /// Month to date plus the average of the complete days times the days after today
+    /// (exact to a decimal's 28 digits; the console rounds it to cents).
+    pub forecast: String,
+    /// Complete days averaged (today is not one).
+    pub days_elapsed: u32,
+    /// Days in the month.
+    pub days_in_month: u32,
+}
+
+impl ForecastOut {
+    /// The view of a forecast of `metric`.
+    pub fn new(month: &CurrentMonth, metric: CostMetric) -> Self {
+        let f = &month.forecast;
+        ForecastOut {
+            month: f.month.to_string(),
+            currency: currency_of(&month.currencies),
+            metric: metric.as_str().to_owned(),
+            month_to_date: f.month_to_date.normalize().to_string(),
+            forecast: f.forecast.normalize().to_string(),
+            days_elapsed: f.days_elapsed,
+            days_in_month: f.days_in_month,
+        }
+    }
+}
+
+/// The one currency of an answer, `USD` for none, `mixed` for several.
+pub(crate) fn currency_of(currencies: &[String]) -> String {
+    match currencies {
+        [] => "USD".to_owned(),
+        [one] => one.clone(),
+        _ => "mixed".to_owned(),
+    }
 }

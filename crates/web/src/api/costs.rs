@@ -1,15 +1,18 @@
 //! `GET /api/v1/costs`: the workspace's costs over a date range, grouped, from the daily rollups;
+//! `GET /api/v1/reports/{id}/costs`: the same answer to a saved report's question;
 //! `GET`/`PUT /api/v1/costs/tag-keys`: the tag keys rolled up for `group_by=tag:<key>`.
 
 use crate::auth::Member;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath};
+use crate::report_actions;
 use crate::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::NaiveDate;
+use costline_domain::ReportId;
 use costline_store::costs::{self, CostDimension, CostFilter, CostMetric, CostQuery};
 use costline_store::cur;
 use serde::Deserialize;
@@ -57,6 +60,15 @@ impl CostParams {
         }
         Ok(p)
     }
+
+    /// Whether anything but `format` was given.
+    fn has_question(&self) -> bool {
+        self.start.is_some()
+            || self.end.is_some()
+            || self.group_by.is_some()
+            || self.metric.is_some()
+            || !self.filters.is_empty()
+    }
 }
 
 /// How the answer is written.
@@ -90,14 +102,31 @@ fn parse(p: &CostParams) -> ApiResult<CostQuery> {
             format!("end ({end}) must be after start ({start}): start is inclusive, end exclusive"),
         ));
     }
-    let metric = match p.metric.as_deref() {
-        None | Some("") => CostMetric::Unblended,
+    Ok(CostQuery {
+        start,
+        end,
+        group_by: parse_group_by(p.group_by.as_deref().unwrap_or("").split(','))?,
+        filters: parse_filters(&p.filters)?,
+        metric: parse_metric(p.metric.as_deref())?,
+    })
+}
+
+/// A `metric` (absent or empty: unblended).
+pub(crate) fn parse_metric(metric: Option<&str>) -> ApiResult<CostMetric> {
+    match metric {
+        None | Some("") => Ok(CostMetric::Unblended),
         Some(m) => m.parse().map_err(|e: costs::UnknownMetric| {
             ApiError::bad_request("invalid_query", e.to_string())
-        })?,
-    };
+        }),
+    }
+}
+
+/// `group_by` keys, in order (blank ones skipped); a 400 `invalid_query` names a bad one.
+pub(crate) fn parse_group_by<'a>(
+    keys: impl IntoIterator<Item = &'a str>,
+) -> ApiResult<Vec<CostDimension>> {
     let mut group_by: Vec<CostDimension> = Vec::new();
-    for k in p.group_by.as_deref().unwrap_or("").split(',') {
+    for k in keys {
         let k = k.trim();
         if k.is_empty() {
             continue;
@@ -119,28 +148,25 @@ fn parse(p: &CostParams) -> ApiResult<CostQuery> {
             format!("group_by takes at most {MAX_GROUP_BY} keys"),
         ));
     }
-    if p.filters.len() > MAX_FILTERS {
+    Ok(group_by)
+}
+
+/// Filters (`K:V`, `!K:V`, `K:V1|V2`); a 400 `invalid_filter` names a bad one.
+pub(crate) fn parse_filters(filters: &[String]) -> ApiResult<Vec<CostFilter>> {
+    if filters.len() > MAX_FILTERS {
         return Err(ApiError::bad_request(
             "invalid_filter",
             format!("at most {MAX_FILTERS} filters can be combined"),
         ));
     }
-    let filters = p
-        .filters
+    filters
         .iter()
         .map(|f| {
             f.parse().map_err(|e: costs::InvalidFilter| {
                 ApiError::bad_request("invalid_filter", e.to_string())
             })
         })
-        .collect::<ApiResult<Vec<CostFilter>>>()?;
-    Ok(CostQuery {
-        start,
-        end,
-        group_by,
-        filters,
-        metric,
-    })
+        .collect()
 }
 
 fn format(p: &CostParams) -> ApiResult<Format> {
@@ -165,21 +191,51 @@ pub(super) async fn get(
     let mut scope = state.store.scoped(caller.workspace_id).await?;
     let answer = costs::query(&mut scope, &query).await?;
     scope.commit().await?;
-    let table = CostTable::new(&query, answer);
+    respond(&query, answer, format)
+}
+
+/// `GET /api/v1/reports/{id}/costs`: a saved report's costs, answered as `/costs` answers the
+/// same question; the report chooses everything but `format`.
+pub(super) async fn report(
+    State(state): State<AppState>,
+    caller: Member,
+    ApiPath(id): ApiPath<ReportId>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let params = CostParams::from_query(raw.as_deref())?;
+    if params.has_question() {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "a report's costs take only format (json or csv): the report chooses the range, groups, filters and metric",
+        ));
+    }
+    let format = format(&params)?;
+    let found = report_actions::costs(&state, caller.workspace_id, id).await?;
+    respond(&found.query, found.answer, format)
+}
+
+/// The answer to `query` as JSON or CSV.
+fn respond(query: &CostQuery, answer: costs::CostAnswer, format: Format) -> ApiResult<Response> {
+    let table = CostTable::new(query, answer);
     Ok(match format {
-        Format::Json => Json(table.to_json(&query)).into_response(),
-        Format::Csv => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"costs.csv\"",
-                ),
-            ],
-            table.to_csv()?,
-        )
-            .into_response(),
+        Format::Json => Json(table.to_json(query)).into_response(),
+        Format::Csv => csv_response(table.to_csv()?, "costs.csv"),
     })
+}
+
+/// CSV text as a download named `filename` (a fixed ASCII name).
+pub(crate) fn csv_response(csv: String, filename: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        csv,
+    )
+        .into_response()
 }
 
 /// The answer as named columns: the group-by keys, `currency` when there are several, and
@@ -194,11 +250,7 @@ pub(crate) struct CostTable {
 impl CostTable {
     pub(crate) fn new(query: &CostQuery, answer: costs::CostAnswer) -> Self {
         let mixed = answer.currencies.len() > 1;
-        let currency = match answer.currencies.as_slice() {
-            [] => "USD".to_owned(),
-            [one] => one.clone(),
-            _ => "mixed".to_owned(),
-        };
+        let currency = crate::views::currency_of(&answer.currencies);
         let mut columns: Vec<String> = query.group_by.iter().map(|d| d.to_string()).collect();
         if mixed {
             columns.push("currency".into());

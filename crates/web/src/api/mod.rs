@@ -2,12 +2,15 @@
 
 mod audit;
 mod costs;
+mod forecast;
 mod integrations;
 mod jobs;
 mod notifications;
+mod reports;
 pub(crate) mod support;
 mod workspace;
 
+pub(crate) use costs::{csv_response, parse_filters, parse_group_by, parse_metric, CostTable};
 pub(crate) use integrations::detail_view as integration_view;
 pub(crate) use workspace::delete_confirmed as delete_workspace_confirmed;
 
@@ -37,6 +40,15 @@ pub(crate) fn routes() -> Router<AppState> {
             "/costs/tag-keys",
             get(costs::tag_keys).put(costs::set_tag_keys),
         )
+        .route("/costs/forecast", get(forecast::get))
+        .route("/reports", get(reports::list).post(reports::create))
+        .route(
+            "/reports/{id}",
+            get(reports::get)
+                .put(reports::update)
+                .delete(reports::delete),
+        )
+        .route("/reports/{id}/costs", get(costs::report))
         .route("/jobs/{id}", get(jobs::get))
         .route("/notifications", get(notifications::list))
         .route("/notifications/{id}/read", post(notifications::mark_read))

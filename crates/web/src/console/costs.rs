@@ -1,5 +1,6 @@
 //! The costs page: one month's costs by service and by account, a daily chart drawn as
-//! server-side SVG, and each integration's ingestion status per billing period.
+//! server-side SVG, the current month's forecast beside its month to date, and each
+//! integration's ingestion status per billing period.
 
 use super::{csrf_value, internal_error, render, ConsoleUser, Nav};
 use crate::views::IntegrationOut;
@@ -12,7 +13,7 @@ use axum_csrf::CsrfToken;
 use chrono::Utc;
 use costline_domain::BillingPeriod;
 use costline_store::costs::{self, CostAnswer, CostDimension, CostMetric, CostQuery};
-use costline_store::{integrations, StoreError};
+use costline_store::{forecast, integrations, StoreError};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -41,6 +42,15 @@ struct PeriodStatus {
     ingested_at: String,
 }
 
+/// The current month's forecast, in cents.
+struct Forecast {
+    month_to_date: String,
+    forecast: String,
+    days_elapsed: u32,
+    /// Days after today.
+    days_left: u32,
+}
+
 #[derive(Template)]
 #[template(path = "costs.html")]
 struct CostsPage {
@@ -55,6 +65,7 @@ struct CostsPage {
     by_account: Vec<Line>,
     bars: Vec<Bar>,
     chart_width: u32,
+    forecast: Option<Forecast>,
     periods: Vec<PeriodStatus>,
     error: Option<String>,
 }
@@ -79,12 +90,13 @@ pub(super) async fn page(
         Err(r) => return r,
     };
     let mut error = None;
+    let today = Utc::now().date_naive();
     let month = match params.month.as_deref().map(str::parse::<BillingPeriod>) {
-        None => BillingPeriod::containing(Utc::now().date_naive()),
+        None => BillingPeriod::containing(today),
         Some(Ok(month)) => month,
         Some(Err(_)) => {
             error = Some("month must look like 2026-10; showing this month".to_string());
-            BillingPeriod::containing(Utc::now().date_naive())
+            BillingPeriod::containing(today)
         }
     };
     let metric = match params.metric.as_deref().map(str::parse::<CostMetric>) {
@@ -107,6 +119,11 @@ pub(super) async fn page(
         let by_service = costs::query(&mut scope, &question(CostDimension::Service)).await?;
         let by_account = costs::query(&mut scope, &question(CostDimension::Account)).await?;
         let by_day = costs::query(&mut scope, &question(CostDimension::Day)).await?;
+        let forecast = if month == BillingPeriod::containing(today) {
+            Some(forecast::current_month(&mut scope, today, metric).await?)
+        } else {
+            None
+        };
         let mut periods = Vec::new();
         for integration in integrations::list(&mut scope).await? {
             if !integration.status.is_live() {
@@ -119,10 +136,10 @@ pub(super) async fn page(
             ));
         }
         scope.commit().await?;
-        Ok::<_, StoreError>((by_service, by_account, by_day, periods))
+        Ok::<_, StoreError>((by_service, by_account, by_day, forecast, periods))
     }
     .await;
-    let (by_service, by_account, by_day, periods) = match loaded {
+    let (by_service, by_account, by_day, forecast, periods) = match loaded {
         Ok(found) => found,
         Err(e) => return internal_error(&e),
     };
@@ -130,7 +147,7 @@ pub(super) async fn page(
     let page = CostsPage {
         nav: user.nav(csrf),
         month: month.to_string(),
-        previous: previous(month).to_string(),
+        previous: month.previous().to_string(),
         next: month.next().to_string(),
         metric: metric.as_str(),
         currency: by_service
@@ -143,19 +160,16 @@ pub(super) async fn page(
         by_account: lines(&by_account),
         bars,
         chart_width,
+        forecast: forecast.map(|f| Forecast {
+            month_to_date: f.forecast.month_to_date.round_dp(2).to_string(),
+            forecast: f.forecast.forecast.round_dp(2).to_string(),
+            days_elapsed: f.forecast.days_elapsed,
+            days_left: f.forecast.days_in_month - f.forecast.days_elapsed - 1,
+        }),
         periods,
         error,
     };
     render(Some(token), StatusCode::OK, &page)
-}
-
-fn previous(month: BillingPeriod) -> BillingPeriod {
-    let (year, m) = if month.month() == 1 {
-        (month.year() - 1, 12)
-    } else {
-        (month.year(), month.month() - 1)
-    };
-    BillingPeriod::new(year, m).unwrap_or(month)
 }
 
 /// Groups by amount, largest first, with their share of the largest.

@@ -5,9 +5,11 @@
 #![allow(clippy::result_large_err)]
 
 mod account;
+mod chart;
 mod costs;
 mod danger;
 mod integrations;
+mod reports;
 mod revoke;
 mod settings;
 mod support;
@@ -57,6 +59,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/integrations/{id}/connect", post(integrations::connect))
         .route("/integrations/{id}/sync", post(integrations::sync))
         .route("/costs", get(costs::page))
+        .route("/reports", get(reports::list).post(reports::create))
+        .route("/reports/new", get(reports::new_page))
+        .route("/reports/{id}", get(reports::page))
+        .route(
+            "/reports/{id}/edit",
+            get(reports::edit_page).post(reports::update),
+        )
+        .route("/reports/{id}/delete", post(reports::delete))
         .route("/permissions", get(integrations::permissions))
         .route("/templates/{file}", get(integrations::template_file))
         .route("/settings/members/invite", post(settings::invite))
