@@ -5,7 +5,7 @@
 //!
 //! A member or standalone integration has one account, the role's own.
 
-use crate::Workflows;
+use crate::{aws_failure, live_session, Workflows};
 use async_trait::async_trait;
 use costline_aws::{workspace_session_name, AwsError, OrgAccount, OrgAccountStatus};
 use costline_domain::{
@@ -45,11 +45,16 @@ impl JobHandler for DiscoverAccounts {
         let session_name = workspace_session_name(job.workspace_id());
         let management = integration.account_type == AccountType::Management;
 
+        let session = live_session(
+            wf,
+            job,
+            integration.id,
+            &integration.role,
+            &integration.external_id,
+        )
+        .await?;
         let found = async {
-            let session = wf
-                .gateway()
-                .assume(&integration.role, &integration.external_id, &session_name)
-                .await?;
+            let session = session?;
             if !management {
                 return Ok::<_, AwsError>((None, Vec::new(), None));
             }
@@ -82,12 +87,9 @@ impl JobHandler for DiscoverAccounts {
         .await;
         let (org_accounts, roots, stackset_version) = match found {
             Ok(found) => found,
-            Err(e) if e.is_retryable() && job.attempt() < job.max_attempts() => {
-                return Err(JobError::retryable(e));
-            }
             // The integration stays connected (its costs still flow); the job's error tells why
             // discovery failed, and the next verification reports a role that is gone.
-            Err(e) => return Err(JobError::permanent(e)),
+            Err(e) => return Err(aws_failure(job, e)),
         };
         job.checkpoint().await?;
 

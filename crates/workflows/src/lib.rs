@@ -107,6 +107,46 @@ pub fn register(builder: WorkerPoolBuilder, workflows: &Workflows) -> WorkerPool
         )
 }
 
+/// The role session of the job's integration, assumed only while the integration is live
+/// ([`revocation::assume_live`]: a revoked one cancels the job), in the workspace's session
+/// name. The inner error is AWS's answer, for the handler to judge ([`aws_failure`]).
+pub(crate) async fn live_session(
+    workflows: &Workflows,
+    job: &costline_jobs::JobContext,
+    integration: costline_domain::IntegrationId,
+    role: &costline_domain::RoleArn,
+    external_id: &costline_domain::ExternalId,
+) -> Result<Result<costline_aws::RoleSession, costline_aws::AwsError>, costline_jobs::JobError> {
+    revocation::assume_live(
+        workflows,
+        job.workspace_id(),
+        integration,
+        role,
+        external_id,
+        &costline_aws::workspace_session_name(job.workspace_id()),
+    )
+    .await
+}
+
+/// Whether the job should try again after `e`: AWS may answer differently later, and attempts
+/// remain.
+pub(crate) fn will_retry(job: &costline_jobs::JobContext, e: &costline_aws::AwsError) -> bool {
+    e.is_retryable() && job.attempt() < job.max_attempts()
+}
+
+/// An AWS failure as the job's outcome: retried when [`will_retry`], else the job fails with
+/// AWS's message.
+pub(crate) fn aws_failure(
+    job: &costline_jobs::JobContext,
+    e: costline_aws::AwsError,
+) -> costline_jobs::JobError {
+    if will_retry(job, &e) {
+        costline_jobs::JobError::retryable(e)
+    } else {
+        costline_jobs::JobError::permanent(e)
+    }
+}
+
 /// The job's integration when it can still be worked on; `None` (and the job ends quietly)
 /// when it was revoked or never connected.
 pub(crate) async fn load_live_integration(

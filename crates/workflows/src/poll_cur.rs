@@ -6,10 +6,10 @@
 //! and backfill use the same rules.
 
 use crate::ingest::{IngestPayload, IngestPlan, PlannedFile};
-use crate::{load_live_integration, Workflows};
+use crate::{live_session, load_live_integration, Workflows};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use costline_aws::{workspace_session_name, AwsError, RoleSession};
+use costline_aws::{AwsError, RoleSession};
 use costline_cur::discovery::{self, DiscoveredPeriod, ReportLocation};
 use costline_domain::{job_kinds, IntegrationId};
 use costline_jobs::{JobContext, JobError, JobHandler};
@@ -146,15 +146,9 @@ impl JobHandler for PollCur {
         let Some(location) = cur_location(&integration) else {
             return Ok(());
         };
+        let session = live_session(wf, job, live.id, &live.role, &live.external_id).await?;
         let found = async {
-            let session = wf
-                .gateway()
-                .assume(
-                    &live.role,
-                    &live.external_id,
-                    &workspace_session_name(job.workspace_id()),
-                )
-                .await?;
+            let session = session?;
             discover_periods(&session, &location).await
         }
         .await;

@@ -2,9 +2,9 @@
 //! management, member and standalone accounts apart, read the Costline stack's outputs, then
 //! mark the integration connected, set its schedules and queue account discovery and CUR polling.
 
-use crate::{load_live_integration, Workflows};
+use crate::{live_session, load_live_integration, will_retry, Workflows};
 use async_trait::async_trait;
-use costline_aws::{workspace_session_name, AccountType, AwsError};
+use costline_aws::{AccountType, AwsError};
 use costline_domain::{job_kinds, ExternalId, IntegrationId, RoleArn};
 use costline_jobs::{schedule_integration, JobContext, JobError, JobHandler};
 use costline_store::integrations::{self, CurLocation, Verified};
@@ -20,12 +20,9 @@ impl JobHandler for VerifyIntegration {
         let Some(live) = load_live_integration(wf, job).await? else {
             return Ok(());
         };
-        let session_name = workspace_session_name(job.workspace_id());
+        let session = live_session(wf, job, live.id, &live.role, &live.external_id).await?;
         let outcome = async {
-            let session = wf
-                .gateway()
-                .assume(&live.role, &live.external_id, &session_name)
-                .await?;
+            let session = session?;
             let verification = session.verify().await?;
             // The stack is optional (Terraform and manual roles have none); a role without
             // cloudformation:DescribeStacks still connects.
@@ -54,9 +51,7 @@ impl JobHandler for VerifyIntegration {
         job.checkpoint().await?;
         let (verification, stack, policies) = match outcome {
             Ok(found) => found,
-            Err(e) if e.is_retryable() && job.attempt() < job.max_attempts() => {
-                return Err(JobError::retryable(e));
-            }
+            Err(e) if will_retry(job, &e) => return Err(JobError::retryable(e)),
             Err(e) => {
                 // A session that no longer works must not be served from the cache when the
                 // customer fixes the trust relationship and syncs again.

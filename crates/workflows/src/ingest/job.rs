@@ -14,9 +14,9 @@ use super::load::load;
 use super::notices::{notify_backfill, notify_first_report};
 use super::plan::{IngestPayload, IngestPlan};
 use crate::poll_cur::{cur_location, discover_periods};
-use crate::{load_live_integration, Workflows};
+use crate::{aws_failure, live_session, load_live_integration, Workflows};
 use async_trait::async_trait;
-use costline_aws::{workspace_session_name, RoleSession};
+use costline_aws::RoleSession;
 use costline_domain::{BillingPeriod, IntegrationId};
 use costline_jobs::{JobContext, JobError, JobHandler};
 use costline_store::cur::{self, AssemblyInfo, FileRecord};
@@ -57,21 +57,9 @@ impl IngestPeriod {
                 "the integration has no Cost and Usage Report location: connect it with `cur`",
             ));
         };
-        let session = wf
-            .gateway()
-            .assume(
-                &live.role,
-                &live.external_id,
-                &workspace_session_name(job.workspace_id()),
-            )
-            .await
-            .map_err(|e| {
-                if e.is_retryable() {
-                    JobError::retryable(e)
-                } else {
-                    JobError::permanent(e)
-                }
-            })?;
+        let session = live_session(wf, job, live.id, &live.role, &live.external_id)
+            .await?
+            .map_err(|e| aws_failure(job, e))?;
         let payload: IngestPayload = job.payload_as()?;
         let plan = match payload.plan {
             Some(plan) => plan,
