@@ -8,11 +8,14 @@ mod account;
 mod chart;
 mod costs;
 mod danger;
+mod error;
 mod integrations;
 mod reports;
 mod revoke;
 mod settings;
 mod support;
+
+pub(crate) use error::{ConsoleAdmin, ConsoleError, ConsolePath, Notice, Section};
 
 use crate::auth::client_ip;
 use crate::AppState;
@@ -256,36 +259,50 @@ pub(crate) async fn start_session(
 }
 
 /// Renders a template, with the CSRF cookie when a token is given.
+pub(crate) fn render_page(
+    csrf: Option<CsrfToken>,
+    status: StatusCode,
+    page: &impl Template,
+) -> Result<Response, ConsoleError> {
+    let html = page.render()?;
+    Ok(match csrf {
+        Some(token) => (status, token, Html(html)).into_response(),
+        None => (status, Html(html)).into_response(),
+    })
+}
+
+/// A fresh CSRF value for a form, tied to the cookie the response sets.
+pub(crate) fn form_csrf(token: &CsrfToken) -> Result<String, ConsoleError> {
+    token.authenticity_token().map_err(ConsoleError::internal)
+}
+
+/// 403 unless the form carries the CSRF value of this browser's cookie.
+pub(crate) fn verify_csrf(token: &CsrfToken, submitted: &str) -> Result<(), ConsoleError> {
+    token
+        .verify(submitted)
+        .map_err(|_| ConsoleError::CsrfExpired)
+}
+
+// The `Response`-returning forms of the three helpers above, for the handlers not yet written
+// against `ConsoleError`.
+
+/// [`render_page`], with a failure already rendered.
 pub(crate) fn render(
     csrf: Option<CsrfToken>,
     status: StatusCode,
     page: &impl Template,
 ) -> Response {
-    match page.render() {
-        Ok(html) => match csrf {
-            Some(token) => (status, token, Html(html)).into_response(),
-            None => (status, Html(html)).into_response(),
-        },
-        Err(e) => internal_error(&e),
-    }
+    render_page(csrf, status, page).unwrap_or_else(IntoResponse::into_response)
 }
 
-/// A fresh CSRF value for a form, tied to the cookie the response sets.
+/// [`form_csrf`], with a failure already rendered.
 pub(crate) fn csrf_value(token: &CsrfToken) -> Result<String, Response> {
-    token.authenticity_token().map_err(|e| internal_error(&e))
+    form_csrf(token).map_err(IntoResponse::into_response)
 }
 
-/// 403 unless the form carries the CSRF value of this browser's cookie.
+/// [`verify_csrf`], with a failure already rendered.
 pub(crate) fn check_csrf(token: &CsrfToken, submitted: &str) -> Result<(), Response> {
-    token.verify(submitted).map_err(|_| {
-        message_page(
-            StatusCode::FORBIDDEN,
-            "Form expired",
-            "This form is out of date or was not sent from Costline. Reload the page and try again.",
-            "/",
-            "Back",
-        )
-    })
+    verify_csrf(token, submitted).map_err(IntoResponse::into_response)
 }
 
 #[derive(Template)]
@@ -318,12 +335,5 @@ pub(crate) fn message_page(
 }
 
 pub(crate) fn internal_error(e: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "console request failed");
-    message_page(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "The failure was logged. Try again, and contact support if it persists.",
-        "/",
-        "Back",
-    )
+    ConsoleError::internal(e).into_response()
 }
