@@ -245,16 +245,10 @@ pub(crate) async fn start_session(
     session: &Session,
     user_id: UserId,
     workspace_id: WorkspaceId,
-) -> Result<(), Response> {
-    session.cycle_id().await.map_err(|e| internal_error(&e))?;
-    session
-        .insert(SESSION_USER, user_id)
-        .await
-        .map_err(|e| internal_error(&e))?;
-    session
-        .insert(SESSION_WORKSPACE, workspace_id)
-        .await
-        .map_err(|e| internal_error(&e))?;
+) -> Result<(), ConsoleError> {
+    session.cycle_id().await?;
+    session.insert(SESSION_USER, user_id).await?;
+    session.insert(SESSION_WORKSPACE, workspace_id).await?;
     Ok(())
 }
 
