@@ -1,8 +1,7 @@
 //! Sign-up, log-in, log-out and accepting invitations.
 
 use super::{
-    form_csrf, render_page, start_session, verify_csrf, ConsoleError, ConsoleUser,
-    Nav, Notice,
+    check_csrf, csrf_value, render, start_session, ConsoleError, ConsoleUser, Nav, Notice,
 };
 use crate::auth::ClientIp;
 use crate::AppState;
@@ -34,8 +33,8 @@ pub(super) async fn home(
         Ok(user) => user,
         Err(_) => return Ok(Redirect::to("/login").into_response()),
     };
-    let csrf = form_csrf(&token)?;
-    render_page(
+    let csrf = csrf_value(&token)?;
+    render(
         Some(token),
         StatusCode::OK,
         &HomePage {
@@ -76,7 +75,7 @@ pub(super) async fn signup_page(token: CsrfToken) -> Result<Response, ConsoleErr
         email: String::new(),
         errors: SignupErrors::default(),
     };
-    render_page(Some(token), StatusCode::OK, &page)
+    render(Some(token), StatusCode::OK, &page)
 }
 
 pub(super) async fn signup(
@@ -86,7 +85,7 @@ pub(super) async fn signup(
     ClientIp(ip): ClientIp,
     Form(form): Form<SignupForm>,
 ) -> Result<Response, ConsoleError> {
-    verify_csrf(&token, &form.authenticity_token)?;
+    check_csrf(&token, &form.authenticity_token)?;
 
     let mut errors = SignupErrors::default();
     let name = form.workspace_name.trim();
@@ -114,7 +113,7 @@ pub(super) async fn signup(
             email: form.email.clone(),
             errors,
         };
-        render_page(Some(token.clone()), status, &page)
+        render(Some(token.clone()), status, &page)
     };
     let (Some(email), Some(password_hash), None, None) =
         (email, password_hash, &errors.workspace_name, &errors.form)
@@ -195,7 +194,7 @@ pub(super) async fn login_page(token: CsrfToken) -> Result<Response, ConsoleErro
         email: String::new(),
         error: None,
     };
-    render_page(Some(token), StatusCode::OK, &page)
+    render(Some(token), StatusCode::OK, &page)
 }
 
 pub(super) async fn login(
@@ -205,14 +204,14 @@ pub(super) async fn login(
     ClientIp(ip): ClientIp,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, ConsoleError> {
-    verify_csrf(&token, &form.authenticity_token)?;
+    check_csrf(&token, &form.authenticity_token)?;
     let fail = |message: &str, status: StatusCode| {
         let page = LoginPage {
             csrf: token.authenticity_token().unwrap_or_default(),
             email: form.email.clone(),
             error: Some(message.to_string()),
         };
-        render_page(Some(token.clone()), status, &page)
+        render(Some(token.clone()), status, &page)
     };
 
     if !state.limits.allow(ip.as_deref(), &form.email) {
@@ -255,7 +254,7 @@ pub(super) async fn logout(
     session: Session,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, ConsoleError> {
-    verify_csrf(&token, &form.authenticity_token)?;
+    check_csrf(&token, &form.authenticity_token)?;
     session.flush().await.ok();
     Ok(Redirect::to("/login").into_response())
 }
@@ -305,7 +304,7 @@ pub(super) async fn invitation_page(
         user_exists: invitation.user_exists,
         error: None,
     };
-    render_page(Some(token), StatusCode::OK, &page)
+    render(Some(token), StatusCode::OK, &page)
 }
 
 #[derive(Deserialize)]
@@ -323,7 +322,7 @@ pub(super) async fn accept_invitation(
     Path(link): Path<String>,
     Form(form): Form<AcceptForm>,
 ) -> Result<Response, ConsoleError> {
-    verify_csrf(&token, &form.authenticity_token)?;
+    check_csrf(&token, &form.authenticity_token)?;
     let hash = hash_token(&link);
     let invitation = members::find_invitation(&state.store, &hash)
         .await
@@ -343,7 +342,7 @@ pub(super) async fn accept_invitation(
                     user_exists: false,
                     error: Some(e.to_string()),
                 };
-                return render_page(Some(token), StatusCode::UNPROCESSABLE_ENTITY, &page);
+                return render(Some(token), StatusCode::UNPROCESSABLE_ENTITY, &page);
             }
         }
     };

@@ -2,7 +2,7 @@
 //! server-side SVG, the current month's forecast beside its month to date, and each
 //! integration's ingestion status per billing period.
 
-use super::{form_csrf, render_page, ConsoleError, ConsoleUser, Nav};
+use super::{csrf_value, render, ConsoleError, ConsoleUser, Nav};
 use crate::views::IntegrationOut;
 use crate::AppState;
 use askama::Template;
@@ -85,7 +85,7 @@ pub(super) async fn page(
     token: CsrfToken,
     Query(params): Query<CostsParams>,
 ) -> Result<Response, ConsoleError> {
-    let csrf = form_csrf(&token)?;
+    let csrf = csrf_value(&token)?;
     let mut error = None;
     let today = Utc::now().date_naive();
     let month = match params.month.as_deref().map(str::parse::<BillingPeriod>) {
@@ -164,7 +164,7 @@ pub(super) async fn page(
         periods,
         error,
     };
-    render_page(Some(token), StatusCode::OK, &page)
+    render(Some(token), StatusCode::OK, &page)
 }
 
 /// Groups by amount, largest first, with their share of the largest.

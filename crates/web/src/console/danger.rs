@@ -1,6 +1,6 @@
 //! Settings' danger zone: the owner deletes the workspace by typing its name.
 
-use super::{form_csrf, message_page, render_page, verify_csrf, ConsoleError, ConsoleUser, Nav};
+use super::{check_csrf, csrf_value, message_page, render, ConsoleError, ConsoleUser, Nav};
 use crate::error::ApiError;
 use crate::AppState;
 use askama::Template;
@@ -30,13 +30,13 @@ fn show(
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, ConsoleError> {
-    let csrf = form_csrf(&token)?;
+    let csrf = csrf_value(&token)?;
     let page = DeletePage {
         nav: user.nav(csrf),
         is_owner: user.role == costline_domain::Role::Owner,
         error,
     };
-    render_page(Some(token), status, &page)
+    render(Some(token), status, &page)
 }
 
 #[derive(Deserialize)]
@@ -53,7 +53,7 @@ pub(super) async fn delete(
     token: CsrfToken,
     Form(form): Form<DeleteForm>,
 ) -> Result<Response, ConsoleError> {
-    verify_csrf(&token, &form.authenticity_token)?;
+    check_csrf(&token, &form.authenticity_token)?;
     if user.role != costline_domain::Role::Owner {
         return show(
             &user,

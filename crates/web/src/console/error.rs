@@ -45,6 +45,14 @@ pub(crate) enum ConsoleError {
     CsrfExpired,
     /// 500: logged, and a generic page (the cause is never shown).
     Internal(String),
+    /// Any other message page, with texts made at run time (the support console's "Not done").
+    Message {
+        status: StatusCode,
+        title: String,
+        message: String,
+        link: String,
+        link_text: String,
+    },
 }
 
 impl ConsoleError {
@@ -64,6 +72,13 @@ impl ConsoleError {
 impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
         let (status, notice) = match self {
+            Self::Message {
+                status,
+                title,
+                message,
+                link,
+                link_text,
+            } => return message_page(status, &title, &message, &link, &link_text),
             Self::NotFound(n) => (StatusCode::NOT_FOUND, n),
             Self::Forbidden(n) => (StatusCode::FORBIDDEN, n),
             Self::CsrfExpired => (
@@ -181,5 +196,66 @@ impl<S: Section> FromRequestParts<AppState> for ConsoleAdmin<S> {
             return Err(ConsoleError::Forbidden(S::ADMINS_ONLY).into_response());
         }
         Ok(Self(user, PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Things;
+
+    impl Section for Things {
+        const NOT_FOUND: Notice = Notice {
+            title: "Thing not found",
+            message: "No such thing.",
+            link: "/things",
+            link_text: "Things",
+        };
+        const ADMINS_ONLY: Notice = Notice {
+            title: "Admins only",
+            message: "Things are for admins.",
+            link: "/things",
+            link_text: "Things",
+        };
+    }
+
+    async fn page(e: ConsoleError) -> (StatusCode, String) {
+        let response = e.into_response();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn each_error_is_a_message_page_with_its_status() {
+        let (status, body) = page(Things::not_found()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(body.contains("Thing not found") && body.contains("/things"));
+
+        let (status, body) = page(ConsoleError::Forbidden(Things::ADMINS_ONLY)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(body.contains("Things are for admins."));
+
+        let (status, body) = page(ConsoleError::CsrfExpired).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(body.contains("Form expired"));
+
+        let (status, body) = page(ConsoleError::internal("db password=hunter2")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(body.contains("Something went wrong") && !body.contains("hunter2"));
+    }
+
+    #[tokio::test]
+    async fn a_missing_row_is_not_found_and_any_other_store_error_internal() {
+        let (status, _) = page(StoreError::NotFound.into()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, body) = page(Things::error(StoreError::NotFound)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(body.contains("Thing not found"));
+        let (status, _) = page(Things::error(StoreError::Conflict("taken".into()))).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

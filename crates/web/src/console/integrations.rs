@@ -6,7 +6,7 @@
 //! (`GET /api/v1/integrations/aws/{id}`), so the console and the API never disagree.
 
 use super::{
-    form_csrf, message_page, render_page, verify_csrf, ConsoleAdmin, ConsoleError, ConsolePath,
+    check_csrf, csrf_value, message_page, render, ConsoleAdmin, ConsoleError, ConsolePath,
     ConsoleUser, Nav, Notice, Section,
 };
 use crate::error::ApiError;
@@ -78,7 +78,7 @@ async fn show_list(
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, ConsoleError> {
-    let csrf = form_csrf(&token)?;
+    let csrf = csrf_value(&token)?;
     let mut scope = state.store.scoped(user.workspace_id).await?;
     let all = integrations::list(&mut scope).await?;
     scope.commit().await?;
@@ -92,7 +92,7 @@ async fn show_list(
             created: i.created_at.format("%Y-%m-%d %H:%M").to_string(),
         })
         .collect();
-    render_page(
+    render(
         Some(token),
         status,
         &ListPage {
@@ -115,11 +115,13 @@ pub(super) async fn create(
     token: CsrfToken,
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, ConsoleError> {
-    verify_csrf(&token, &form.authenticity_token)?;
+    check_csrf(&token, &form.authenticity_token)?;
     match actions::create(&state, user.workspace_id, &user.actor()).await {
-        Ok(integration) => {
-            Ok(Redirect::to(&format!("/integrations/{}", integration.integration_id)).into_response())
-        }
+        Ok(integration) => Ok(Redirect::to(&format!(
+            "/integrations/{}",
+            integration.integration_id
+        ))
+        .into_response()),
         Err(e) => {
             let status = error_status(&e);
             show_list(&state, &user, token, Some(e.to_string()), status).await
@@ -178,7 +180,7 @@ async fn show_integration(
     notice: Option<String>,
     status: StatusCode,
 ) -> Result<Response, ConsoleError> {
-    let csrf = form_csrf(&token)?;
+    let csrf = csrf_value(&token)?;
     let view = async {
         let mut scope = state.store.scoped(user.workspace_id).await?;
         let integration = integrations::get(&mut scope, id).await?;
@@ -207,7 +209,7 @@ async fn show_integration(
         form,
         notice,
     };
-    render_page(Some(token), status, &page)
+    render(Some(token), status, &page)
 }
 
 #[derive(Deserialize)]
@@ -229,7 +231,7 @@ pub(super) async fn connect(
     ConsolePath(id, ..): IntegrationPath,
     Form(fields): Form<ConnectFields>,
 ) -> Result<Response, ConsoleError> {
-    verify_csrf(&token, &fields.authenticity_token)?;
+    check_csrf(&token, &fields.authenticity_token)?;
     let any_cur = [&fields.cur_bucket, &fields.cur_report_name]
         .iter()
         .any(|f| !f.trim().is_empty());
@@ -281,7 +283,7 @@ pub(super) async fn sync(
     ConsolePath(id, ..): IntegrationPath,
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, ConsoleError> {
-    verify_csrf(&token, &form.authenticity_token)?;
+    check_csrf(&token, &form.authenticity_token)?;
     match actions::sync(&state, user.workspace_id, &user.actor(), id).await {
         Ok(jobs) => {
             let notice = format!(
@@ -332,7 +334,7 @@ pub(super) async fn permissions(
     token: CsrfToken,
 ) -> Result<Response, ConsoleError> {
     let nav = match user {
-        Ok(user) => Some(user.nav(form_csrf(&token)?)),
+        Ok(user) => Some(user.nav(csrf_value(&token)?)),
         Err(_) => None,
     };
     let platform = state
@@ -349,7 +351,7 @@ pub(super) async fn permissions(
             None,
         ),
     };
-    render_page(Some(token), StatusCode::OK, &page)
+    render(Some(token), StatusCode::OK, &page)
 }
 
 /// The CloudFormation templates, served as published (public: the AWS console and customers'

@@ -1,9 +1,6 @@
 //! The server-rendered console: askama pages, sessions in PostgreSQL, CSRF-checked forms.
 //! Every page works without JavaScript.
 
-// Console helpers return a ready `Response` as their error: handlers pass it straight back.
-#![allow(clippy::result_large_err)]
-
 mod account;
 mod chart;
 mod costs;
@@ -216,7 +213,7 @@ impl FromRequestParts<AppState> for ConsoleUser {
         // Membership is read on every request: a removed member loses access at once.
         let memberships = users::workspaces_of(&state.store, user_id)
             .await
-            .map_err(|e| internal_error(&e))?;
+            .map_err(|e| ConsoleError::internal(e).into_response())?;
         let Some(current) = memberships
             .into_iter()
             .find(|w| w.workspace_id == workspace_id)
@@ -226,7 +223,7 @@ impl FromRequestParts<AppState> for ConsoleUser {
         };
         let user = users::get(&state.store, user_id)
             .await
-            .map_err(|e| internal_error(&e))?;
+            .map_err(|e| ConsoleError::internal(e).into_response())?;
         crate::observability::record_caller(Some(workspace_id), user_id);
         Ok(ConsoleUser {
             user_id,
@@ -253,7 +250,7 @@ pub(crate) async fn start_session(
 }
 
 /// Renders a template, with the CSRF cookie when a token is given.
-pub(crate) fn render_page(
+pub(crate) fn render(
     csrf: Option<CsrfToken>,
     status: StatusCode,
     page: &impl Template,
@@ -266,37 +263,15 @@ pub(crate) fn render_page(
 }
 
 /// A fresh CSRF value for a form, tied to the cookie the response sets.
-pub(crate) fn form_csrf(token: &CsrfToken) -> Result<String, ConsoleError> {
+pub(crate) fn csrf_value(token: &CsrfToken) -> Result<String, ConsoleError> {
     token.authenticity_token().map_err(ConsoleError::internal)
 }
 
 /// 403 unless the form carries the CSRF value of this browser's cookie.
-pub(crate) fn verify_csrf(token: &CsrfToken, submitted: &str) -> Result<(), ConsoleError> {
+pub(crate) fn check_csrf(token: &CsrfToken, submitted: &str) -> Result<(), ConsoleError> {
     token
         .verify(submitted)
         .map_err(|_| ConsoleError::CsrfExpired)
-}
-
-// The `Response`-returning forms of the three helpers above, for the handlers not yet written
-// against `ConsoleError`.
-
-/// [`render_page`], with a failure already rendered.
-pub(crate) fn render(
-    csrf: Option<CsrfToken>,
-    status: StatusCode,
-    page: &impl Template,
-) -> Response {
-    render_page(csrf, status, page).unwrap_or_else(IntoResponse::into_response)
-}
-
-/// [`form_csrf`], with a failure already rendered.
-pub(crate) fn csrf_value(token: &CsrfToken) -> Result<String, Response> {
-    form_csrf(token).map_err(IntoResponse::into_response)
-}
-
-/// [`verify_csrf`], with a failure already rendered.
-pub(crate) fn check_csrf(token: &CsrfToken, submitted: &str) -> Result<(), Response> {
-    verify_csrf(token, submitted).map_err(IntoResponse::into_response)
 }
 
 #[derive(Template)]
@@ -316,18 +291,18 @@ pub(crate) fn message_page(
     link: &str,
     link_text: &str,
 ) -> Response {
-    render(
-        None,
-        status,
-        &MessagePage {
-            title,
-            message,
-            link,
-            link_text,
-        },
-    )
-}
-
-pub(crate) fn internal_error(e: &dyn std::fmt::Display) -> Response {
-    ConsoleError::internal(e).into_response()
+    let page = MessagePage {
+        title,
+        message,
+        link,
+        link_text,
+    };
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        // The error page itself failed: nothing left to render it with.
+        Err(e) => {
+            tracing::error!(error = %e, "console message page failed to render");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }

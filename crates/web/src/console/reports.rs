@@ -4,7 +4,7 @@
 
 use super::chart::{self, Chart};
 use super::{
-    form_csrf, render_page, verify_csrf, ConsoleAdmin, ConsoleError, ConsolePath, ConsoleUser, Nav,
+    check_csrf, csrf_value, render, ConsoleAdmin, ConsoleError, ConsolePath, ConsoleUser, Nav,
     Notice, Section,
 };
 use crate::api::{csv_response, CostTable};
@@ -80,7 +80,7 @@ pub(super) async fn list(
     user: ConsoleUser,
     token: CsrfToken,
 ) -> Result<Response, ConsoleError> {
-    let csrf = form_csrf(&token)?;
+    let csrf = csrf_value(&token)?;
     let reports = report_actions::list(&state, user.workspace_id)
         .await
         .map_err(failed)?
@@ -92,7 +92,7 @@ pub(super) async fn list(
         is_admin: user.role.is_admin(),
         reports,
     };
-    render_page(Some(token), StatusCode::OK, &page)
+    render(Some(token), StatusCode::OK, &page)
 }
 
 /// The form's fields, as posted (and as shown again after a mistake).
@@ -202,7 +202,7 @@ fn show_form(
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, ConsoleError> {
-    let csrf = form_csrf(&token)?;
+    let csrf = csrf_value(&token)?;
     let (title, action, cancel) = match id {
         None => (
             "New report".to_owned(),
@@ -230,7 +230,7 @@ fn show_form(
         form,
         error,
     };
-    render_page(Some(token), status, &page)
+    render(Some(token), status, &page)
 }
 
 /// `GET /reports/new`
@@ -255,7 +255,7 @@ pub(super) async fn create(
     token: CsrfToken,
     Form(form): Form<ReportForm>,
 ) -> Result<Response, ConsoleError> {
-    verify_csrf(&token, &form.authenticity_token)?;
+    check_csrf(&token, &form.authenticity_token)?;
     match report_actions::create(&state, user.workspace_id, &user.actor(), &form.input()).await {
         Ok(report) => Ok(Redirect::to(&format!("/reports/{}", report.report_id)).into_response()),
         Err(e @ ApiError::BadRequest { .. }) => {
@@ -288,7 +288,7 @@ pub(super) async fn update(
     ConsolePath(id, ..): ReportPath,
     Form(form): Form<ReportForm>,
 ) -> Result<Response, ConsoleError> {
-    verify_csrf(&token, &form.authenticity_token)?;
+    check_csrf(&token, &form.authenticity_token)?;
     let input = form.input();
     match report_actions::update(&state, user.workspace_id, &user.actor(), id, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/reports/{id}")).into_response()),
@@ -313,7 +313,7 @@ pub(super) async fn delete(
     ConsolePath(id, ..): ReportPath,
     Form(form): Form<DeleteForm>,
 ) -> Result<Response, ConsoleError> {
-    verify_csrf(&token, &form.authenticity_token)?;
+    check_csrf(&token, &form.authenticity_token)?;
     report_actions::delete(&state, user.workspace_id, &user.actor(), id)
         .await
         .map_err(failed)?;
@@ -360,9 +360,9 @@ pub(super) async fn page(
         let text = table.to_csv().map_err(ConsoleError::internal)?;
         return Ok(csv_response(text, &format!("report-{id}.csv")));
     }
-    let csrf = form_csrf(&token)?;
+    let csrf = csrf_value(&token)?;
     let page = report_page(user.nav(csrf), user.role.is_admin(), found);
-    render_page(Some(token), StatusCode::OK, &page)
+    render(Some(token), StatusCode::OK, &page)
 }
 
 fn report_page(nav: Nav, is_admin: bool, found: ReportCosts) -> ReportPage {

@@ -2,8 +2,8 @@
 //! and the button (admins and owners only).
 
 use super::{
-    form_csrf, message_page, render_page, verify_csrf, ConsoleAdmin, ConsoleError, ConsolePath,
-    Nav, Notice, Section,
+    check_csrf, csrf_value, message_page, render, ConsoleAdmin, ConsoleError, ConsolePath, Nav,
+    Notice, Section,
 };
 use crate::AppState;
 use askama::Template;
@@ -52,7 +52,7 @@ pub(super) async fn page(
     token: CsrfToken,
     ConsolePath(id, ..): ConsolePath<IntegrationId, Revoke>,
 ) -> Result<Response, ConsoleError> {
-    let csrf = form_csrf(&token)?;
+    let csrf = csrf_value(&token)?;
     let mut scope = state.store.scoped(user.workspace_id).await?;
     let integration = integrations::get(&mut scope, id)
         .await
@@ -77,7 +77,7 @@ pub(super) async fn page(
         stack_name: costline_onboarding::DEFAULT_STACK_NAME,
         region: state.aws_partition().integration_region(),
     };
-    render_page(Some(token), StatusCode::OK, &page)
+    render(Some(token), StatusCode::OK, &page)
 }
 
 #[derive(Deserialize)]
@@ -93,7 +93,7 @@ pub(super) async fn revoke(
     ConsolePath(id, ..): ConsolePath<IntegrationId, Revoke>,
     Form(form): Form<RevokeForm>,
 ) -> Result<Response, ConsoleError> {
-    verify_csrf(&token, &form.authenticity_token)?;
+    check_csrf(&token, &form.authenticity_token)?;
     revocation::revoke_integration(&state.store, user.workspace_id, id, &user.actor())
         .await
         .map_err(Revoke::error)?;

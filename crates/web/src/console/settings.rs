@@ -1,6 +1,6 @@
 //! Workspace settings: members, invitations, API tokens and the audit log.
 
-use super::{form_csrf, render_page, verify_csrf, ConsoleError, ConsoleUser, Nav};
+use super::{check_csrf, csrf_value, render, ConsoleError, ConsoleUser, Nav};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
@@ -60,7 +60,7 @@ async fn show(
     outcome: Outcome,
     status: StatusCode,
 ) -> Result<Response, ConsoleError> {
-    let csrf = form_csrf(&token)?;
+    let csrf = csrf_value(&token)?;
     let is_admin = user.role.is_admin();
     let mut scope = state.store.scoped(user.workspace_id).await?;
     let members = members::list(&mut scope).await?;
@@ -89,7 +89,7 @@ async fn show(
         invite_error: outcome.invite_error,
         token_error: outcome.token_error,
     };
-    render_page(Some(token), status, &page)
+    render(Some(token), status, &page)
 }
 
 /// Runs an admin action in one scoped transaction and re-renders the page with its outcome.
@@ -107,7 +107,7 @@ where
         Box<dyn std::future::Future<Output = Result<Outcome, StoreError>> + Send + 'a>,
     >,
 {
-    verify_csrf(&token, submitted)?;
+    check_csrf(&token, submitted)?;
     if !user.role.is_admin() {
         let outcome = Outcome {
             error: Some("this needs the admin or owner role: ask a workspace admin".into()),
@@ -164,7 +164,7 @@ pub(super) async fn invite(
             ),
             ..Outcome::default()
         };
-        verify_csrf(&token, &form.authenticity_token)?;
+        check_csrf(&token, &form.authenticity_token)?;
         return show(
             &state,
             &user,
@@ -327,7 +327,11 @@ pub(super) async fn remove_member(
     Ok(response)
 }
 
-async fn not_found_member(state: &AppState, user: &ConsoleUser, token: CsrfToken) -> Result<Response, ConsoleError> {
+async fn not_found_member(
+    state: &AppState,
+    user: &ConsoleUser,
+    token: CsrfToken,
+) -> Result<Response, ConsoleError> {
     let outcome = Outcome {
         error: Some("that member or token does not exist in this workspace".into()),
         ..Outcome::default()
@@ -355,7 +359,7 @@ pub(super) async fn create_token(
             ),
             ..Outcome::default()
         };
-        verify_csrf(&token, &form.authenticity_token)?;
+        check_csrf(&token, &form.authenticity_token)?;
         return show(
             &state,
             &user,
