@@ -1,7 +1,7 @@
 //! Sign-up, log-in, log-out and accepting invitations.
 
 use super::{
-    check_csrf, csrf_value, internal_error, message_page, render, start_session, ConsoleUser, Nav,
+    check_csrf, csrf_value, render, start_session, ConsoleError, ConsoleUser, Nav, Notice,
 };
 use crate::auth::ClientIp;
 use crate::AppState;
@@ -25,15 +25,15 @@ struct HomePage {
     nav: Nav,
 }
 
-pub(super) async fn home(user: Result<ConsoleUser, Response>, token: CsrfToken) -> Response {
+pub(super) async fn home(
+    user: Result<ConsoleUser, Response>,
+    token: CsrfToken,
+) -> Result<Response, ConsoleError> {
     let user = match user {
         Ok(user) => user,
-        Err(_) => return Redirect::to("/login").into_response(),
+        Err(_) => return Ok(Redirect::to("/login").into_response()),
     };
-    let csrf = match csrf_value(&token) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let csrf = csrf_value(&token)?;
     render(
         Some(token),
         StatusCode::OK,
@@ -68,7 +68,7 @@ pub(super) struct SignupForm {
     password: String,
 }
 
-pub(super) async fn signup_page(token: CsrfToken) -> Response {
+pub(super) async fn signup_page(token: CsrfToken) -> Result<Response, ConsoleError> {
     let page = SignupPage {
         csrf: token.authenticity_token().unwrap_or_default(),
         workspace_name: String::new(),
@@ -84,10 +84,8 @@ pub(super) async fn signup(
     session: Session,
     ClientIp(ip): ClientIp,
     Form(form): Form<SignupForm>,
-) -> Response {
-    if let Err(r) = check_csrf(&token, &form.authenticity_token) {
-        return r;
-    }
+) -> Result<Response, ConsoleError> {
+    check_csrf(&token, &form.authenticity_token)?;
 
     let mut errors = SignupErrors::default();
     let name = form.workspace_name.trim();
@@ -142,7 +140,7 @@ pub(super) async fn signup(
             errors.email = Some(message);
             return rerender(errors, StatusCode::CONFLICT);
         }
-        Err(e) => return internal_error(&e),
+        Err(e) => return Err(ConsoleError::internal(e)),
     };
     let actor = Actor {
         user_id: Some(created.owner_id),
@@ -150,7 +148,7 @@ pub(super) async fn signup(
         kind: ActorKind::User,
         client_ip: ip,
     };
-    if let Err(e) = record(
+    record(
         &state,
         created.workspace_id,
         &actor,
@@ -158,13 +156,9 @@ pub(super) async fn signup(
         name,
     )
     .await
-    {
-        return internal_error(&e);
-    }
-    if let Err(r) = start_session(&session, created.owner_id, created.workspace_id).await {
-        return r;
-    }
-    Redirect::to("/settings").into_response()
+    .map_err(ConsoleError::internal)?;
+    start_session(&session, created.owner_id, created.workspace_id).await?;
+    Ok(Redirect::to("/settings").into_response())
 }
 
 async fn record(
@@ -194,7 +188,7 @@ pub(super) struct LoginForm {
     password: String,
 }
 
-pub(super) async fn login_page(token: CsrfToken) -> Response {
+pub(super) async fn login_page(token: CsrfToken) -> Result<Response, ConsoleError> {
     let page = LoginPage {
         csrf: token.authenticity_token().unwrap_or_default(),
         email: String::new(),
@@ -209,10 +203,8 @@ pub(super) async fn login(
     session: Session,
     ClientIp(ip): ClientIp,
     Form(form): Form<LoginForm>,
-) -> Response {
-    if let Err(r) = check_csrf(&token, &form.authenticity_token) {
-        return r;
-    }
+) -> Result<Response, ConsoleError> {
+    check_csrf(&token, &form.authenticity_token)?;
     let fail = |message: &str, status: StatusCode| {
         let page = LoginPage {
             csrf: token.authenticity_token().unwrap_or_default(),
@@ -228,10 +220,9 @@ pub(super) async fn login(
             StatusCode::TOO_MANY_REQUESTS,
         );
     }
-    let user = match users::find_by_email(&state.store, form.email.trim()).await {
-        Ok(u) => u,
-        Err(e) => return internal_error(&e),
-    };
+    let user = users::find_by_email(&state.store, form.email.trim())
+        .await
+        .map_err(ConsoleError::internal)?;
     let verified = user.as_ref().and_then(|u| {
         let hash = u.password_hash.as_deref()?;
         verify_password(&form.password, hash).then_some(u)
@@ -240,20 +231,17 @@ pub(super) async fn login(
         return fail("email or password is wrong", StatusCode::UNAUTHORIZED);
     };
     let user_id = UserId::from_uuid(user.user_id);
-    let workspaces = match users::workspaces_of(&state.store, user_id).await {
-        Ok(w) => w,
-        Err(e) => return internal_error(&e),
-    };
+    let workspaces = users::workspaces_of(&state.store, user_id)
+        .await
+        .map_err(ConsoleError::internal)?;
     let Some(first) = workspaces.first() else {
         return fail(
             "this account belongs to no workspace: ask an admin for an invitation, or sign up",
             StatusCode::FORBIDDEN,
         );
     };
-    if let Err(r) = start_session(&session, user_id, first.workspace_id).await {
-        return r;
-    }
-    Redirect::to("/").into_response()
+    start_session(&session, user_id, first.workspace_id).await?;
+    Ok(Redirect::to("/").into_response())
 }
 
 #[derive(Deserialize)]
@@ -265,12 +253,10 @@ pub(super) async fn logout(
     token: CsrfToken,
     session: Session,
     Form(form): Form<CsrfForm>,
-) -> Response {
-    if let Err(r) = check_csrf(&token, &form.authenticity_token) {
-        return r;
-    }
+) -> Result<Response, ConsoleError> {
+    check_csrf(&token, &form.authenticity_token)?;
     session.flush().await.ok();
-    Redirect::to("/login").into_response()
+    Ok(Redirect::to("/login").into_response())
 }
 
 #[derive(Template)]
@@ -285,26 +271,30 @@ struct InvitationPage {
     error: Option<String>,
 }
 
-fn invitation_gone() -> Response {
-    message_page(
-        StatusCode::NOT_FOUND,
-        "Invitation not found",
-        "This invitation link is unknown, already used or expired. Ask a workspace admin for a new one.",
-        "/login",
-        "Log in",
-    )
+/// An unknown, used or expired invitation link.
+const INVITATION_GONE: Notice = Notice {
+    title: "Invitation not found",
+    message: "This invitation link is unknown, already used or expired. Ask a workspace admin for a new one.",
+    link: "/login",
+    link_text: "Log in",
+};
+
+/// For `map_err`: a store error, with a missing invitation shown as [`INVITATION_GONE`].
+fn invitation_error(e: StoreError) -> ConsoleError {
+    match e {
+        StoreError::NotFound => ConsoleError::NotFound(INVITATION_GONE),
+        other => ConsoleError::internal(other),
+    }
 }
 
 pub(super) async fn invitation_page(
     State(state): State<AppState>,
     token: CsrfToken,
     Path(link): Path<String>,
-) -> Response {
-    let invitation = match members::find_invitation(&state.store, &hash_token(&link)).await {
-        Ok(i) => i,
-        Err(StoreError::NotFound) => return invitation_gone(),
-        Err(e) => return internal_error(&e),
-    };
+) -> Result<Response, ConsoleError> {
+    let invitation = members::find_invitation(&state.store, &hash_token(&link))
+        .await
+        .map_err(invitation_error)?;
     let page = InvitationPage {
         csrf: token.authenticity_token().unwrap_or_default(),
         token: link,
@@ -331,16 +321,12 @@ pub(super) async fn accept_invitation(
     ClientIp(ip): ClientIp,
     Path(link): Path<String>,
     Form(form): Form<AcceptForm>,
-) -> Response {
-    if let Err(r) = check_csrf(&token, &form.authenticity_token) {
-        return r;
-    }
+) -> Result<Response, ConsoleError> {
+    check_csrf(&token, &form.authenticity_token)?;
     let hash = hash_token(&link);
-    let invitation = match members::find_invitation(&state.store, &hash).await {
-        Ok(i) => i,
-        Err(StoreError::NotFound) => return invitation_gone(),
-        Err(e) => return internal_error(&e),
-    };
+    let invitation = members::find_invitation(&state.store, &hash)
+        .await
+        .map_err(invitation_error)?;
     let password_hash = if invitation.user_exists {
         None
     } else {
@@ -361,18 +347,16 @@ pub(super) async fn accept_invitation(
         }
     };
     let (workspace_id, user_id) =
-        match members::accept_invitation(&state.store, &hash, password_hash.as_deref()).await {
-            Ok(ids) => ids,
-            Err(StoreError::NotFound) => return invitation_gone(),
-            Err(e) => return internal_error(&e),
-        };
+        members::accept_invitation(&state.store, &hash, password_hash.as_deref())
+            .await
+            .map_err(invitation_error)?;
     let actor = Actor {
         user_id: Some(user_id),
         label: invitation.email.clone(),
         kind: ActorKind::User,
         client_ip: ip,
     };
-    if let Err(e) = record(
+    record(
         &state,
         workspace_id,
         &actor,
@@ -380,14 +364,10 @@ pub(super) async fn accept_invitation(
         &format!("user:{user_id}"),
     )
     .await
-    {
-        return internal_error(&e);
-    }
+    .map_err(ConsoleError::internal)?;
     if invitation.user_exists {
-        return Redirect::to("/login").into_response();
+        return Ok(Redirect::to("/login").into_response());
     }
-    if let Err(r) = start_session(&session, user_id, workspace_id).await {
-        return r;
-    }
-    Redirect::to("/").into_response()
+    start_session(&session, user_id, workspace_id).await?;
+    Ok(Redirect::to("/").into_response())
 }

@@ -2,7 +2,7 @@
 //! server-side SVG, the current month's forecast beside its month to date, and each
 //! integration's ingestion status per billing period.
 
-use super::{csrf_value, internal_error, render, ConsoleUser, Nav};
+use super::{csrf_value, render, ConsoleError, ConsoleUser, Nav};
 use crate::views::IntegrationOut;
 use crate::AppState;
 use askama::Template;
@@ -84,11 +84,8 @@ pub(super) async fn page(
     user: ConsoleUser,
     token: CsrfToken,
     Query(params): Query<CostsParams>,
-) -> Response {
-    let csrf = match csrf_value(&token) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+) -> Result<Response, ConsoleError> {
+    let csrf = csrf_value(&token)?;
     let mut error = None;
     let today = Utc::now().date_naive();
     let month = match params.month.as_deref().map(str::parse::<BillingPeriod>) {
@@ -114,7 +111,7 @@ pub(super) async fn page(
         filters: Vec::new(),
         metric,
     };
-    let loaded = async {
+    let (by_service, by_account, by_day, forecast, periods) = async {
         let mut scope = state.store.scoped(user.workspace_id).await?;
         let by_service = costs::query(&mut scope, &question(CostDimension::Service)).await?;
         let by_account = costs::query(&mut scope, &question(CostDimension::Account)).await?;
@@ -138,11 +135,9 @@ pub(super) async fn page(
         scope.commit().await?;
         Ok::<_, StoreError>((by_service, by_account, by_day, forecast, periods))
     }
-    .await;
-    let (by_service, by_account, by_day, forecast, periods) = match loaded {
-        Ok(found) => found,
-        Err(e) => return internal_error(&e),
-    };
+    .await
+    // Every store failure here, a missing row too, is the server's: the page names no row.
+    .map_err(ConsoleError::internal)?;
     let (bars, chart_width) = chart(&by_day);
     let page = CostsPage {
         nav: user.nav(csrf),

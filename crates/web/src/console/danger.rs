@@ -1,6 +1,6 @@
 //! Settings' danger zone: the owner deletes the workspace by typing its name.
 
-use super::{check_csrf, csrf_value, message_page, render, ConsoleUser, Nav};
+use super::{check_csrf, csrf_value, message_page, render, ConsoleError, ConsoleUser, Nav};
 use crate::error::ApiError;
 use crate::AppState;
 use askama::Template;
@@ -20,7 +20,7 @@ struct DeletePage {
 }
 
 /// `GET /settings/danger`
-pub(super) async fn page(user: ConsoleUser, token: CsrfToken) -> Response {
+pub(super) async fn page(user: ConsoleUser, token: CsrfToken) -> Result<Response, ConsoleError> {
     show(&user, token, None, StatusCode::OK)
 }
 
@@ -29,11 +29,8 @@ fn show(
     token: CsrfToken,
     error: Option<String>,
     status: StatusCode,
-) -> Response {
-    let csrf = match csrf_value(&token) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+) -> Result<Response, ConsoleError> {
+    let csrf = csrf_value(&token)?;
     let page = DeletePage {
         nav: user.nav(csrf),
         is_owner: user.role == costline_domain::Role::Owner,
@@ -55,10 +52,8 @@ pub(super) async fn delete(
     user: ConsoleUser,
     token: CsrfToken,
     Form(form): Form<DeleteForm>,
-) -> Response {
-    if let Err(r) = check_csrf(&token, &form.authenticity_token) {
-        return r;
-    }
+) -> Result<Response, ConsoleError> {
+    check_csrf(&token, &form.authenticity_token)?;
     if user.role != costline_domain::Role::Owner {
         return show(
             &user,
@@ -70,18 +65,18 @@ pub(super) async fn delete(
     match crate::api::delete_workspace_confirmed(&state, user.workspace_id, &form.confirm).await {
         Ok(_) => {
             user.session.flush().await.ok();
-            message_page(
+            Ok(message_page(
                 StatusCode::OK,
                 "Workspace deleted",
                 "The workspace and all of its data are deleted; its members' sessions and API tokens have ended.",
                 "/login",
                 "Log in",
-            )
+            ))
         }
         Err(e @ ApiError::BadRequest { .. }) => {
             let status = e.status();
             show(&user, token, Some(e.to_string()), status)
         }
-        Err(e) => super::internal_error(&e),
+        Err(e) => Err(ConsoleError::internal(e)),
     }
 }

@@ -5,7 +5,10 @@
 //! The integration page renders the same view the JSON API returns
 //! (`GET /api/v1/integrations/aws/{id}`), so the console and the API never disagree.
 
-use super::{check_csrf, csrf_value, internal_error, message_page, render, ConsoleUser, Nav};
+use super::{
+    check_csrf, csrf_value, message_page, render, ConsoleAdmin, ConsoleError, ConsolePath,
+    ConsoleUser, Nav, Notice, Section,
+};
 use crate::error::ApiError;
 use crate::integration_actions::{self as actions, CurInput};
 use crate::views::IntegrationOut;
@@ -21,6 +24,26 @@ use costline_onboarding::PermissionSet;
 use costline_store::integrations;
 use serde::Deserialize;
 use serde_json::Value;
+
+/// The integration pages' own not-found and admins-only pages.
+pub(super) struct Integrations;
+
+impl Section for Integrations {
+    const NOT_FOUND: Notice = Notice {
+        title: "Integration not found",
+        message: "There is no such integration in this workspace.",
+        link: "/integrations",
+        link_text: "All integrations",
+    };
+    const ADMINS_ONLY: Notice = Notice {
+        title: "Admins only",
+        message: "Only workspace admins and owners can change integrations. Ask one of them.",
+        link: "/integrations",
+        link_text: "All integrations",
+    };
+}
+
+type IntegrationPath = ConsolePath<IntegrationId, Integrations>;
 
 /// One integration as the list shows it.
 struct Row {
@@ -44,7 +67,7 @@ pub(super) async fn list(
     State(state): State<AppState>,
     user: ConsoleUser,
     token: CsrfToken,
-) -> Response {
+) -> Result<Response, ConsoleError> {
     show_list(&state, &user, token, None, StatusCode::OK).await
 }
 
@@ -54,31 +77,21 @@ async fn show_list(
     token: CsrfToken,
     error: Option<String>,
     status: StatusCode,
-) -> Response {
-    let csrf = match csrf_value(&token) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let loaded = async {
-        let mut scope = state.store.scoped(user.workspace_id).await?;
-        let all = integrations::list(&mut scope).await?;
-        scope.commit().await?;
-        Ok::<_, costline_store::StoreError>(all)
-    }
-    .await;
-    let rows = match loaded {
-        Ok(all) => all
-            .into_iter()
-            .map(|i| Row {
-                id: i.integration_id.to_string(),
-                status: i.status.to_string(),
-                account_id: i.account_id.unwrap_or_default(),
-                account_type: i.account_type.map(|t| t.to_string()).unwrap_or_default(),
-                created: i.created_at.format("%Y-%m-%d %H:%M").to_string(),
-            })
-            .collect(),
-        Err(e) => return internal_error(&e),
-    };
+) -> Result<Response, ConsoleError> {
+    let csrf = csrf_value(&token)?;
+    let mut scope = state.store.scoped(user.workspace_id).await?;
+    let all = integrations::list(&mut scope).await?;
+    scope.commit().await?;
+    let rows = all
+        .into_iter()
+        .map(|i| Row {
+            id: i.integration_id.to_string(),
+            status: i.status.to_string(),
+            account_id: i.account_id.unwrap_or_default(),
+            account_type: i.account_type.map(|t| t.to_string()).unwrap_or_default(),
+            created: i.created_at.format("%Y-%m-%d %H:%M").to_string(),
+        })
+        .collect();
     render(
         Some(token),
         status,
@@ -98,20 +111,17 @@ pub(super) struct CsrfOnly {
 
 pub(super) async fn create(
     State(state): State<AppState>,
-    user: ConsoleUser,
+    ConsoleAdmin(user, ..): ConsoleAdmin<Integrations>,
     token: CsrfToken,
     Form(form): Form<CsrfOnly>,
-) -> Response {
-    if let Err(r) = check_csrf(&token, &form.authenticity_token) {
-        return r;
-    }
-    if !user.role.is_admin() {
-        return forbidden();
-    }
+) -> Result<Response, ConsoleError> {
+    check_csrf(&token, &form.authenticity_token)?;
     match actions::create(&state, user.workspace_id, &user.actor()).await {
-        Ok(integration) => {
-            Redirect::to(&format!("/integrations/{}", integration.integration_id)).into_response()
-        }
+        Ok(integration) => Ok(Redirect::to(&format!(
+            "/integrations/{}",
+            integration.integration_id
+        ))
+        .into_response()),
         Err(e) => {
             let status = error_status(&e);
             show_list(&state, &user, token, Some(e.to_string()), status).await
@@ -147,13 +157,13 @@ pub(super) async fn page(
     State(state): State<AppState>,
     user: ConsoleUser,
     token: CsrfToken,
-    Path(id): Path<String>,
-) -> Response {
+    ConsolePath(id, ..): IntegrationPath,
+) -> Result<Response, ConsoleError> {
     show_integration(
         &state,
         &user,
         token,
-        &id,
+        id,
         ConnectForm::default(),
         None,
         StatusCode::OK,
@@ -165,31 +175,21 @@ async fn show_integration(
     state: &AppState,
     user: &ConsoleUser,
     token: CsrfToken,
-    id: &str,
+    id: IntegrationId,
     form: ConnectForm,
     notice: Option<String>,
     status: StatusCode,
-) -> Response {
-    let Ok(id) = id.parse::<IntegrationId>() else {
-        return not_found();
-    };
-    let csrf = match csrf_value(&token) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let loaded = async {
+) -> Result<Response, ConsoleError> {
+    let csrf = csrf_value(&token)?;
+    let view = async {
         let mut scope = state.store.scoped(user.workspace_id).await?;
         let integration = integrations::get(&mut scope, id).await?;
         let view = crate::api::integration_view(state, &mut scope, &integration).await?;
         scope.commit().await?;
         Ok::<_, costline_store::StoreError>(view)
     }
-    .await;
-    let view = match loaded {
-        Ok(view) => view,
-        Err(costline_store::StoreError::NotFound) => return not_found(),
-        Err(e) => return internal_error(&e),
-    };
+    .await
+    .map_err(Integrations::error)?;
     let pretty = |v: Option<&Value>| {
         v.and_then(|v| serde_json::to_string_pretty(v).ok())
             .unwrap_or_default()
@@ -226,20 +226,12 @@ pub(super) struct ConnectFields {
 
 pub(super) async fn connect(
     State(state): State<AppState>,
-    user: ConsoleUser,
+    ConsoleAdmin(user, ..): ConsoleAdmin<Integrations>,
     token: CsrfToken,
-    Path(id): Path<String>,
+    ConsolePath(id, ..): IntegrationPath,
     Form(fields): Form<ConnectFields>,
-) -> Response {
-    if let Err(r) = check_csrf(&token, &fields.authenticity_token) {
-        return r;
-    }
-    if !user.role.is_admin() {
-        return forbidden();
-    }
-    let Ok(integration_id) = id.parse::<IntegrationId>() else {
-        return not_found();
-    };
+) -> Result<Response, ConsoleError> {
+    check_csrf(&token, &fields.authenticity_token)?;
     let any_cur = [&fields.cur_bucket, &fields.cur_report_name]
         .iter()
         .any(|f| !f.trim().is_empty());
@@ -252,17 +244,17 @@ pub(super) async fn connect(
         &state,
         user.workspace_id,
         &user.actor(),
-        integration_id,
+        id,
         &fields.role_arn,
         cur,
     )
     .await;
     match result {
-        Ok(_) => Redirect::to(&format!("/integrations/{id}")).into_response(),
+        Ok(_) => Ok(Redirect::to(&format!("/integrations/{id}")).into_response()),
         Err(e) => {
             let status = error_status(&e);
             if status == StatusCode::NOT_FOUND {
-                return not_found();
+                return Err(Integrations::not_found());
             }
             let mut form = ConnectForm {
                 role_arn: fields.role_arn,
@@ -279,28 +271,20 @@ pub(super) async fn connect(
                 ApiError::BadRequest { message, .. } => form.cur_error = Some(message.clone()),
                 other => form.role_arn_error = Some(other.to_string()),
             }
-            show_integration(&state, &user, token, &id, form, None, status).await
+            show_integration(&state, &user, token, id, form, None, status).await
         }
     }
 }
 
 pub(super) async fn sync(
     State(state): State<AppState>,
-    user: ConsoleUser,
+    ConsoleAdmin(user, ..): ConsoleAdmin<Integrations>,
     token: CsrfToken,
-    Path(id): Path<String>,
+    ConsolePath(id, ..): IntegrationPath,
     Form(form): Form<CsrfOnly>,
-) -> Response {
-    if let Err(r) = check_csrf(&token, &form.authenticity_token) {
-        return r;
-    }
-    if !user.role.is_admin() {
-        return forbidden();
-    }
-    let Ok(integration_id) = id.parse::<IntegrationId>() else {
-        return not_found();
-    };
-    match actions::sync(&state, user.workspace_id, &user.actor(), integration_id).await {
+) -> Result<Response, ConsoleError> {
+    check_csrf(&token, &form.authenticity_token)?;
+    match actions::sync(&state, user.workspace_id, &user.actor(), id).await {
         Ok(jobs) => {
             let notice = format!(
                 "Queued {} background jobs: verification, account discovery and a look for new reports.",
@@ -310,21 +294,21 @@ pub(super) async fn sync(
                 &state,
                 &user,
                 token,
-                &id,
+                id,
                 ConnectForm::default(),
                 Some(notice),
                 StatusCode::OK,
             )
             .await
         }
-        Err(e) if error_status(&e) == StatusCode::NOT_FOUND => not_found(),
+        Err(e) if error_status(&e) == StatusCode::NOT_FOUND => Err(Integrations::not_found()),
         Err(e) => {
             let status = error_status(&e);
             show_integration(
                 &state,
                 &user,
                 token,
-                &id,
+                id,
                 ConnectForm::default(),
                 Some(e.to_string()),
                 status,
@@ -348,12 +332,9 @@ pub(super) async fn permissions(
     State(state): State<AppState>,
     user: Result<ConsoleUser, Response>,
     token: CsrfToken,
-) -> Response {
+) -> Result<Response, ConsoleError> {
     let nav = match user {
-        Ok(user) => match csrf_value(&token) {
-            Ok(csrf) => Some(user.nav(csrf)),
-            Err(r) => return r,
-        },
+        Ok(user) => Some(user.nav(csrf_value(&token)?)),
         Err(_) => None,
     };
     let platform = state
@@ -397,24 +378,4 @@ pub(super) async fn template_file(Path(file): Path<String>) -> Response {
 
 fn error_status(e: &ApiError) -> StatusCode {
     e.status()
-}
-
-fn not_found() -> Response {
-    message_page(
-        StatusCode::NOT_FOUND,
-        "Integration not found",
-        "There is no such integration in this workspace.",
-        "/integrations",
-        "All integrations",
-    )
-}
-
-fn forbidden() -> Response {
-    message_page(
-        StatusCode::FORBIDDEN,
-        "Admins only",
-        "Only workspace admins and owners can change integrations. Ask one of them.",
-        "/integrations",
-        "All integrations",
-    )
 }

@@ -1,18 +1,18 @@
 //! The server-rendered console: askama pages, sessions in PostgreSQL, CSRF-checked forms.
 //! Every page works without JavaScript.
 
-// Console helpers return a ready `Response` as their error: handlers pass it straight back.
-#![allow(clippy::result_large_err)]
-
 mod account;
 mod chart;
 mod costs;
 mod danger;
+mod error;
 mod integrations;
 mod reports;
 mod revoke;
 mod settings;
 mod support;
+
+pub(crate) use error::{ConsoleAdmin, ConsoleError, ConsolePath, Notice, Section};
 
 use crate::auth::client_ip;
 use crate::AppState;
@@ -213,7 +213,7 @@ impl FromRequestParts<AppState> for ConsoleUser {
         // Membership is read on every request: a removed member loses access at once.
         let memberships = users::workspaces_of(&state.store, user_id)
             .await
-            .map_err(|e| internal_error(&e))?;
+            .map_err(|e| ConsoleError::internal(e).into_response())?;
         let Some(current) = memberships
             .into_iter()
             .find(|w| w.workspace_id == workspace_id)
@@ -223,7 +223,7 @@ impl FromRequestParts<AppState> for ConsoleUser {
         };
         let user = users::get(&state.store, user_id)
             .await
-            .map_err(|e| internal_error(&e))?;
+            .map_err(|e| ConsoleError::internal(e).into_response())?;
         crate::observability::record_caller(Some(workspace_id), user_id);
         Ok(ConsoleUser {
             user_id,
@@ -242,16 +242,10 @@ pub(crate) async fn start_session(
     session: &Session,
     user_id: UserId,
     workspace_id: WorkspaceId,
-) -> Result<(), Response> {
-    session.cycle_id().await.map_err(|e| internal_error(&e))?;
-    session
-        .insert(SESSION_USER, user_id)
-        .await
-        .map_err(|e| internal_error(&e))?;
-    session
-        .insert(SESSION_WORKSPACE, workspace_id)
-        .await
-        .map_err(|e| internal_error(&e))?;
+) -> Result<(), ConsoleError> {
+    session.cycle_id().await?;
+    session.insert(SESSION_USER, user_id).await?;
+    session.insert(SESSION_WORKSPACE, workspace_id).await?;
     Ok(())
 }
 
@@ -260,32 +254,24 @@ pub(crate) fn render(
     csrf: Option<CsrfToken>,
     status: StatusCode,
     page: &impl Template,
-) -> Response {
-    match page.render() {
-        Ok(html) => match csrf {
-            Some(token) => (status, token, Html(html)).into_response(),
-            None => (status, Html(html)).into_response(),
-        },
-        Err(e) => internal_error(&e),
-    }
+) -> Result<Response, ConsoleError> {
+    let html = page.render()?;
+    Ok(match csrf {
+        Some(token) => (status, token, Html(html)).into_response(),
+        None => (status, Html(html)).into_response(),
+    })
 }
 
 /// A fresh CSRF value for a form, tied to the cookie the response sets.
-pub(crate) fn csrf_value(token: &CsrfToken) -> Result<String, Response> {
-    token.authenticity_token().map_err(|e| internal_error(&e))
+pub(crate) fn csrf_value(token: &CsrfToken) -> Result<String, ConsoleError> {
+    token.authenticity_token().map_err(ConsoleError::internal)
 }
 
 /// 403 unless the form carries the CSRF value of this browser's cookie.
-pub(crate) fn check_csrf(token: &CsrfToken, submitted: &str) -> Result<(), Response> {
-    token.verify(submitted).map_err(|_| {
-        message_page(
-            StatusCode::FORBIDDEN,
-            "Form expired",
-            "This form is out of date or was not sent from Costline. Reload the page and try again.",
-            "/",
-            "Back",
-        )
-    })
+pub(crate) fn check_csrf(token: &CsrfToken, submitted: &str) -> Result<(), ConsoleError> {
+    token
+        .verify(submitted)
+        .map_err(|_| ConsoleError::CsrfExpired)
 }
 
 #[derive(Template)]
@@ -305,25 +291,18 @@ pub(crate) fn message_page(
     link: &str,
     link_text: &str,
 ) -> Response {
-    render(
-        None,
-        status,
-        &MessagePage {
-            title,
-            message,
-            link,
-            link_text,
-        },
-    )
-}
-
-pub(crate) fn internal_error(e: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "console request failed");
-    message_page(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "The failure was logged. Try again, and contact support if it persists.",
-        "/",
-        "Back",
-    )
+    let page = MessagePage {
+        title,
+        message,
+        link,
+        link_text,
+    };
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        // The error page itself failed: nothing left to render it with.
+        Err(e) => {
+            tracing::error!(error = %e, "console message page failed to render");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }

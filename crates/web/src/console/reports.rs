@@ -3,7 +3,10 @@
 //! (the API's CSV needs a bearer token; this one answers for the session's workspace).
 
 use super::chart::{self, Chart};
-use super::{check_csrf, csrf_value, internal_error, message_page, render, ConsoleUser, Nav};
+use super::{
+    check_csrf, csrf_value, render, ConsoleAdmin, ConsoleError, ConsolePath, ConsoleUser, Nav,
+    Notice, Section,
+};
 use crate::api::{csv_response, CostTable};
 use crate::error::ApiError;
 use crate::report_actions;
@@ -19,50 +22,32 @@ use costline_domain::{ChartKind, RelativeRange, ReportId};
 use costline_store::reports::ReportCosts;
 use serde::Deserialize;
 
-fn not_found() -> Response {
-    message_page(
-        StatusCode::NOT_FOUND,
-        "Report not found",
-        "This workspace has no such report.",
-        "/reports",
-        "Reports",
-    )
+/// The report pages' own not-found and admins-only pages.
+pub(super) struct Reports;
+
+impl Section for Reports {
+    const NOT_FOUND: Notice = Notice {
+        title: "Report not found",
+        message: "This workspace has no such report.",
+        link: "/reports",
+        link_text: "Reports",
+    };
+    const ADMINS_ONLY: Notice = Notice {
+        title: "Admins only",
+        message: "Creating, changing and deleting reports needs the admin or owner role: ask a workspace admin.",
+        link: "/reports",
+        link_text: "Reports",
+    };
 }
 
-fn admins_only() -> Response {
-    message_page(
-        StatusCode::FORBIDDEN,
-        "Admins only",
-        "Creating, changing and deleting reports needs the admin or owner role: ask a workspace admin.",
-        "/reports",
-        "Reports",
-    )
-}
+type ReportPath = ConsolePath<ReportId, Reports>;
 
-fn failed(e: ApiError) -> Response {
+/// For `map_err`: the report helpers' errors, a missing report as this section's page.
+fn failed(e: ApiError) -> ConsoleError {
     match e {
-        ApiError::NotFound(_) => not_found(),
-        other => internal_error(&other),
+        ApiError::NotFound(_) => Reports::not_found(),
+        other => ConsoleError::internal(other),
     }
-}
-
-fn report_id(segment: &str) -> Result<ReportId, Response> {
-    segment.parse().map_err(|_| not_found())
-}
-
-/// The checks of a form that changes a report: its CSRF value, the id, the admin role.
-fn checked(
-    token: &CsrfToken,
-    submitted: &str,
-    user: &ConsoleUser,
-    id: &str,
-) -> Result<ReportId, Response> {
-    check_csrf(token, submitted)?;
-    let id = report_id(id)?;
-    if !user.role.is_admin() {
-        return Err(admins_only());
-    }
-    Ok(id)
 }
 
 /// A choice of a `<select>`.
@@ -94,15 +79,14 @@ pub(super) async fn list(
     State(state): State<AppState>,
     user: ConsoleUser,
     token: CsrfToken,
-) -> Response {
-    let csrf = match csrf_value(&token) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let reports = match report_actions::list(&state, user.workspace_id).await {
-        Ok(found) => found.iter().map(ReportOut::from).collect(),
-        Err(e) => return failed(e),
-    };
+) -> Result<Response, ConsoleError> {
+    let csrf = csrf_value(&token)?;
+    let reports = report_actions::list(&state, user.workspace_id)
+        .await
+        .map_err(failed)?
+        .iter()
+        .map(ReportOut::from)
+        .collect();
     let page = ListPage {
         nav: user.nav(csrf),
         is_admin: user.role.is_admin(),
@@ -217,11 +201,8 @@ fn show_form(
     form: ReportForm,
     error: Option<String>,
     status: StatusCode,
-) -> Response {
-    let csrf = match csrf_value(&token) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+) -> Result<Response, ConsoleError> {
+    let csrf = csrf_value(&token)?;
     let (title, action, cancel) = match id {
         None => (
             "New report".to_owned(),
@@ -253,10 +234,10 @@ fn show_form(
 }
 
 /// `GET /reports/new`
-pub(super) async fn new_page(user: ConsoleUser, token: CsrfToken) -> Response {
-    if !user.role.is_admin() {
-        return admins_only();
-    }
+pub(super) async fn new_page(
+    ConsoleAdmin(user, ..): ConsoleAdmin<Reports>,
+    token: CsrfToken,
+) -> Result<Response, ConsoleError> {
     show_form(
         &user,
         token,
@@ -270,69 +251,52 @@ pub(super) async fn new_page(user: ConsoleUser, token: CsrfToken) -> Response {
 /// `POST /reports`
 pub(super) async fn create(
     State(state): State<AppState>,
-    user: ConsoleUser,
+    ConsoleAdmin(user, ..): ConsoleAdmin<Reports>,
     token: CsrfToken,
     Form(form): Form<ReportForm>,
-) -> Response {
-    if let Err(r) = check_csrf(&token, &form.authenticity_token) {
-        return r;
-    }
-    if !user.role.is_admin() {
-        return admins_only();
-    }
+) -> Result<Response, ConsoleError> {
+    check_csrf(&token, &form.authenticity_token)?;
     match report_actions::create(&state, user.workspace_id, &user.actor(), &form.input()).await {
-        Ok(report) => Redirect::to(&format!("/reports/{}", report.report_id)).into_response(),
+        Ok(report) => Ok(Redirect::to(&format!("/reports/{}", report.report_id)).into_response()),
         Err(e @ ApiError::BadRequest { .. }) => {
             let status = e.status();
             show_form(&user, token, None, form, Some(e.to_string()), status)
         }
-        Err(e) => failed(e),
+        Err(e) => Err(failed(e)),
     }
 }
 
 /// `GET /reports/{id}/edit`
 pub(super) async fn edit_page(
     State(state): State<AppState>,
-    user: ConsoleUser,
+    ConsoleAdmin(user, ..): ConsoleAdmin<Reports>,
     token: CsrfToken,
-    Path(id): Path<String>,
-) -> Response {
-    let id = match report_id(&id) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    if !user.role.is_admin() {
-        return admins_only();
-    }
-    match report_actions::get(&state, user.workspace_id, id).await {
-        Ok(report) => {
-            let form = ReportForm::of(&ReportOut::from(&report));
-            show_form(&user, token, Some(id), form, None, StatusCode::OK)
-        }
-        Err(e) => failed(e),
-    }
+    ConsolePath(id, ..): ReportPath,
+) -> Result<Response, ConsoleError> {
+    let report = report_actions::get(&state, user.workspace_id, id)
+        .await
+        .map_err(failed)?;
+    let form = ReportForm::of(&ReportOut::from(&report));
+    show_form(&user, token, Some(id), form, None, StatusCode::OK)
 }
 
 /// `POST /reports/{id}/edit`
 pub(super) async fn update(
     State(state): State<AppState>,
-    user: ConsoleUser,
+    ConsoleAdmin(user, ..): ConsoleAdmin<Reports>,
     token: CsrfToken,
-    Path(id): Path<String>,
+    ConsolePath(id, ..): ReportPath,
     Form(form): Form<ReportForm>,
-) -> Response {
-    let id = match checked(&token, &form.authenticity_token, &user, &id) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
+) -> Result<Response, ConsoleError> {
+    check_csrf(&token, &form.authenticity_token)?;
     let input = form.input();
     match report_actions::update(&state, user.workspace_id, &user.actor(), id, &input).await {
-        Ok(_) => Redirect::to(&format!("/reports/{id}")).into_response(),
+        Ok(_) => Ok(Redirect::to(&format!("/reports/{id}")).into_response()),
         Err(e @ ApiError::BadRequest { .. }) => {
             let status = e.status();
             show_form(&user, token, Some(id), form, Some(e.to_string()), status)
         }
-        Err(e) => failed(e),
+        Err(e) => Err(failed(e)),
     }
 }
 
@@ -344,19 +308,16 @@ pub(super) struct DeleteForm {
 /// `POST /reports/{id}/delete`
 pub(super) async fn delete(
     State(state): State<AppState>,
-    user: ConsoleUser,
+    ConsoleAdmin(user, ..): ConsoleAdmin<Reports>,
     token: CsrfToken,
-    Path(id): Path<String>,
+    ConsolePath(id, ..): ReportPath,
     Form(form): Form<DeleteForm>,
-) -> Response {
-    let id = match checked(&token, &form.authenticity_token, &user, &id) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    match report_actions::delete(&state, user.workspace_id, &user.actor(), id).await {
-        Ok(()) => Redirect::to("/reports").into_response(),
-        Err(e) => failed(e),
-    }
+) -> Result<Response, ConsoleError> {
+    check_csrf(&token, &form.authenticity_token)?;
+    report_actions::delete(&state, user.workspace_id, &user.actor(), id)
+        .await
+        .map_err(failed)?;
+    Ok(Redirect::to("/reports").into_response())
 }
 
 #[derive(Template)]
@@ -384,30 +345,22 @@ pub(super) async fn page(
     user: ConsoleUser,
     token: CsrfToken,
     Path(segment): Path<String>,
-) -> Response {
+) -> Result<Response, ConsoleError> {
+    // The `.csv` suffix rides on the id segment, so this one id is parsed here.
     let (id, csv) = match segment.strip_suffix(".csv") {
         Some(id) => (id, true),
         None => (segment.as_str(), false),
     };
-    let id = match report_id(id) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    let found = match report_actions::costs(&state, user.workspace_id, id).await {
-        Ok(found) => found,
-        Err(e) => return failed(e),
-    };
+    let id: ReportId = id.parse().map_err(|_| Reports::not_found())?;
+    let found = report_actions::costs(&state, user.workspace_id, id)
+        .await
+        .map_err(failed)?;
     if csv {
         let table = CostTable::new(&found.query, found.answer);
-        return match table.to_csv() {
-            Ok(text) => csv_response(text, &format!("report-{id}.csv")),
-            Err(e) => internal_error(&e),
-        };
+        let text = table.to_csv().map_err(ConsoleError::internal)?;
+        return Ok(csv_response(text, &format!("report-{id}.csv")));
     }
-    let csrf = match csrf_value(&token) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let csrf = csrf_value(&token)?;
     let page = report_page(user.nav(csrf), user.role.is_admin(), found);
     render(Some(token), StatusCode::OK, &page)
 }

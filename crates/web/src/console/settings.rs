@@ -1,6 +1,6 @@
 //! Workspace settings: members, invitations, API tokens and the audit log.
 
-use super::{check_csrf, csrf_value, internal_error, render, ConsoleUser, Nav};
+use super::{check_csrf, csrf_value, render, ConsoleError, ConsoleUser, Nav};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
@@ -49,7 +49,7 @@ pub(super) async fn page(
     State(state): State<AppState>,
     user: ConsoleUser,
     token: CsrfToken,
-) -> Response {
+) -> Result<Response, ConsoleError> {
     show(&state, &user, token, Outcome::default(), StatusCode::OK).await
 }
 
@@ -59,32 +59,21 @@ async fn show(
     token: CsrfToken,
     outcome: Outcome,
     status: StatusCode,
-) -> Response {
-    let csrf = match csrf_value(&token) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+) -> Result<Response, ConsoleError> {
+    let csrf = csrf_value(&token)?;
     let is_admin = user.role.is_admin();
-    let loaded = async {
-        let mut scope = state.store.scoped(user.workspace_id).await?;
-        let members = members::list(&mut scope).await?;
-        let (invitations, tokens, audit) = if is_admin {
-            (
-                members::pending_invitations(&mut scope).await?,
-                tokens::list(&mut scope).await?,
-                audit::list(&mut scope, 100).await?,
-            )
-        } else {
-            Default::default()
-        };
-        scope.commit().await?;
-        Ok::<_, StoreError>((members, invitations, tokens, audit))
-    }
-    .await;
-    let (members, invitations, tokens, audit) = match loaded {
-        Ok(v) => v,
-        Err(e) => return internal_error(&e),
+    let mut scope = state.store.scoped(user.workspace_id).await?;
+    let members = members::list(&mut scope).await?;
+    let (invitations, tokens, audit) = if is_admin {
+        (
+            members::pending_invitations(&mut scope).await?,
+            tokens::list(&mut scope).await?,
+            audit::list(&mut scope, 100).await?,
+        )
+    } else {
+        Default::default()
     };
+    scope.commit().await?;
     let page = SettingsPage {
         nav: user.nav(csrf),
         is_admin,
@@ -110,7 +99,7 @@ async fn admin_action<F>(
     token: CsrfToken,
     submitted: &str,
     action: F,
-) -> Response
+) -> Result<Response, ConsoleError>
 where
     F: for<'a> FnOnce(
         &'a mut Scoped,
@@ -118,9 +107,7 @@ where
         Box<dyn std::future::Future<Output = Result<Outcome, StoreError>> + Send + 'a>,
     >,
 {
-    if let Err(r) = check_csrf(&token, submitted) {
-        return r;
-    }
+    check_csrf(&token, submitted)?;
     if !user.role.is_admin() {
         let outcome = Outcome {
             error: Some("this needs the admin or owner role: ask a workspace admin".into()),
@@ -151,7 +138,7 @@ where
             };
             show(state, user, token, outcome, StatusCode::NOT_FOUND).await
         }
-        Err(e) => internal_error(&e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -167,7 +154,7 @@ pub(super) async fn invite(
     user: ConsoleUser,
     token: CsrfToken,
     Form(form): Form<InviteForm>,
-) -> Response {
+) -> Result<Response, ConsoleError> {
     let email = normalize_email(&form.email);
     let role = form.role.parse::<Role>().ok().filter(|r| *r != Role::Owner);
     let (Some(email), Some(role)) = (email, role) else {
@@ -177,19 +164,15 @@ pub(super) async fn invite(
             ),
             ..Outcome::default()
         };
-        return match check_csrf(&token, &form.authenticity_token) {
-            Err(r) => r,
-            Ok(()) => {
-                show(
-                    &state,
-                    &user,
-                    token,
-                    outcome,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await
-            }
-        };
+        check_csrf(&token, &form.authenticity_token)?;
+        return show(
+            &state,
+            &user,
+            token,
+            outcome,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     };
     let actor = user.actor();
     let public_url = state.config.public_url.clone();
@@ -236,7 +219,7 @@ pub(super) async fn change_role(
     token: CsrfToken,
     Path(member_id): Path<String>,
     Form(form): Form<RoleForm>,
-) -> Response {
+) -> Result<Response, ConsoleError> {
     let Ok(member_id) = member_id.parse::<UserId>() else {
         return not_found_member(&state, &user, token).await;
     };
@@ -301,7 +284,7 @@ pub(super) async fn remove_member(
     token: CsrfToken,
     Path(member_id): Path<String>,
     Form(form): Form<CsrfOnly>,
-) -> Response {
+) -> Result<Response, ConsoleError> {
     let Ok(member_id) = member_id.parse::<UserId>() else {
         return not_found_member(&state, &user, token).await;
     };
@@ -336,15 +319,19 @@ pub(super) async fn remove_member(
             })
         },
     )
-    .await;
+    .await?;
     if member_id == user.user_id && response.status().is_success() {
         user.session.flush().await.ok();
-        return Redirect::to("/login").into_response();
+        return Ok(Redirect::to("/login").into_response());
     }
-    response
+    Ok(response)
 }
 
-async fn not_found_member(state: &AppState, user: &ConsoleUser, token: CsrfToken) -> Response {
+async fn not_found_member(
+    state: &AppState,
+    user: &ConsoleUser,
+    token: CsrfToken,
+) -> Result<Response, ConsoleError> {
     let outcome = Outcome {
         error: Some("that member or token does not exist in this workspace".into()),
         ..Outcome::default()
@@ -363,7 +350,7 @@ pub(super) async fn create_token(
     user: ConsoleUser,
     token: CsrfToken,
     Form(form): Form<TokenForm>,
-) -> Response {
+) -> Result<Response, ConsoleError> {
     let name = form.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 {
         let outcome = Outcome {
@@ -372,19 +359,15 @@ pub(super) async fn create_token(
             ),
             ..Outcome::default()
         };
-        return match check_csrf(&token, &form.authenticity_token) {
-            Err(r) => r,
-            Ok(()) => {
-                show(
-                    &state,
-                    &user,
-                    token,
-                    outcome,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await
-            }
-        };
+        check_csrf(&token, &form.authenticity_token)?;
+        return show(
+            &state,
+            &user,
+            token,
+            outcome,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let actor = user.actor();
     let owner = user.user_id;
@@ -421,7 +404,7 @@ pub(super) async fn revoke_token(
     token: CsrfToken,
     Path(token_id): Path<String>,
     Form(form): Form<CsrfOnly>,
-) -> Response {
+) -> Result<Response, ConsoleError> {
     let Ok(token_id) = token_id.parse::<TokenId>() else {
         return not_found_member(&state, &user, token).await;
     };

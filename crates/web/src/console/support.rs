@@ -4,7 +4,7 @@
 //! no workspace user anywhere else. Every page view and action is audited into the customer's
 //! workspace through the same functions as the support API (`api::support`).
 
-use super::{check_csrf, csrf_value, internal_error, message_page, render};
+use super::{check_csrf, csrf_value, render, ConsoleError, Notice};
 use crate::api::support::{backfill_range, parse_period, periods_view, queue};
 use crate::auth::{client_ip, ClientIp, Support};
 use crate::error::ApiError;
@@ -48,7 +48,7 @@ impl FromRequestParts<AppState> for SupportUser {
             // A customer's session never reaches the support console.
             let customer: Option<UserId> = session.get("user_id").await.ok().flatten();
             return Err(match customer {
-                Some(_) => forbidden(),
+                Some(_) => ConsoleError::Forbidden(SUPPORT_ONLY).into_response(),
                 None => to_login(),
             });
         };
@@ -59,7 +59,7 @@ impl FromRequestParts<AppState> for SupportUser {
                 session.flush().await.ok();
                 return Err(to_login());
             }
-            Err(e) => return Err(internal_error(&e)),
+            Err(e) => return Err(ConsoleError::internal(e).into_response()),
         };
         Ok(SupportUser {
             principal: Support {
@@ -72,31 +72,30 @@ impl FromRequestParts<AppState> for SupportUser {
     }
 }
 
-fn forbidden() -> Response {
-    message_page(
-        StatusCode::FORBIDDEN,
-        "Costline support only",
+/// A customer's session on a support page.
+const SUPPORT_ONLY: Notice = Notice {
+    title: "Costline support only",
+    message:
         "The support console is for Costline support staff. Your workspace is at the home page.",
-        "/",
-        "Home",
-    )
-}
+    link: "/",
+    link_text: "Home",
+};
 
-fn not_found(what: &str) -> Response {
-    message_page(
-        StatusCode::NOT_FOUND,
-        &format!("{what} not found"),
-        &format!("No {} has this id.", what.to_lowercase()),
-        "/support",
-        "Support console",
-    )
+fn not_found(what: &str) -> ConsoleError {
+    ConsoleError::Message {
+        status: StatusCode::NOT_FOUND,
+        title: format!("{what} not found"),
+        message: format!("No {} has this id.", what.to_lowercase()),
+        link: "/support".into(),
+        link_text: "Support console".into(),
+    }
 }
 
 /// Maps the API helpers' errors to pages.
-fn api_error_page(e: ApiError, back: &str) -> Response {
+fn api_error_page(e: ApiError, back: &str) -> ConsoleError {
     match e {
         ApiError::NotFound(what) => not_found(&capitalize(what)),
-        ApiError::Internal(m) => internal_error(&m),
+        ApiError::Internal(m) => ConsoleError::internal(m),
         other => {
             let status = match &other {
                 ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
@@ -104,7 +103,13 @@ fn api_error_page(e: ApiError, back: &str) -> Response {
                 ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
                 _ => StatusCode::SERVICE_UNAVAILABLE,
             };
-            message_page(status, "Not done", &other.to_string(), back, "Back")
+            ConsoleError::Message {
+                status,
+                title: "Not done".into(),
+                message: other.to_string(),
+                link: back.into(),
+                link_text: "Back".into(),
+            }
         }
     }
 }
@@ -124,15 +129,13 @@ struct LoginPage {
 }
 
 /// `GET /support/login`
-pub(super) async fn login_page(token: CsrfToken) -> Response {
-    match csrf_value(&token) {
-        Ok(csrf) => render(
-            Some(token),
-            StatusCode::OK,
-            &LoginPage { csrf, error: None },
-        ),
-        Err(r) => r,
-    }
+pub(super) async fn login_page(token: CsrfToken) -> Result<Response, ConsoleError> {
+    let csrf = csrf_value(&token)?;
+    render(
+        Some(token),
+        StatusCode::OK,
+        &LoginPage { csrf, error: None },
+    )
 }
 
 #[derive(Deserialize)]
@@ -148,10 +151,8 @@ pub(super) async fn login(
     token: CsrfToken,
     session: Session,
     Form(form): Form<LoginForm>,
-) -> Response {
-    if let Err(r) = check_csrf(&token, &form.authenticity_token) {
-        return r;
-    }
+) -> Result<Response, ConsoleError> {
+    check_csrf(&token, &form.authenticity_token)?;
     let fail = |message: &str, status: StatusCode| {
         let page = LoginPage {
             csrf: token.authenticity_token().unwrap_or_default(),
@@ -165,10 +166,9 @@ pub(super) async fn login(
             StatusCode::TOO_MANY_REQUESTS,
         );
     }
-    let owner = match tokens::authenticate(&state.store, &hash_token(form.token.trim())).await {
-        Ok(o) => o,
-        Err(e) => return internal_error(&e),
-    };
+    let owner = tokens::authenticate(&state.store, &hash_token(form.token.trim()))
+        .await
+        .map_err(ConsoleError::internal)?;
     let Some(TokenOwner::Support { user_id, .. }) = owner else {
         return fail(
             "this is not a valid support token (cls_...)",
@@ -176,13 +176,9 @@ pub(super) async fn login(
         );
     };
     // A fresh session: no fixation, and no workspace user left in it.
-    if let Err(e) = session.flush().await {
-        return internal_error(&e);
-    }
-    if let Err(e) = session.insert(SESSION_SUPPORT, user_id).await {
-        return internal_error(&e);
-    }
-    Redirect::to("/support").into_response()
+    session.flush().await?;
+    session.insert(SESSION_SUPPORT, user_id).await?;
+    Ok(Redirect::to("/support").into_response())
 }
 
 #[derive(Deserialize)]
@@ -195,12 +191,10 @@ pub(super) async fn logout(
     user: SupportUser,
     token: CsrfToken,
     Form(form): Form<CsrfForm>,
-) -> Response {
-    if let Err(r) = check_csrf(&token, &form.authenticity_token) {
-        return r;
-    }
+) -> Result<Response, ConsoleError> {
+    check_csrf(&token, &form.authenticity_token)?;
     user.session.flush().await.ok();
-    Redirect::to("/support/login").into_response()
+    Ok(Redirect::to("/support/login").into_response())
 }
 
 #[derive(Template)]
@@ -224,16 +218,13 @@ pub(super) async fn search(
     user: SupportUser,
     token: CsrfToken,
     Query(query): Query<SearchQuery>,
-) -> Response {
-    let csrf = match csrf_value(&token) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+) -> Result<Response, ConsoleError> {
+    let csrf = csrf_value(&token)?;
     let q = query.q.trim().to_owned();
     let hits = if q.is_empty() {
         Vec::new()
     } else {
-        let found = async {
+        async {
             let hits = support::search(&state.store, &q).await?;
             for hit in &hits {
                 let mut scope = state
@@ -252,11 +243,8 @@ pub(super) async fn search(
             }
             Ok::<_, StoreError>(hits)
         }
-        .await;
-        match found {
-            Ok(h) => h,
-            Err(e) => return internal_error(&e),
-        }
+        .await
+        .map_err(ConsoleError::internal)?
     };
     let page = SearchPage {
         email: user.principal.email.clone(),
@@ -305,14 +293,9 @@ pub(super) async fn workspace(
     user: SupportUser,
     token: CsrfToken,
     Path(id): Path<String>,
-) -> Response {
-    let Ok(id) = id.parse::<WorkspaceId>() else {
-        return not_found("Workspace");
-    };
-    let csrf = match csrf_value(&token) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+) -> Result<Response, ConsoleError> {
+    let id: WorkspaceId = id.parse().map_err(|_| not_found("Workspace"))?;
+    let csrf = csrf_value(&token)?;
     let loaded = async {
         let mut scope = state.store.scoped(id).await?;
         let ws = costline_store::workspaces::get(&mut scope).await?;
@@ -341,8 +324,8 @@ pub(super) async fn workspace(
     .await;
     let (name, integrations) = match loaded {
         Ok(v) => v,
-        Err(StoreError::NotFound) => return not_found("Workspace"),
-        Err(e) => return internal_error(&e),
+        Err(StoreError::NotFound) => return Err(not_found("Workspace")),
+        Err(e) => return Err(ConsoleError::internal(e)),
     };
     let page = WorkspacePage {
         email: user.principal.email.clone(),
@@ -431,18 +414,12 @@ pub(super) async fn integration(
     token: CsrfToken,
     Path(id): Path<String>,
     Query(flash): Query<FlashQuery>,
-) -> Response {
-    let Ok(id) = id.parse::<IntegrationId>() else {
-        return not_found("Integration");
-    };
-    let csrf = match csrf_value(&token) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let view = match periods_view(&state, &user.principal, id).await {
-        Ok(v) => v,
-        Err(e) => return api_error_page(e, "/support"),
-    };
+) -> Result<Response, ConsoleError> {
+    let id: IntegrationId = id.parse().map_err(|_| not_found("Integration"))?;
+    let csrf = csrf_value(&token)?;
+    let view = periods_view(&state, &user.principal, id)
+        .await
+        .map_err(|e| api_error_page(e, "/support"))?;
     let periods = view["periods"]
         .as_array()
         .into_iter()
@@ -521,22 +498,15 @@ pub(super) async fn backfill(
     token: CsrfToken,
     Path(id): Path<String>,
     Form(form): Form<BackfillForm>,
-) -> Response {
-    if let Err(r) = check_csrf(&token, &form.authenticity_token) {
-        return r;
-    }
-    let Ok(id) = id.parse::<IntegrationId>() else {
-        return not_found("Integration");
-    };
+) -> Result<Response, ConsoleError> {
+    check_csrf(&token, &form.authenticity_token)?;
+    let id: IntegrationId = id.parse().map_err(|_| not_found("Integration"))?;
     let back = format!("/support/integrations/{id}");
-    let periods = match parse_period("from", &form.from)
+    let periods = parse_period("from", &form.from)
         .and_then(|from| Ok((from, parse_period("to", &form.to)?)))
         .and_then(|(from, to)| backfill_range(from, to))
-    {
-        Ok(p) => p,
-        Err(e) => return api_error_page(e, &back),
-    };
-    match queue(
+        .map_err(|e| api_error_page(e, &back))?;
+    queue(
         &state,
         &user.principal,
         id,
@@ -544,15 +514,13 @@ pub(super) async fn backfill(
         "support.backfill_requested",
     )
     .await
-    {
-        Ok(_) => Redirect::to(&format!(
-            "{back}?queued={}..{}",
-            form.from.trim(),
-            form.to.trim()
-        ))
-        .into_response(),
-        Err(e) => api_error_page(e, &back),
-    }
+    .map_err(|e| api_error_page(e, &back))?;
+    Ok(Redirect::to(&format!(
+        "{back}?queued={}..{}",
+        form.from.trim(),
+        form.to.trim()
+    ))
+    .into_response())
 }
 
 /// `POST /support/integrations/{id}/periods/{period}/retry`
@@ -562,19 +530,12 @@ pub(super) async fn retry(
     token: CsrfToken,
     Path((id, period)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
-) -> Response {
-    if let Err(r) = check_csrf(&token, &form.authenticity_token) {
-        return r;
-    }
-    let Ok(id) = id.parse::<IntegrationId>() else {
-        return not_found("Integration");
-    };
+) -> Result<Response, ConsoleError> {
+    check_csrf(&token, &form.authenticity_token)?;
+    let id: IntegrationId = id.parse().map_err(|_| not_found("Integration"))?;
     let back = format!("/support/integrations/{id}");
-    let period = match parse_period("period", &period) {
-        Ok(p) => p,
-        Err(e) => return api_error_page(e, &back),
-    };
-    match queue(
+    let period = parse_period("period", &period).map_err(|e| api_error_page(e, &back))?;
+    queue(
         &state,
         &user.principal,
         id,
@@ -582,8 +543,6 @@ pub(super) async fn retry(
         "support.period_retry_requested",
     )
     .await
-    {
-        Ok(_) => Redirect::to(&format!("{back}?queued={period}")).into_response(),
-        Err(e) => api_error_page(e, &back),
-    }
+    .map_err(|e| api_error_page(e, &back))?;
+    Ok(Redirect::to(&format!("{back}?queued={period}")).into_response())
 }
