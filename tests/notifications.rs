@@ -270,10 +270,26 @@ async fn without_smtp_the_notice_is_only_in_the_console() {
         .call("GET", "/api/v1/notifications", Some(&ws.token), None)
         .await;
     assert_eq!(status, 200, "{body}");
+    let listed: costline_web::views::NotificationsOut =
+        serde_json::from_value(body).expect("the API answers the typed view");
+    assert_eq!(listed.notifications[0].message, "First report of 2024-09.");
     assert_eq!(
-        body["notifications"][0]["message"],
-        "First report of 2024-09."
+        listed.notifications[0].integration_id.as_deref(),
+        Some(integration.to_string().as_str())
     );
+    // The job that wrote it, in its typed view too.
+    let (status, job) = app
+        .call(
+            "GET",
+            &format!("/api/v1/jobs/{job_id}"),
+            Some(&ws.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{job}");
+    let job: costline_web::views::JobOut = serde_json::from_value(job).unwrap();
+    assert_eq!(job.status, "succeeded");
+    assert!(job.finished_at.is_some());
 }
 
 #[tokio::test]

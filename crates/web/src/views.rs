@@ -379,3 +379,133 @@ pub(crate) fn currency_of(currencies: &[String]) -> String {
         _ => "mixed".to_owned(),
     }
 }
+
+/// A time as the API writes it: RFC 3339 UTC, to the second.
+pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// `GET /api/v1/jobs/{id}`: a background job's state and progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobOut {
+    /// The job id.
+    pub id: String,
+    /// What it does, e.g. `ingest_period`.
+    pub kind: String,
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
+    pub status: String,
+    /// Attempts made so far.
+    pub attempts: i32,
+    /// Attempts allowed before it fails.
+    pub max_attempts: i32,
+    /// What the handler reported (e.g. files and rows done).
+    pub progress: Value,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
+    /// The integration it works for.
+    pub integration_id: Option<String>,
+    /// The billing period it works on (`YYYY-MM`).
+    pub billing_period: Option<String>,
+    /// When it was queued.
+    pub created_at: String,
+    /// When the current or last attempt started.
+    pub started_at: Option<String>,
+    /// When it ended.
+    pub finished_at: Option<String>,
+}
+
+impl From<&costline_store::jobs::Job> for JobOut {
+    fn from(job: &costline_store::jobs::Job) -> Self {
+        JobOut {
+            id: job.job_id.to_string(),
+            kind: job.kind.clone(),
+            status: job.status.as_str().to_string(),
+            attempts: job.attempts,
+            max_attempts: job.max_attempts,
+            progress: job.progress.clone(),
+            error: job.error.clone(),
+            integration_id: job.integration_id.map(|i| i.to_string()),
+            billing_period: job.billing_period.map(|p| p.to_string()),
+            created_at: rfc3339(job.created_at),
+            started_at: job.started_at.map(rfc3339),
+            finished_at: job.finished_at.map(rfc3339),
+        }
+    }
+}
+
+/// `GET /api/v1/audit-events`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditEventsOut {
+    /// Newest first.
+    pub events: Vec<AuditEventOut>,
+}
+
+/// One entry of the workspace's audit log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditEventOut {
+    /// When it happened.
+    pub at: String,
+    /// Who: an email, or `support:<email>` for Costline support.
+    pub actor: String,
+    /// `user`, `token`, `support` or `system`.
+    pub actor_kind: String,
+    /// What, e.g. `integration.revoked`.
+    pub action: String,
+    /// On what, e.g. `integration:<id>`.
+    pub target: String,
+    /// The action's details.
+    pub detail: Value,
+    /// From where, when known.
+    pub client_ip: Option<String>,
+}
+
+impl From<costline_store::audit::AuditEvent> for AuditEventOut {
+    fn from(e: costline_store::audit::AuditEvent) -> Self {
+        AuditEventOut {
+            at: rfc3339(e.at),
+            actor: e.actor,
+            actor_kind: e.actor_kind,
+            action: e.action,
+            target: e.target,
+            detail: e.detail,
+            client_ip: e.client_ip,
+        }
+    }
+}
+
+/// `GET /api/v1/notifications`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NotificationsOut {
+    /// Newest first.
+    pub notifications: Vec<NotificationOut>,
+}
+
+/// An in-console notice.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NotificationOut {
+    /// The notice id.
+    pub id: String,
+    /// What it tells, e.g. `first_report_ingested`.
+    pub kind: String,
+    /// The integration it is about.
+    pub integration_id: Option<String>,
+    /// The sentence shown.
+    pub message: String,
+    /// When it was written.
+    pub created_at: String,
+    /// When a member marked it read.
+    pub read_at: Option<String>,
+}
+
+impl From<&costline_store::notifications::Notification> for NotificationOut {
+    fn from(n: &costline_store::notifications::Notification) -> Self {
+        NotificationOut {
+            id: n.notification_id.to_string(),
+            kind: n.kind.clone(),
+            integration_id: n.integration_id.map(|i| i.to_string()),
+            message: n.message.clone(),
+            created_at: rfc3339(n.created_at),
+            read_at: n.read_at.map(rfc3339),
+        }
+    }
+}

@@ -164,8 +164,6 @@ async fn cur_view(scope: &mut Scoped, integration: &Integration) -> Result<CurOu
     } else {
         costline_store::cur::integration_status(source.as_ref(), &periods)
     };
-    let rfc3339 =
-        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let periods = periods
         .iter()
         .map(|p| PeriodOut {
@@ -173,7 +171,7 @@ async fn cur_view(scope: &mut Scoped, integration: &Integration) -> Result<CurOu
             status: p.status.clone(),
             assembly_id: p.assembly_id.clone(),
             rows: p.rows,
-            ingested_at: p.ingested_at.map(rfc3339),
+            ingested_at: p.ingested_at.map(crate::views::rfc3339),
             error: p.error.clone(),
             live_assembly_id: p.live_assembly_id.clone(),
             format: p.format.clone(),

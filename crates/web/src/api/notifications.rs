@@ -4,13 +4,13 @@
 use crate::auth::Member;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, ApiQuery};
+use crate::views::{NotificationOut, NotificationsOut};
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
-use costline_store::notifications::{self, Notification, NotificationId};
+use costline_store::notifications::{self, NotificationId};
 use costline_store::StoreError;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 200;
@@ -24,7 +24,7 @@ pub(super) async fn list(
     State(state): State<AppState>,
     caller: Member,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<NotificationsOut>> {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -35,15 +35,16 @@ pub(super) async fn list(
     let mut scope = state.store.scoped(caller.workspace_id).await?;
     let found = notifications::list(&mut scope, limit).await?;
     scope.commit().await?;
-    let items: Vec<Value> = found.iter().map(view).collect();
-    Ok(Json(json!({ "notifications": items })))
+    Ok(Json(NotificationsOut {
+        notifications: found.iter().map(NotificationOut::from).collect(),
+    }))
 }
 
 pub(super) async fn mark_read(
     State(state): State<AppState>,
     caller: Member,
     ApiPath(id): ApiPath<NotificationId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<NotificationOut>> {
     let mut scope = state.store.scoped(caller.workspace_id).await?;
     let notice = notifications::mark_read(&mut scope, id, chrono::Utc::now())
         .await
@@ -52,18 +53,5 @@ pub(super) async fn mark_read(
             other => other.into(),
         })?;
     scope.commit().await?;
-    Ok(Json(view(&notice)))
-}
-
-fn view(n: &Notification) -> Value {
-    let rfc3339 =
-        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    json!({
-        "id": n.notification_id.to_string(),
-        "kind": n.kind,
-        "integration_id": n.integration_id.map(|i| i.to_string()),
-        "message": n.message,
-        "created_at": rfc3339(n.created_at),
-        "read_at": n.read_at.map(rfc3339),
-    })
+    Ok(Json(NotificationOut::from(&notice)))
 }
