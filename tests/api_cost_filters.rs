@@ -9,7 +9,7 @@ use costline_store::cur::{self, FileRecord, LineItemCopy};
 use costline_store::line_items::{CopyEncoder, NewLineItem};
 use costline_store::rollups::RollupBuilder;
 use costline_store::Store;
-use costline_testkit::{begin_assembly, spawn_app, TestApp, TestWorkspace};
+use costline_testkit::{begin_assembly, line_item, spawn_app, TestApp, TestWorkspace};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -93,29 +93,14 @@ async fn load(store: &Store, ws: WorkspaceId, int: IntegrationId, assembly: &str
             .team
             .map(|t| vec![("Team".to_string(), t.to_string())])
             .unwrap_or_default();
-        let cost = Decimal::from_str(item.cost).unwrap();
         let new = NewLineItem {
-            usage_start: at,
-            usage_end: at + chrono::Duration::hours(1),
             payer_account_id: "999999999999",
-            usage_account_id: item.account,
-            line_item_type: "Usage",
             product_code: item.service,
             usage_type: item.usage_type,
-            operation: "Run",
             region: item.region,
-            availability_zone: "",
             resource_id: item.resource,
-            usage_amount: Decimal::ONE,
-            pricing_unit: "Hrs",
-            unblended_rate: None,
-            unblended_cost: cost,
-            net_unblended_cost: None,
-            amortized_cost: cost,
-            net_amortized_cost: None,
-            public_on_demand_cost: None,
-            currency: "USD",
             tags: &tags,
+            ..line_item(at, item.account, Decimal::from_str(item.cost).unwrap())
         };
         enc.push(i as u32 + 1, &new);
         rollups.add(&new);

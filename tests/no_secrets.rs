@@ -11,41 +11,10 @@
 #[path = "support/customer.rs"]
 mod customer;
 
-use costline_testkit::{moto, spawn_app_with_workers};
+use costline_testkit::{moto, spawn_app_with_workers, CapturedLogs};
 use customer::{assumed_roles, deploy_integration_stack, Customer};
 use serde_json::{json, Value};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Everything the test process logs.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 /// Every row of every table, as text (`t::text` renders all columns: text, json, arrays).
 async fn dump_database(pool: &sqlx::PgPool) -> (usize, String) {
@@ -74,7 +43,7 @@ async fn dump_database(pool: &sqlx::PgPool) -> (usize, String) {
 
 #[tokio::test]
 async fn no_aws_credential_reaches_the_database_or_the_logs() {
-    let logs = Captured::default();
+    let logs = CapturedLogs::default();
     // Everything, at TRACE, with the caps every Costline subscriber applies (as `costline serve`
     // does even under RUST_LOG=trace).
     let mut filter = tracing_subscriber::EnvFilter::new("trace");

@@ -1,35 +1,11 @@
 //! Every request's span says who asked: the auth extractor records the workspace and user on
 //! the span the trace layer opened, so each log line of a request carries them.
 
-use costline_testkit::spawn_app;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
+use costline_testkit::{spawn_app, CapturedLogs};
 
 #[tokio::test]
 async fn the_request_span_records_the_workspace_and_the_user() {
-    let logs = Captured::default();
+    let logs = CapturedLogs::default();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(
             "tower_http=debug,costline_web=info",
@@ -50,7 +26,7 @@ async fn the_request_span_records_the_workspace_and_the_user() {
         .await;
     assert_eq!(status, 401);
 
-    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let text = logs.text();
     let finished: Vec<&str> = text
         .lines()
         .filter(|l| {

@@ -172,7 +172,7 @@ impl FromStr for CostFilter {
         };
         // A tag key may hold `:` itself (`aws:createdBy`): its value starts after the last one.
         let split = if rest.starts_with("tag:") {
-            rest.rfind(':').filter(|&i| i > "tag:".len() - 1)
+            rest.rfind(':').filter(|&i| i >= "tag:".len())
         } else {
             rest.find(':')
         };
@@ -532,11 +532,19 @@ struct LineItemGroups {
     ids: FxHashMap<String, u32>,
     /// Ids of each day's (since the Unix epoch) `YYYY-MM-DD` and `YYYY-MM`.
     days: FxHashMap<i64, (u32, u32)>,
-    /// Ids of the values of the query's tag keys (`CostQuery::tag_keys` order) of each
-    /// distinct tags object seen.
-    tag_values: FxHashMap<Vec<u8>, Vec<u32>>,
-    /// The query's tag keys.
+    /// What each distinct tags object seen says for the query: decided once per object, not
+    /// per line item.
+    tags_seen: FxHashMap<Vec<u8>, TagsSeen>,
+    /// The query's tag keys (`CostQuery::tag_keys`: those of `group_by` first, in order).
     tag_keys: Vec<String>,
+}
+
+/// One distinct tags object, as the query reads it.
+struct TagsSeen {
+    /// Ids of the values of the query's tag keys, in `tag_keys` order.
+    ids: Vec<u32>,
+    /// Whether it passes every tag filter.
+    kept: bool,
 }
 
 /// The API takes at most 6 `group_by` keys; one more for the currency.
@@ -554,7 +562,7 @@ impl LineItemGroups {
             values: vec![None],
             ids: FxHashMap::default(),
             days: FxHashMap::default(),
-            tag_values: FxHashMap::default(),
+            tags_seen: FxHashMap::default(),
         }
     }
 
@@ -603,20 +611,35 @@ impl LineItemGroups {
     fn add(&mut self, row: &crate::line_items::ChunkRow<'_>, day: i64) -> StoreResult<()> {
         let q = std::sync::Arc::clone(&self.q);
         let tags_json = row.bytes(Column::Tags).unwrap_or(b"{}");
-        if !self.tag_values.contains_key(tags_json) {
+        if !self.tags_seen.contains_key(tags_json) {
             let values = tag_values(&self.tag_keys, row.text(Column::Tags)?)?;
-            let ids = values.iter().map(|v| self.id(v.as_deref())).collect();
-            self.tag_values.insert(tags_json.to_vec(), ids);
-        }
-        for f in &q.filters {
-            let value = match &f.dimension {
+            let kept = q.filters.iter().all(|f| match &f.dimension {
                 CostDimension::Tag(k) => {
                     let at = self.tag_keys.iter().position(|t| t == k).unwrap_or(0);
-                    self.values[self.tag_values[tags_json][at] as usize].as_deref()
+                    f.keeps(values[at].as_deref())
                 }
-                other => dimension_text(row, other)?,
-            };
-            if !f.keeps(value) {
+                _ => true,
+            });
+            let ids = values.iter().map(|v| self.id(v.as_deref())).collect();
+            self.tags_seen
+                .insert(tags_json.to_vec(), TagsSeen { ids, kept });
+        }
+        // The group's tag values (the first of `tag_keys`), copied out of the map so that
+        // new values below can be interned.
+        let mut group_tags = [0u32; MAX_KEYS];
+        {
+            let seen = &self.tags_seen[tags_json];
+            if !seen.kept {
+                return Ok(());
+            }
+            for (slot, id) in group_tags.iter_mut().zip(&seen.ids) {
+                *slot = *id;
+            }
+        }
+        for f in &q.filters {
+            if !matches!(f.dimension, CostDimension::Tag(_))
+                && !f.keeps(dimension_text(row, &f.dimension)?)
+            {
                 return Ok(());
             }
         }
@@ -637,13 +660,14 @@ impl LineItemGroups {
             }
         };
         let mut key = [0u32; MAX_KEYS];
+        let mut tag_no = 0;
         for (slot, d) in key.iter_mut().zip(&q.group_by) {
             *slot = match d {
                 CostDimension::Day => day_id,
                 CostDimension::Month => month_id,
-                CostDimension::Tag(k) => {
-                    let at = self.tag_keys.iter().position(|t| t == k).unwrap_or(0);
-                    self.tag_values[tags_json][at]
+                CostDimension::Tag(_) => {
+                    tag_no += 1;
+                    group_tags[tag_no - 1]
                 }
                 other => {
                     let value = dimension_text(row, other)?;

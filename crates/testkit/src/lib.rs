@@ -13,6 +13,7 @@ mod assembly;
 mod browser;
 mod customer;
 mod database;
+mod logs;
 mod moto;
 mod process;
 mod smtp;
@@ -26,6 +27,7 @@ pub use assembly::{begin_assembly, fill_staging, line_item, load_costs, rollup_r
 pub use browser::{chromedriver, chromium_capabilities, screenshot_dir, Browser, Chromedriver};
 pub use customer::{customer_s3, path_style_s3};
 pub use database::{fresh_store, TestDb};
+pub use logs::CapturedLogs;
 pub use moto::{moto, Moto};
 pub use process::ChildGuard;
 pub use smtp::{ReceivedMail, SmtpSink};

@@ -128,10 +128,10 @@ pub(crate) async fn live_session(
     .await
 }
 
-/// Whether the job should try again after `e`: AWS may answer differently later, and attempts
-/// remain.
-pub(crate) fn will_retry(job: &costline_jobs::JobContext, e: &costline_aws::AwsError) -> bool {
-    e.is_retryable() && job.attempt() < job.max_attempts()
+/// Whether the job should try again after a failure: another attempt may succeed (the
+/// error's `is_retryable`), and attempts remain.
+pub(crate) fn will_retry(job: &costline_jobs::JobContext, retryable: bool) -> bool {
+    retryable && job.attempt() < job.max_attempts()
 }
 
 /// An AWS failure as the job's outcome: retried when [`will_retry`], else the job fails with
@@ -140,7 +140,7 @@ pub(crate) fn aws_failure(
     job: &costline_jobs::JobContext,
     e: costline_aws::AwsError,
 ) -> costline_jobs::JobError {
-    if will_retry(job, &e) {
+    if will_retry(job, e.is_retryable()) {
         costline_jobs::JobError::retryable(e)
     } else {
         costline_jobs::JobError::permanent(e)

@@ -6,7 +6,7 @@
 //! and backfill use the same rules.
 
 use crate::ingest::{IngestPayload, IngestPlan, PlannedFile};
-use crate::{live_session, load_live_integration, Workflows};
+use crate::{live_session, load_live_integration, will_retry, Workflows};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use costline_aws::{AwsError, RoleSession};
@@ -156,7 +156,7 @@ impl JobHandler for PollCur {
         let periods = match found {
             Ok(p) => p,
             Err(e) => {
-                let retry = e.is_retryable() && job.attempt() < job.max_attempts();
+                let retry = will_retry(job, e.is_retryable());
                 let message = format!(
                     "reading the Cost and Usage Reports under s3://{}/{}: {e}",
                     location.bucket,

@@ -51,7 +51,7 @@ impl JobHandler for VerifyIntegration {
         job.checkpoint().await?;
         let (verification, stack, policies) = match outcome {
             Ok(found) => found,
-            Err(e) if will_retry(job, &e) => return Err(JobError::retryable(e)),
+            Err(e) if will_retry(job, e.is_retryable()) => return Err(JobError::retryable(e)),
             Err(e) => {
                 // A session that no longer works must not be served from the cache when the
                 // customer fixes the trust relationship and syncs again.
