@@ -167,16 +167,17 @@ pub fn policy_drift(grants: &RoleGrants) -> PolicyDrift {
             .iter()
             .any(|pattern| pattern_matches(pattern, action))
     };
-    let missing_actions = allowed(current)
-        .into_iter()
+    let published = allowed(current);
+    let missing_actions = published
+        .iter()
         .filter(|action| !covered(&grants.allowed, action))
+        .cloned()
         .collect();
     let missing_denies = denied(current)
         .into_iter()
         .filter(|action| !covered(&grants.denied, action))
         .collect();
     let granted: BTreeSet<String> = grants.allowed.iter().cloned().collect();
-    let published = allowed(current);
     let extra_actions = granted
         .iter()
         .filter(|action| !published.iter().any(|p| p.eq_ignore_ascii_case(action)))
