@@ -75,6 +75,15 @@ pub struct Cli {
     #[arg(long, env = "COSTLINE_MAIL_FROM", global = true)]
     pub mail_from: Option<String>,
 
+    /// Most Cost Explorer requests made per integration to read its 13 months of history before the first CUR (each costs the customer $0.01); 0 reads none.
+    #[arg(
+        long,
+        env = "COSTLINE_COST_EXPLORER_MAX_REQUESTS",
+        default_value_t = costline_workflows::DEFAULT_COST_EXPLORER_REQUEST_CAP,
+        global = true
+    )]
+    pub cost_explorer_max_requests: u32,
+
     /// Log format on stderr.
     #[arg(
         long,
@@ -338,6 +347,8 @@ pub struct Settings {
     pub terraform_module_source: Option<String>,
     /// SMTP settings (the Debug output hides the URL's password).
     pub mail: costline_notify::MailerConfig,
+    /// Cost Explorer requests per integration at most.
+    pub cost_explorer_max_requests: u32,
 }
 
 impl Cli {
@@ -416,6 +427,7 @@ impl Cli {
                 .map(|u| u.trim_end_matches('/').to_string()),
             terraform_module_source,
             mail,
+            cost_explorer_max_requests: self.cost_explorer_max_requests,
         })
     }
 }

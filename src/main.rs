@@ -201,6 +201,7 @@ fn worker_pool(
         costline_workflows::WorkflowSettings {
             schedules,
             mailer,
+            cost_explorer_request_cap: settings.cost_explorer_max_requests,
             ..Default::default()
         },
     )

@@ -21,6 +21,7 @@
 mod bucket_region;
 mod cloudformation;
 mod config;
+mod cost_explorer;
 mod credentials;
 mod error;
 mod gateway;
@@ -34,6 +35,7 @@ mod session_name;
 
 pub use cloudformation::{StackOutputs, ROLE_ARN_OUTPUT, TEMPLATE_VERSION_OUTPUT};
 pub use config::{GatewayConfig, PlatformCredentials, DEFAULT_REGION};
+pub use cost_explorer::{CostExplorerCost, CostExplorerPage};
 pub use error::AwsError;
 pub use gateway::AwsGateway;
 pub use iam::RolePolicies;

@@ -71,6 +71,7 @@ pub(crate) struct SessionInner {
     pub(crate) buckets: Mutex<BucketRegions>,
     pub(crate) cloudformation: aws_sdk_cloudformation::Client,
     pub(crate) iam: aws_sdk_iam::Client,
+    pub(crate) cost_explorer: aws_sdk_costexplorer::Client,
 }
 
 /// Each bucket's region, once known, and the S3 client of each such region.
@@ -129,6 +130,12 @@ impl RoleSession {
                 .region(aws_config::Region::new(cloudformation_region.clone()))
                 .build(),
         );
+        // Cost Explorer has one endpoint per partition, in its billing region.
+        let cost_explorer = aws_sdk_costexplorer::Client::from_conf(
+            aws_sdk_costexplorer::config::Builder::from(&config)
+                .region(aws_config::Region::new(cloudformation_region.clone()))
+                .build(),
+        );
         Self {
             inner: Arc::new(SessionInner {
                 role_arn,
@@ -142,6 +149,7 @@ impl RoleSession {
                 buckets: Mutex::new(BucketRegions::default()),
                 cloudformation,
                 iam: aws_sdk_iam::Client::new(&config),
+                cost_explorer,
             }),
         }
     }

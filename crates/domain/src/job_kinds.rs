@@ -11,3 +11,5 @@ pub const POLL_CUR: &str = "poll_cur";
 pub const INGEST_PERIOD: &str = "ingest_period";
 /// Send a notification (email) to a workspace's admins.
 pub const NOTIFY: &str = "notify";
+/// Read the last 13 months of daily costs from Cost Explorer (preliminary, before the CUR).
+pub const IMPORT_COST_EXPLORER: &str = "import_cost_explorer";

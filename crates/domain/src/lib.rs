@@ -11,6 +11,7 @@ mod money;
 mod period;
 mod reports;
 mod roles;
+mod services;
 mod states;
 
 pub use aws::{AccountId, AwsPartition, ExternalId, RoleArn, RoleArnError};
@@ -20,6 +21,7 @@ pub use money::Money;
 pub use period::{BillingPeriod, BillingPeriodError};
 pub use reports::{ChartKind, DateRange, InvalidReport, RelativeRange, ReportName, ReportRange};
 pub use roles::{Role, RoleParseError};
+pub use services::product_code_of_ce_service;
 pub use states::{AccountType, IntegrationStatus, RoleStatus, UnknownState};
 mod secrets;
 pub use secrets::{

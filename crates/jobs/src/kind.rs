@@ -41,6 +41,8 @@ impl JobKind {
     pub const INGEST_PERIOD: JobKind = JobKind::from_static(job_kinds::INGEST_PERIOD);
     /// Send a notification.
     pub const NOTIFY: JobKind = JobKind::from_static(job_kinds::NOTIFY);
+    /// Read Cost Explorer's history of an integration's payer account.
+    pub const IMPORT_COST_EXPLORER: JobKind = JobKind::from_static(job_kinds::IMPORT_COST_EXPLORER);
 
     /// A kind from a literal; panics at compile time (in const context) if it is invalid.
     pub const fn from_static(name: &'static str) -> Self {

@@ -4,12 +4,13 @@
 //! Group-by keys map to fixed column expressions from a closed list; only the tag key is a
 //! value, and it is always bound as a parameter.
 
+use crate::cost_sources::NotCounted;
 use crate::line_items::{decompress_chunk, ChunkRows, Column};
 use crate::rollups::ExactSum;
 use crate::{Scoped, StoreError, StoreResult};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -267,6 +268,27 @@ pub struct CostRow {
     pub currency: String,
     /// Exact sum.
     pub amount: Decimal,
+    /// Where the numbers come from: `CostExplorer` when any part of the sum is preliminary.
+    pub source: CostSource,
+}
+
+/// Where a cost comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CostSource {
+    /// The served CUR assemblies.
+    Cur,
+    /// Cost Explorer, for a month no served CUR covers yet (preliminary).
+    CostExplorer,
+}
+
+impl CostSource {
+    /// The API name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CostSource::Cur => "cur",
+            CostSource::CostExplorer => "cost_explorer",
+        }
+    }
 }
 
 /// The answer.
@@ -280,6 +302,8 @@ pub struct CostAnswer {
     pub total: Decimal,
     /// True when answered from the daily rollups; false when line items were read.
     pub from_rollups: bool,
+    /// `CostExplorer` when any row is preliminary.
+    pub source: CostSource,
 }
 
 fn key_expr(d: &CostDimension, tag_expr: &str, day: &str) -> String {
@@ -333,12 +357,13 @@ fn day_and_accounts_only(q: &CostQuery) -> bool {
 }
 
 /// Sums the workspace's costs per group. A `tag:<key>` the workspace rolls up is answered from
-/// the tag rollups; another key (or several tag keys) from line items.
+/// the tag rollups; another key (or several tag keys) from line items. An account and period
+/// that two integrations report is counted once (`crate::cost_sources`), and Cost Explorer's
+/// preliminary numbers fill the months no served CUR covers ([`CostSource::CostExplorer`]).
 pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer> {
     if q.end <= q.start {
         return Err(StoreError::Conflict("end must be after start".into()));
     }
-    let ws = scope.workspace_id();
     let tags = q.tag_keys();
     let rolled_up = !q.dimensions().any(CostDimension::line_items_only)
         && match tags.as_slice() {
@@ -349,15 +374,112 @@ pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer>
             }
             _ => false,
         };
-    if !rolled_up {
-        return from_line_items(scope, q).await;
+    let not_counted = NotCounted::read(scope, q.start, q.end).await?;
+    let answer = if rolled_up {
+        from_rollups(scope, q, &not_counted).await?
+    } else {
+        from_line_items(scope, q, &not_counted).await?
+    };
+    let preliminary = from_cost_explorer(scope, q).await?;
+    answer.with_preliminary(preliminary)
+}
+
+/// Cost Explorer's daily costs for `q` (`crate::cost_explorer`), for the days of months that no
+/// served CUR covers: neither the importing integration's own CUR nor another integration's CUR
+/// of the same account. Two integrations of one payer account read the same numbers: the one
+/// connected first counts. Cost Explorer knows accounts and services only: the other
+/// dimensions are `null` here, and a filter on them keeps only what it keeps of `null`.
+async fn from_cost_explorer(scope: &mut Scoped, q: &CostQuery) -> StoreResult<Vec<CostRow>> {
+    let expr = |d: &CostDimension| -> &'static str {
+        match d {
+            CostDimension::Day => "to_char(c.day, 'YYYY-MM-DD')",
+            CostDimension::Month => "to_char(c.day, 'YYYY-MM')",
+            CostDimension::Account => "c.usage_account_id",
+            CostDimension::PayerAccount => "c.payer_account_id",
+            CostDimension::Service => "c.service",
+            CostDimension::Region
+            | CostDimension::LineItemType
+            | CostDimension::UsageType
+            | CostDimension::Resource
+            | CostDimension::Tag(_) => "NULL::text",
+        }
+    };
+    let keys: Vec<String> = q
+        .group_by
+        .iter()
+        .enumerate()
+        .map(|(i, d)| format!("{} AS k{i}", expr(d)))
+        .collect();
+    let names: Vec<String> = (0..keys.len()).map(|i| format!("k{i}")).collect();
+    let group_cols: String = names.iter().map(|k| format!("{k}, ")).collect();
+    let mut filter = String::new();
+    for (i, f) in q.filters.iter().enumerate() {
+        let op = if f.negated { "<> ALL" } else { "= ANY" };
+        filter.push_str(&format!(
+            " AND coalesce({}, '') {op}(${}::text[])",
+            expr(&f.dimension),
+            i + 4
+        ));
     }
-    // $1 workspace, $2 start, $3 end, $4 the tag key.
+    let sql = format!(
+        "SELECT ARRAY[{array_keys}]::text[] AS keys, currency, amount FROM (
+             SELECT {key_cols}c.currency, sum(c.{amount}) AS amount
+               FROM ce_daily_costs c
+              WHERE c.workspace_id = $1 AND c.day >= $2 AND c.day < $3{filter}
+                AND NOT EXISTS (
+                    SELECT 1 FROM cur_period_accounts p
+                     WHERE p.workspace_id = $1 AND p.usage_account_id = c.usage_account_id
+                       AND p.billing_period = date_trunc('month', c.day)::date)
+                AND NOT EXISTS (
+                    SELECT 1 FROM cur_periods s
+                     WHERE s.workspace_id = $1 AND s.integration_id = c.integration_id
+                       AND s.billing_period = date_trunc('month', c.day)::date
+                       AND s.live_assembly_id IS NOT NULL)
+                AND c.integration_id = (
+                    SELECT i.integration_id FROM ce_imports m
+                      JOIN integrations i USING (workspace_id, integration_id)
+                     WHERE m.workspace_id = $1 AND i.account_id = c.payer_account_id
+                     ORDER BY i.created_at, i.integration_id LIMIT 1)
+              GROUP BY {group_cols}c.currency
+         ) g",
+        array_keys = names.join(", "),
+        key_cols = keys.iter().map(|k| format!("{k}, ")).collect::<String>(),
+        amount = q.metric.rollup_column(),
+    );
+    let mut query = sqlx::query_as(&sql)
+        .bind(scope.workspace_id().as_uuid())
+        .bind(q.start)
+        .bind(q.end);
+    for f in &q.filters {
+        query = query.bind(f.values.clone());
+    }
+    let rows: Vec<(Vec<Option<String>>, String, Decimal)> = query.fetch_all(scope.tx()).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(keys, currency, amount)| CostRow {
+            keys,
+            currency,
+            amount,
+            source: CostSource::CostExplorer,
+        })
+        .collect())
+}
+
+/// Answers `q` from the rollup tables, leaving out the accounts of `not_counted`.
+async fn from_rollups(
+    scope: &mut Scoped,
+    q: &CostQuery,
+    not_counted: &NotCounted,
+) -> StoreResult<CostAnswer> {
+    let ws = scope.workspace_id();
+    let tags = q.tag_keys();
+    // $1 workspace, $2 start, $3 end, $4 the tag key. Leaving accounts out needs a table that
+    // keeps them.
     let (source, tag_expr, day) = if !tags.is_empty() {
         ("cur_daily_tag_costs", "nullif(tag_value, '')", "day")
     } else if whole_months(q) {
         ("cur_monthly_costs", "", "month")
-    } else if no_account_groups(q) {
+    } else if no_account_groups(q) && not_counted.is_empty() {
         ("cur_daily_service_region_costs", "", "day")
     } else if day_and_accounts_only(q) {
         ("cur_daily_account_costs", "", "day")
@@ -396,6 +518,16 @@ pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer>
             i + 5
         ));
     }
+    let n = q.filters.len();
+    if !not_counted.is_empty() {
+        filter.push_str(&format!(
+            " AND NOT EXISTS (SELECT 1 FROM unnest(${}::uuid[], ${}::date[], ${}::text[]) s(i, p, a)
+                              WHERE s.i = integration_id AND s.p = billing_period AND s.a = usage_account_id)",
+            n + 5,
+            n + 6,
+            n + 7
+        ));
+    }
     let names: Vec<String> = (0..inner.len()).map(|i| format!("k{i}")).collect();
     let inner_cols: String = inner.iter().map(|c| format!("{c}, ")).collect();
     let group_cols: String = names.iter().map(|c| format!("{c}, ")).collect();
@@ -417,6 +549,10 @@ pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer>
     for f in &q.filters {
         query = query.bind(f.values.clone());
     }
+    if !not_counted.is_empty() {
+        let (integrations, periods, accounts) = not_counted.arrays();
+        query = query.bind(integrations).bind(periods).bind(accounts);
+    }
     let rows: Vec<(Vec<Option<String>>, String, Decimal)> = query.fetch_all(scope.tx()).await?;
     let rows = rows
         .into_iter()
@@ -424,6 +560,7 @@ pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer>
             keys,
             currency,
             amount,
+            source: CostSource::Cur,
         })
         .collect();
     CostAnswer::new(rows, true)
@@ -439,19 +576,65 @@ impl CostAnswer {
         let mut currencies: Vec<String> = rows.iter().map(|r| r.currency.clone()).collect();
         currencies.sort();
         currencies.dedup();
+        let source = rows
+            .iter()
+            .map(|r| r.source)
+            .max()
+            .unwrap_or(CostSource::Cur);
         Ok(CostAnswer {
             currencies,
             rows,
             total: to_decimal(&total)?,
             from_rollups,
+            source,
         })
     }
+
+    /// This answer with Cost Explorer's `preliminary` rows (same query) added: a group both
+    /// hold sums both and is marked preliminary. Rows stay in the SQL's order.
+    fn with_preliminary(self, preliminary: Vec<CostRow>) -> StoreResult<CostAnswer> {
+        if preliminary.is_empty() {
+            return Ok(self);
+        }
+        let mut groups: FxHashMap<(Vec<Option<String>>, String), (ExactSum, CostSource)> =
+            FxHashMap::default();
+        for r in self.rows.into_iter().chain(preliminary) {
+            let (sum, source) = groups
+                .entry((r.keys, r.currency))
+                .or_insert_with(|| (ExactSum::default(), CostSource::Cur));
+            sum.add(r.amount).map_err(|_| too_large())?;
+            *source = (*source).max(r.source);
+        }
+        let mut rows = Vec::with_capacity(groups.len());
+        for ((keys, currency), (sum, source)) in groups {
+            rows.push(CostRow {
+                keys,
+                currency,
+                amount: to_decimal(&sum)?,
+                source,
+            });
+        }
+        sort_rows(&mut rows);
+        CostAnswer::new(rows, self.from_rollups)
+    }
+}
+
+/// Sorts rows as the SQL does: by keys (`null` last), then currency.
+pub(crate) fn sort_rows(rows: &mut [CostRow]) {
+    fn key(r: &CostRow) -> impl Iterator<Item = (bool, &Option<String>)> {
+        r.keys.iter().map(|k| (k.is_none(), k))
+    }
+    rows.sort_by(|a, b| key(a).cmp(key(b)).then_with(|| a.currency.cmp(&b.currency)));
 }
 
 /// Answers `q` from the line items themselves: the chunks whose usage range meets the query's,
 /// decompressed on blocking threads, each line item added to its group. Same groups, sums, order and
 /// `null`s as the SQL over the rollups.
-async fn from_line_items(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer> {
+async fn from_line_items(
+    scope: &mut Scoped,
+    q: &CostQuery,
+    not_counted: &NotCounted,
+) -> StoreResult<CostAnswer> {
     if q.group_by.len() >= MAX_KEYS {
         return Err(StoreError::Conflict(format!(
             "group_by takes at most {} keys",
@@ -494,8 +677,9 @@ async fn from_line_items(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostA
             idle.push(joined(oldest).await?);
         }
         let mut groups = idle.pop().unwrap_or_else(new_groups);
+        let left_out = not_counted.accounts(integration, period).cloned();
         summing.push_back(tokio::task::spawn_blocking(move || {
-            groups.add_chunk(&compressed)?;
+            groups.add_chunk(&compressed, left_out.as_ref())?;
             Ok(groups)
         }));
     }
@@ -593,14 +777,24 @@ impl LineItemGroups {
         Ok(())
     }
 
-    /// Adds the line items of a chunk used in the query's range.
-    fn add_chunk(&mut self, compressed: &[u8]) -> StoreResult<()> {
+    /// Adds the line items of a chunk used in the query's range, but those of the accounts
+    /// `left_out` (another integration supplies them).
+    fn add_chunk(
+        &mut self,
+        compressed: &[u8],
+        left_out: Option<&FxHashSet<String>>,
+    ) -> StoreResult<()> {
         let stream = decompress_chunk(compressed)?;
         for row in ChunkRows::new(&stream)? {
             let row = row?;
             let usage_start = row.unix_micros(Column::UsageStart)?;
             if usage_start < self.start_us || usage_start >= self.end_us {
                 continue;
+            }
+            if let Some(left_out) = left_out {
+                if left_out.contains(row.text(Column::UsageAccountId)?) {
+                    continue;
+                }
             }
             self.add(&row, usage_start.div_euclid(MICROS_PER_DAY))?;
         }
@@ -708,13 +902,10 @@ impl LineItemGroups {
                     .collect(),
                 currency: self.values[key[n] as usize].clone().unwrap_or_default(),
                 amount: to_decimal(&sum)?,
+                source: CostSource::Cur,
             });
         }
-        // `null` sorts last, as in SQL.
-        fn key(r: &CostRow) -> impl Iterator<Item = (bool, &Option<String>)> {
-            r.keys.iter().map(|k| (k.is_none(), k))
-        }
-        rows.sort_by(|a, b| key(a).cmp(key(b)).then_with(|| a.currency.cmp(&b.currency)));
+        sort_rows(&mut rows);
         CostAnswer::new(rows, false)
     }
 }

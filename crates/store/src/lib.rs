@@ -7,6 +7,8 @@
 
 pub mod admin;
 pub mod audit;
+pub mod cost_explorer;
+pub mod cost_sources;
 pub mod costs;
 pub mod cur;
 pub mod forecast;

@@ -177,6 +177,9 @@ pub(crate) async fn purge_integration(
     out.dropped_partitions
         .extend(drop_staging_tables_naming(scope, integration).await?);
 
+    // Periods the integration reported: locked before its accounts are deleted, then ranked
+    // again, so an account it supplied is counted from the integration that also reports it.
+    let periods = crate::cost_sources::lock_periods_of(scope.tx(), ws, integration).await?;
     // Per-integration metadata (accounts, schedules, periods and files seen, notifications):
     // small, deleted row by row, referencing tables first.
     for table in tables_with_column(scope, "integration_id", KEEP).await? {
@@ -185,6 +188,7 @@ pub(crate) async fn purge_integration(
             out.deleted_rows.insert(table, n);
         }
     }
+    crate::cost_sources::rank_periods(scope.tx(), ws, &periods).await?;
 
     sqlx::query(
         "UPDATE integrations SET status = 'revoked', role_arn = NULL, external_id = NULL, error = NULL,

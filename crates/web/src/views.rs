@@ -2,7 +2,7 @@
 //! by the JSON API, rendered by the console and deserialized by the tests, so a renamed field
 //! fails to compile (or to parse) instead of rendering blank.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use costline_domain::{AccountType, IntegrationStatus, ReportRange, RoleStatus};
 use costline_onboarding::{CliStep, PermissionChanges};
 use costline_store::costs::CostMetric;
@@ -98,6 +98,29 @@ pub struct IntegrationOut {
     pub role_policy: Option<RolePolicyOut>,
     /// The latest support backfill, with each period's state.
     pub backfill: Value,
+    /// The Cost Explorer history read before the first CUR (management and standalone
+    /// accounts), once an import started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_explorer: Option<CostExplorerOut>,
+}
+
+/// An integration's Cost Explorer import: preliminary daily costs of the last 13 months.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CostExplorerOut {
+    /// `importing`, `ready`, `capped` (the request cap stopped it) or `error`.
+    pub status: String,
+    /// GetCostAndUsage requests made for this integration (each costs the customer $0.01).
+    pub requests: i32,
+    /// Months read.
+    pub months: i32,
+    /// The first day of the oldest month read.
+    pub first_day: Option<NaiveDate>,
+    /// Why it stopped, for `capped` and `error`.
+    pub error: Option<String>,
+    /// When the import started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
 /// One account of the integration.
@@ -119,6 +142,11 @@ pub struct AccountOut {
     pub joined_at: Option<DateTime<Utc>>,
     /// When it left the organization.
     pub left_at: Option<DateTime<Utc>>,
+    /// The integration whose CUR supplies the account's costs (its newest period): this one,
+    /// or another of the workspace that reports the same account (the payer's CUR wins).
+    /// `None` until a CUR covers the account.
+    #[serde(default)]
+    pub costs_supplied_by: Option<String>,
 }
 
 /// The CUR side of an integration.

@@ -9,6 +9,7 @@
 //! [`register`] adds every handler to a worker pool; `costline serve`, `costline worker` and the
 //! end-to-end tests build their pools the same way.
 
+pub mod cost_explorer;
 mod discover;
 pub mod ingest;
 mod notify;
@@ -47,7 +48,13 @@ pub struct WorkflowSettings {
     /// poll ingests it: its files may still be uploading. Deliveries with a manifest wait
     /// instead until every file the manifest names is listed.
     pub delivery_settle: std::time::Duration,
+    /// Cost Explorer requests made at most per integration, ever (each costs the customer
+    /// $0.01; `COSTLINE_COST_EXPLORER_MAX_REQUESTS`). Zero reads no history.
+    pub cost_explorer_request_cap: u32,
 }
+
+/// Cost Explorer requests per integration unless configured: 13 months with room for pages.
+pub const DEFAULT_COST_EXPLORER_REQUEST_CAP: u32 = 50;
 
 impl Default for WorkflowSettings {
     fn default() -> Self {
@@ -56,6 +63,7 @@ impl Default for WorkflowSettings {
             member_role_name: "CostlineReadOnly".to_string(),
             mailer: None,
             delivery_settle: std::time::Duration::from_secs(10 * 60),
+            cost_explorer_request_cap: DEFAULT_COST_EXPLORER_REQUEST_CAP,
         }
     }
 }
@@ -104,6 +112,10 @@ pub fn register(builder: WorkerPoolBuilder, workflows: &Workflows) -> WorkerPool
         .register(
             JobKind::INGEST_PERIOD,
             ingest::IngestPeriod(workflows.clone()),
+        )
+        .register(
+            JobKind::IMPORT_COST_EXPLORER,
+            cost_explorer::ImportCostExplorer(workflows.clone()),
         )
 }
 

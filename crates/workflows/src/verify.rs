@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use costline_aws::{AccountType, AwsError};
 use costline_domain::{job_kinds, ExternalId, IntegrationId, RoleArn};
 use costline_jobs::{schedule_integration, JobContext, JobError, JobHandler};
+use costline_store::cost_explorer;
 use costline_store::integrations::{self, CurLocation, Verified};
 use costline_store::jobs::{self, NewJob};
 
@@ -136,6 +137,16 @@ impl JobHandler for VerifyIntegration {
         let mut follow_ups = vec![job_kinds::DISCOVER_ACCOUNTS];
         if with_cur {
             follow_ups.push(job_kinds::POLL_CUR);
+        }
+        // Cost Explorer's history, once per payer account (each request costs the customer),
+        // and again only after an import that failed.
+        if verification.account_type != AccountType::Member
+            && wf.settings().cost_explorer_request_cap > 0
+            && cost_explorer::import(&mut scope, live.id)
+                .await?
+                .is_none_or(|i| i.status == cost_explorer::IMPORT_ERROR)
+        {
+            follow_ups.push(job_kinds::IMPORT_COST_EXPLORER);
         }
         for kind in follow_ups {
             jobs::enqueue(

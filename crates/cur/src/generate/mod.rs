@@ -125,6 +125,12 @@ pub struct GenerateOptions {
     pub tag_columns: usize,
     /// File versioning of a Data Export (CUR 2.0, FOCUS); must be the default for legacy.
     pub versioning: ExportVersioning,
+    /// The usage accounts, when chosen (`accounts` is then their number); empty: `accounts`
+    /// random ids.
+    pub account_ids: Vec<String>,
+    /// The payer account, when not the first usage account (a member account's own report
+    /// names its organization's management account as payer).
+    pub payer_account_id: Option<String>,
 }
 
 impl GenerateOptions {
@@ -143,6 +149,8 @@ impl GenerateOptions {
             report_name: "costline".into(),
             tag_columns: 12,
             versioning: ExportVersioning::Overwrite,
+            account_ids: Vec::new(),
+            payer_account_id: None,
         }
     }
 }

@@ -216,14 +216,18 @@ impl Context {
     pub(crate) fn new(opts: &GenerateOptions, rng: &mut ChaCha8Rng) -> Context {
         let start = opts.period.start();
         let end = opts.period.end();
-        let accounts: Vec<String> = (0..opts.accounts)
-            .map(|_| {
-                format!(
-                    "{:012}",
-                    rng.random_range(100_000_000_000u64..999_999_999_999)
-                )
-            })
-            .collect();
+        let accounts: Vec<String> = if opts.account_ids.is_empty() {
+            (0..opts.accounts)
+                .map(|_| {
+                    format!(
+                        "{:012}",
+                        rng.random_range(100_000_000_000u64..999_999_999_999)
+                    )
+                })
+                .collect()
+        } else {
+            opts.account_ids.clone()
+        };
         let assembly_id = format!(
             "{}-{}-{}-{}-{}",
             hex_id(rng, 8),
@@ -238,7 +242,10 @@ impl Context {
                 None => format!("Label{i}"),
             })
             .collect();
-        let payer = accounts[0].clone();
+        let payer = opts
+            .payer_account_id
+            .clone()
+            .unwrap_or_else(|| accounts[0].clone());
         Context {
             start,
             end,

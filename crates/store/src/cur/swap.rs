@@ -119,6 +119,8 @@ pub async fn prepare_swap(
     delete_rollups(&mut tx, staging).await?;
     let loaded_rows: i64 = files.iter().map(|f| f.rows).sum();
     let (rows, currency) = write_rollups(&mut tx, staging, rollups, loaded_rows).await?;
+    // Which accounts the period now covers, and whether another integration supplies them.
+    crate::cost_sources::record_period(&mut tx, ws, int, bp).await?;
 
     let parent = qualified(&integration_table(staging.integration_id));
     if let Some(old) = old_table.as_deref() {

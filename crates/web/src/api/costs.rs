@@ -13,9 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::NaiveDate;
 use costline_domain::ReportId;
-use costline_store::costs::{self, CostDimension, CostFilter, CostMetric, CostQuery};
+use costline_store::costs::{self, CostDimension, CostFilter, CostMetric, CostQuery, CostSource};
 use costline_store::cur;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 /// At most this many group-by keys.
@@ -218,7 +218,7 @@ pub(super) async fn report(
 fn respond(query: &CostQuery, answer: costs::CostAnswer, format: Format) -> ApiResult<Response> {
     let table = CostTable::new(query, answer);
     Ok(match format {
-        Format::Json => Json(table.to_json(query)).into_response(),
+        Format::Json => Json(table.to_view(query)).into_response(),
         Format::Csv => csv_response(table.to_csv()?, "costs.csv"),
     })
 }
@@ -239,12 +239,39 @@ pub(crate) fn csv_response(csv: String, filename: &str) -> Response {
 }
 
 /// The answer as named columns: the group-by keys, `currency` when there are several, and
-/// `amount`; shared by the JSON and CSV renderings so that both say the same.
+/// `amount` (and `source` in CSV when some rows are preliminary); shared by the JSON and CSV
+/// renderings so that both say the same.
 pub(crate) struct CostTable {
     columns: Vec<String>,
     rows: Vec<Vec<Option<String>>>,
+    sources: Vec<CostSource>,
+    source: CostSource,
     currency: String,
     total: String,
+}
+
+/// `GET /api/v1/costs` as JSON.
+#[derive(Debug, Serialize)]
+pub(crate) struct CostAnswerOut {
+    pub(crate) currency: String,
+    pub(crate) metric: &'static str,
+    pub(crate) start: String,
+    pub(crate) end: String,
+    pub(crate) group_by: Vec<String>,
+    pub(crate) filters: Vec<String>,
+    /// `cost_explorer` when any row is preliminary, else `cur`.
+    pub(crate) source: &'static str,
+    pub(crate) rows: Vec<CostRowOut>,
+    pub(crate) total: String,
+}
+
+/// One row: its keys by group-by name (and `currency` when mixed), `amount` and `source`.
+#[derive(Debug, Serialize)]
+pub(crate) struct CostRowOut {
+    #[serde(flatten)]
+    pub(crate) keys: Map<String, Value>,
+    pub(crate) amount: String,
+    pub(crate) source: &'static str,
 }
 
 impl CostTable {
@@ -256,6 +283,7 @@ impl CostTable {
             columns.push("currency".into());
         }
         columns.push("amount".into());
+        let sources = answer.rows.iter().map(|r| r.source).collect();
         let rows = answer
             .rows
             .into_iter()
@@ -271,47 +299,67 @@ impl CostTable {
         CostTable {
             columns,
             rows,
+            sources,
+            source: answer.source,
             currency,
             total: answer.total.normalize().to_string(),
         }
     }
 
-    fn to_json(&self, query: &CostQuery) -> Value {
-        let rows: Vec<Value> = self
+    /// Whether some rows are Cost Explorer's preliminary numbers.
+    pub(crate) fn is_preliminary(&self) -> bool {
+        self.source == CostSource::CostExplorer
+    }
+
+    pub(crate) fn to_view(&self, query: &CostQuery) -> CostAnswerOut {
+        let rows = self
             .rows
             .iter()
-            .map(|r| {
-                let row: Map<String, Value> = self
-                    .columns
-                    .iter()
-                    .cloned()
-                    .zip(r.iter().map(|v| json!(v)))
-                    .collect();
-                Value::Object(row)
+            .zip(&self.sources)
+            .map(|(r, source)| {
+                let (amount, keys) = r.split_last().expect("a row has its amount");
+                CostRowOut {
+                    keys: self
+                        .columns
+                        .iter()
+                        .cloned()
+                        .zip(keys.iter().map(|v| json!(v)))
+                        .collect(),
+                    amount: amount.clone().unwrap_or_default(),
+                    source: source.as_str(),
+                }
             })
             .collect();
-        let group_by: Vec<String> = query.group_by.iter().map(|d| d.to_string()).collect();
-        let filters: Vec<String> = query.filters.iter().map(|f| f.to_string()).collect();
-        json!({
-            "currency": self.currency,
-            "metric": query.metric.as_str(),
-            "start": query.start.to_string(),
-            "end": query.end.to_string(),
-            "group_by": group_by,
-            "filters": filters,
-            "rows": rows,
-            "total": self.total,
-        })
+        CostAnswerOut {
+            currency: self.currency.clone(),
+            metric: query.metric.as_str(),
+            start: query.start.to_string(),
+            end: query.end.to_string(),
+            group_by: query.group_by.iter().map(|d| d.to_string()).collect(),
+            filters: query.filters.iter().map(|f| f.to_string()).collect(),
+            source: self.source.as_str(),
+            rows,
+            total: self.total.clone(),
+        }
     }
 
     /// A header line of the columns, then one line per row; an untagged cost's key is empty.
+    /// When some rows are preliminary, a last `source` column says which.
     pub(crate) fn to_csv(&self) -> ApiResult<String> {
         let mut out = csv::Writer::from_writer(Vec::new());
         let failed = |e: csv::Error| ApiError::Internal(format!("writing CSV: {e}"));
-        out.write_record(&self.columns).map_err(failed)?;
-        for row in &self.rows {
-            out.write_record(row.iter().map(|v| v.as_deref().unwrap_or("")))
-                .map_err(failed)?;
+        let with_source = self.is_preliminary();
+        let mut header = self.columns.clone();
+        if with_source {
+            header.push("source".into());
+        }
+        out.write_record(&header).map_err(failed)?;
+        for (row, source) in self.rows.iter().zip(&self.sources) {
+            let mut fields: Vec<&str> = row.iter().map(|v| v.as_deref().unwrap_or("")).collect();
+            if with_source {
+                fields.push(source.as_str());
+            }
+            out.write_record(fields).map_err(failed)?;
         }
         let bytes = out
             .into_inner()

@@ -5,8 +5,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
 use crate::integration_actions as actions;
 use crate::views::{
-    AccountOut, CreatedIntegrationOut, CurOut, IntegrationOut, PeriodOut, RolePolicyOut,
-    StackSetOut, TemplateOut,
+    AccountOut, CostExplorerOut, CreatedIntegrationOut, CurOut, IntegrationOut, PeriodOut,
+    RolePolicyOut, StackSetOut, TemplateOut,
 };
 use crate::AppState;
 use axum::extract::State;
@@ -194,10 +194,17 @@ pub(crate) async fn detail_view(
     scope: &mut Scoped,
     integration: &Integration,
 ) -> Result<IntegrationOut, StoreError> {
+    let supplied_by: std::collections::HashMap<String, String> =
+        costline_store::cost_sources::account_sources(scope)
+            .await?
+            .into_iter()
+            .map(|s| (s.usage_account_id, s.integration_id.to_string()))
+            .collect();
     let accounts = integrations::accounts(scope, integration.id())
         .await?
         .into_iter()
         .map(|a| AccountOut {
+            costs_supplied_by: supplied_by.get(&a.account_id).cloned(),
             account_id: a.account_id,
             name: a.name,
             email: a.email,
@@ -215,6 +222,17 @@ pub(crate) async fn detail_view(
         .first()
         .map(super::support::backfill_view)
         .unwrap_or(Value::Null);
+    let cost_explorer = costline_store::cost_explorer::import(scope, integration.id())
+        .await?
+        .map(|i| CostExplorerOut {
+            status: i.status,
+            requests: i.requests,
+            months: i.months,
+            first_day: i.first_day,
+            error: i.error,
+            started_at: i.started_at,
+            finished_at: i.finished_at,
+        });
     let platform = state.platform_account_id().ok();
     let live = integration.status.is_live();
     let external_id = integration.external_id.as_deref().unwrap_or_default();
@@ -269,6 +287,7 @@ pub(crate) async fn detail_view(
             .map(|deployed| template_view(state, deployed, integration.stack_id.as_deref())),
         role_policy: role_policy_view(integration).filter(|_| live),
         backfill,
+        cost_explorer,
     })
 }
 

@@ -12,14 +12,16 @@ use axum::response::Response;
 use axum_csrf::CsrfToken;
 use chrono::Utc;
 use costline_domain::BillingPeriod;
-use costline_store::costs::{self, CostAnswer, CostDimension, CostMetric, CostQuery};
-use costline_store::{forecast, integrations, StoreError};
+use costline_store::costs::{self, CostAnswer, CostDimension, CostMetric, CostQuery, CostSource};
+use costline_store::{cost_sources, forecast, integrations, StoreError};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
 /// One group and its share of the month.
 struct Line {
     label: String,
+    /// Some of the amount is Cost Explorer's preliminary number.
+    preliminary: bool,
     amount: String,
     /// 0 to 100, for the bar next to the amount.
     percent: u32,
@@ -40,6 +42,14 @@ struct PeriodStatus {
     status: String,
     rows: String,
     ingested_at: String,
+}
+
+/// Which integration supplies an account's costs.
+struct SourceLine {
+    account: String,
+    integration: String,
+    period: String,
+    others: Vec<String>,
 }
 
 /// The current month's forecast, in cents.
@@ -67,6 +77,9 @@ struct CostsPage {
     chart_width: u32,
     forecast: Option<Forecast>,
     periods: Vec<PeriodStatus>,
+    /// Some numbers are Cost Explorer's.
+    preliminary: bool,
+    sources: Vec<SourceLine>,
     error: Option<String>,
 }
 
@@ -111,7 +124,7 @@ pub(super) async fn page(
         filters: Vec::new(),
         metric,
     };
-    let (by_service, by_account, by_day, forecast, periods) = async {
+    let (by_service, by_account, by_day, forecast, periods, sources) = async {
         let mut scope = state.store.scoped(user.workspace_id).await?;
         let by_service = costs::query(&mut scope, &question(CostDimension::Service)).await?;
         let by_account = costs::query(&mut scope, &question(CostDimension::Account)).await?;
@@ -132,8 +145,9 @@ pub(super) async fn page(
                 &view,
             ));
         }
+        let sources = cost_sources::account_sources(&mut scope).await?;
         scope.commit().await?;
-        Ok::<_, StoreError>((by_service, by_account, by_day, forecast, periods))
+        Ok::<_, StoreError>((by_service, by_account, by_day, forecast, periods, sources))
     }
     .await
     // Every store failure here, a missing row too, is the server's: the page names no row.
@@ -162,6 +176,16 @@ pub(super) async fn page(
             days_left: f.forecast.days_in_month - f.forecast.days_elapsed - 1,
         }),
         periods,
+        preliminary: by_service.source == CostSource::CostExplorer,
+        sources: sources
+            .into_iter()
+            .map(|s| SourceLine {
+                account: s.usage_account_id,
+                integration: s.integration_id.to_string(),
+                period: s.billing_period.format("%Y-%m").to_string(),
+                others: s.also_reported_by.iter().map(|i| i.to_string()).collect(),
+            })
+            .collect(),
         error,
     };
     render(Some(token), StatusCode::OK, &page)
@@ -175,6 +199,7 @@ fn lines(answer: &CostAnswer) -> Vec<Line> {
     rows.into_iter()
         .map(|r| Line {
             label: r.keys.first().cloned().flatten().unwrap_or_default(),
+            preliminary: r.source == CostSource::CostExplorer,
             amount: r.amount.round_dp(2).to_string(),
             percent: share(r.amount, largest),
         })
