@@ -80,9 +80,27 @@ pub async fn spawn_app_with_workers(aws_endpoint_url: &str) -> TestApp {
     spawn_app_with_gateway(gateway).await
 }
 
+/// [`spawn_app_with_workers`] with the workflow settings changed by `configure` (which sees
+/// the tests' defaults).
+pub async fn spawn_app_with_workflow_settings(
+    aws_endpoint_url: &str,
+    configure: impl FnOnce(&mut costline_workflows::WorkflowSettings),
+) -> TestApp {
+    let gateway =
+        costline_aws::AwsGateway::new(costline_aws::GatewayConfig::for_emulator(aws_endpoint_url));
+    spawn_app_with_gateway_and_settings(gateway, configure).await
+}
+
 /// [`spawn_app_with_workers`] with a gateway of the test's making (e.g. one whose STS is an
 /// in-process fake).
 pub async fn spawn_app_with_gateway(gateway: costline_aws::AwsGateway) -> TestApp {
+    spawn_app_with_gateway_and_settings(gateway, |_| {}).await
+}
+
+async fn spawn_app_with_gateway_and_settings(
+    gateway: costline_aws::AwsGateway,
+    configure: impl FnOnce(&mut costline_workflows::WorkflowSettings),
+) -> TestApp {
     let mut app = spawn_web(fresh_store().await, Some(gateway.clone()), |_| {}).await;
     let config = costline_jobs::PoolConfig {
         poll_interval: Duration::from_millis(100),
@@ -103,6 +121,8 @@ pub async fn spawn_app_with_gateway(gateway: costline_aws::AwsGateway) -> TestAp
         delivery_settle: Duration::from_secs(5),
         ..Default::default()
     };
+    let mut workflows = workflows;
+    configure(&mut workflows);
     // The production wiring (`costline serve`), with a fast pool.
     let pool = costline_app::worker_pool(app.db.store.clone(), gateway.clone(), config, workflows)
         .expect("build the worker pool");
