@@ -344,6 +344,6 @@ async fn bad_cost_queries_are_refused_with_the_fix() {
     .await;
     assert_eq!(
         body,
-        json!({"currency": "USD", "metric": "amortized", "start": "2024-01-01", "end": "2024-02-01", "group_by": ["service"], "filters": [], "rows": [], "total": "0"})
+        json!({"currency": "USD", "metric": "amortized", "start": "2024-01-01", "end": "2024-02-01", "group_by": ["service"], "filters": [], "source": "cur", "rows": [], "total": "0"})
     );
 }

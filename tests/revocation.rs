@@ -301,6 +301,30 @@ async fn revocation_leaves_only_the_tombstone_and_the_audit_log_and_touches_noth
         expected.remove(t);
         got.remove(t);
     }
+    // The sibling reports the same accounts and periods: they were counted from the doomed
+    // integration (connected first), and are counted from the sibling now. That flag is the one
+    // change to the others' rows.
+    let counted = |rows: &mut BTreeMap<String, Vec<String>>| {
+        let table = rows.get_mut("cur_period_accounts").expect("the table exists");
+        let flags: Vec<char> = table
+            .iter()
+            .map(|r| r.chars().rev().nth(1).expect("a row ends with its flag"))
+            .collect();
+        for r in table.iter_mut() {
+            r.truncate(r.len() - 3);
+        }
+        flags
+    };
+    let flags_before = counted(&mut expected);
+    let flags_after = counted(&mut got);
+    assert!(
+        !flags_before.is_empty() && flags_before.iter().filter(|f| **f == 'f').count() > 0,
+        "the sibling's accounts were counted from the doomed integration: {flags_before:?}"
+    );
+    assert!(
+        flags_after.iter().all(|f| *f == 't'),
+        "every remaining account and period is counted once: {flags_after:?}"
+    );
     assert_same(&expected, &got);
     assert_eq!(total(store, acme_ws, sibling).await, sibling_total);
     assert_eq!(total(store, other_ws, foreign).await, foreign_total);
