@@ -571,3 +571,53 @@ async fn binary_copy_keeps_every_digit_and_rollups_summed_while_parsing_equal_sq
         assert_eq!(json_tags, serde_json::Value::Object(expected));
     }
 }
+
+#[tokio::test]
+async fn a_question_too_large_for_one_request_is_refused_with_how_to_narrow_it() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Big", "owner@big.test").await;
+    let (status, body) = app
+        .call(
+            "GET",
+            "/api/v1/costs?start=2020-01-01&end=2024-01-01&group_by=day",
+            Some(&ws.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "query_too_large");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("1100 days"), "{message}");
+    // Three years at once are fine.
+    let (status, body) = app
+        .call(
+            "GET",
+            "/api/v1/costs?start=2021-01-01&end=2024-01-01&group_by=month",
+            Some(&ws.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn a_cost_question_runs_under_a_statement_timeout() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Timed", "owner@timed.test").await;
+    let workspace: WorkspaceId = ws.workspace_id.parse().unwrap();
+    let mut scope = app.db.store.scoped(workspace).await.unwrap();
+    let q = CostQuery {
+        start: NaiveDate::from_ymd_opt(2024, 3, 1).unwrap(),
+        end: NaiveDate::from_ymd_opt(2024, 4, 1).unwrap(),
+        group_by: vec![CostDimension::Service],
+        filters: Vec::new(),
+        metric: CostMetric::Unblended,
+    };
+    costs::query(&mut scope, &q).await.unwrap();
+    let timeout: String = sqlx::query_scalar("SHOW statement_timeout")
+        .fetch_one(scope.tx())
+        .await
+        .unwrap();
+    assert_eq!(timeout, "20s", "set for the question's transaction");
+    scope.commit().await.unwrap();
+}

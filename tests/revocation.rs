@@ -305,7 +305,9 @@ async fn revocation_leaves_only_the_tombstone_and_the_audit_log_and_touches_noth
     // integration (connected first), and are counted from the sibling now. That flag is the one
     // change to the others' rows.
     let counted = |rows: &mut BTreeMap<String, Vec<String>>| {
-        let table = rows.get_mut("cur_period_accounts").expect("the table exists");
+        let table = rows
+            .get_mut("cur_period_accounts")
+            .expect("the table exists");
         let flags: Vec<char> = table
             .iter()
             .map(|r| r.chars().rev().nth(1).expect("a row ends with its flag"))

@@ -361,9 +361,37 @@ fn day_and_accounts_only(q: &CostQuery) -> bool {
 /// that two integrations report is counted once (`crate::cost_sources`), and Cost Explorer's
 /// preliminary numbers fill the months no served CUR covers ([`CostSource::CostExplorer`]).
 pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer> {
+    match answer(scope, q).await {
+        Err(StoreError::Database(sqlx::Error::Database(e)))
+            if e.code().as_deref() == Some(QUERY_CANCELED) =>
+        {
+            Err(StoreError::Limit(format!(
+                "the question took longer than {} s: narrow the range, group by fewer keys or add filters",
+                STATEMENT_TIMEOUT_MS / 1000
+            )))
+        }
+        other => other,
+    }
+}
+
+/// SQLSTATE of a statement stopped by `statement_timeout`.
+const QUERY_CANCELED: &str = "57014";
+
+async fn answer(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer> {
     if q.end <= q.start {
         return Err(StoreError::Conflict("end must be after start".into()));
     }
+    if (q.end - q.start).num_days() > MAX_RANGE_DAYS {
+        return Err(StoreError::Limit(format!(
+            "the range is longer than {MAX_RANGE_DAYS} days: ask for at most three years at once"
+        )));
+    }
+    // One question may not hold a pooled connection for long, whatever it asks.
+    sqlx::query(&format!(
+        "SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT_MS}ms'"
+    ))
+    .execute(scope.tx())
+    .await?;
     let tags = q.tag_keys();
     let rolled_up = !q.dimensions().any(CostDimension::line_items_only)
         && match tags.as_slice() {
@@ -381,8 +409,28 @@ pub async fn query(scope: &mut Scoped, q: &CostQuery) -> StoreResult<CostAnswer>
         from_line_items(scope, q, &not_counted).await?
     };
     let preliminary = from_cost_explorer(scope, q).await?;
-    answer.with_preliminary(preliminary)
+    let answer = answer.with_preliminary(preliminary)?;
+    if answer.rows.len() > MAX_ROWS {
+        return Err(StoreError::Limit(format!(
+            "the answer has more than {MAX_ROWS} rows: narrow the range, group by fewer keys or add filters"
+        )));
+    }
+    Ok(answer)
 }
+
+/// The longest range one cost question may cover.
+pub const MAX_RANGE_DAYS: i64 = 1_100;
+
+/// The most rows one answer may have.
+pub const MAX_ROWS: usize = 50_000;
+
+/// How long one statement of a cost question may run.
+const STATEMENT_TIMEOUT_MS: u32 = 20_000;
+
+/// Line-item questions (chunks decompressed on blocking threads) running at once in this
+/// process, whoever asks: more wait, so that they cannot take every blocking thread and pooled
+/// connection.
+static LINE_ITEM_QUESTIONS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// Cost Explorer's daily costs for `q` (`crate::cost_explorer`), for the days of months that no
 /// served CUR covers: neither the importing integration's own CUR nor another integration's CUR
@@ -641,6 +689,10 @@ async fn from_line_items(
             MAX_KEYS - 1
         )));
     }
+    let _turn = LINE_ITEM_QUESTIONS
+        .acquire()
+        .await
+        .map_err(|_| StoreError::Corrupt("the line item question limit was closed".into()))?;
     let ws = scope.workspace_id();
     let start = q.start.and_time(chrono::NaiveTime::MIN).and_utc();
     let end = q.end.and_time(chrono::NaiveTime::MIN).and_utc();

@@ -41,6 +41,10 @@ pub enum StoreError {
     /// The change breaks a uniqueness or state rule; the message says which.
     #[error("{0}")]
     Conflict(String),
+    /// The question asks more than one request may (range, rows, time); the message says how
+    /// to narrow it.
+    #[error("{0}")]
+    Limit(String),
     /// A database fault.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

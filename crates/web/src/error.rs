@@ -80,6 +80,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound("resource"),
             StoreError::Conflict(message) => ApiError::Conflict(message),
+            StoreError::Limit(message) => ApiError::bad_request("query_too_large", message),
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -117,6 +117,13 @@ impl From<StoreError> for ConsoleError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => Self::NotFound(NOT_FOUND),
+            StoreError::Limit(message) => Self::Message {
+                status: StatusCode::BAD_REQUEST,
+                title: "Too large a question".into(),
+                message,
+                link: "/costs".into(),
+                link_text: "Back to costs".into(),
+            },
             other => Self::internal(other),
         }
     }
