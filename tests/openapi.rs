@@ -118,3 +118,142 @@ fn every_served_route_is_documented() {
         "served but missing from docs/openapi.yaml: {undocumented:?}"
     );
 }
+
+/// The schema `name` of docs/openapi.yaml.
+fn schema<'a>(doc: &'a yaml_rust2::Yaml, name: &str) -> &'a yaml_rust2::Yaml {
+    let s = &doc["components"]["schemas"][name];
+    assert!(!s.is_badvalue(), "docs/openapi.yaml has no schema {name}");
+    s
+}
+
+/// Where `value` and `schema` disagree, both ways: a required property the answer lacks, and a
+/// property the answer has that the schema does not document (unless the schema allows any
+/// with `additionalProperties`). Objects are followed through `$ref`, `properties` and array
+/// `items`; `oneOf` schemas are left to their own tests.
+fn mismatches(
+    doc: &yaml_rust2::Yaml,
+    schema: &yaml_rust2::Yaml,
+    value: &serde_json::Value,
+    at: &str,
+    out: &mut Vec<String>,
+) {
+    let schema = match schema["$ref"].as_str() {
+        Some(r) => &doc["components"]["schemas"][r.trim_start_matches("#/components/schemas/")],
+        None => schema,
+    };
+    match value {
+        serde_json::Value::Object(map) => {
+            let props = schema["properties"].as_hash();
+            let Some(props) = props else { return };
+            if let Some(required) = schema["required"].as_vec() {
+                for r in required {
+                    let r = r.as_str().unwrap();
+                    if !map.contains_key(r) {
+                        out.push(format!("{at}.{r}: required by the schema, not served"));
+                    }
+                }
+            }
+            let open = !schema["additionalProperties"].is_badvalue()
+                && schema["additionalProperties"].as_bool() != Some(false);
+            for (k, v) in map {
+                match props.get(&yaml_rust2::Yaml::String(k.clone())) {
+                    Some(p) => mismatches(doc, p, v, &format!("{at}.{k}"), out),
+                    None if open => {}
+                    None => out.push(format!("{at}.{k}: served, not documented")),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            if !schema["items"].is_badvalue() {
+                for (i, item) in items.iter().enumerate() {
+                    mismatches(doc, &schema["items"], item, &format!("{at}[{i}]"), out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_documented_schemas_are_the_served_views() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.yaml"))
+        .expect("docs/openapi.yaml");
+    let doc = YamlLoader::load_from_str(&text).unwrap().remove(0);
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Views", "owner@views.test").await;
+
+    let created = app.create_integration(&ws.token).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let (_, integration) = app
+        .call(
+            "GET",
+            &format!("/api/v1/integrations/aws/{id}"),
+            Some(&ws.token),
+            None,
+        )
+        .await;
+    // Connecting queues the verification (no worker runs here).
+    app.connect_created_integration(
+        &ws.token,
+        &id,
+        serde_json::json!({"role_arn": "arn:aws:iam::111122223333:role/CostlineReadOnly"}),
+    )
+    .await;
+    let job_id: uuid::Uuid =
+        sqlx::query_scalar("SELECT job_id FROM jobs WHERE integration_id = $1")
+            .bind(uuid::Uuid::parse_str(&id).unwrap())
+            .fetch_one(app.db.store.system())
+            .await
+            .unwrap();
+    let (_, integration_verifying) = app
+        .call(
+            "GET",
+            &format!("/api/v1/integrations/aws/{id}"),
+            Some(&ws.token),
+            None,
+        )
+        .await;
+    let (_, job) = app
+        .call(
+            "GET",
+            &format!("/api/v1/jobs/{job_id}"),
+            Some(&ws.token),
+            None,
+        )
+        .await;
+    let (_, costs) = app
+        .call(
+            "GET",
+            "/api/v1/costs?start=2024-01-01&end=2024-02-01&group_by=service",
+            Some(&ws.token),
+            None,
+        )
+        .await;
+    let (status, report) = app
+        .call(
+            "POST",
+            "/api/v1/reports",
+            Some(&ws.token),
+            Some(serde_json::json!({"name": "EC2", "filters": ["service:AmazonEC2"], "group_by": ["month"], "range": {"relative": "last_12_months"}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{report}");
+
+    let mut out = Vec::new();
+    for (name, value) in [
+        ("NewIntegration", &created),
+        ("Integration", &integration),
+        ("Integration", &integration_verifying),
+        ("Job", &job),
+        ("CostAnswer", &costs),
+        ("Report", &report),
+    ] {
+        assert!(value.is_object(), "{name}: {value}");
+        mismatches(&doc, schema(&doc, name), value, name, &mut out);
+    }
+    assert!(
+        out.is_empty(),
+        "docs/openapi.yaml and the served views differ:\n{}",
+        out.join("\n")
+    );
+}
