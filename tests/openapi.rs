@@ -163,11 +163,9 @@ fn mismatches(
                 }
             }
         }
-        serde_json::Value::Array(items) => {
-            if !schema["items"].is_badvalue() {
-                for (i, item) in items.iter().enumerate() {
-                    mismatches(doc, &schema["items"], item, &format!("{at}[{i}]"), out);
-                }
+        serde_json::Value::Array(items) if !schema["items"].is_badvalue() => {
+            for (i, item) in items.iter().enumerate() {
+                mismatches(doc, &schema["items"], item, &format!("{at}[{i}]"), out);
             }
         }
         _ => {}

@@ -644,8 +644,7 @@ impl CostAnswer {
         if preliminary.is_empty() {
             return Ok(self);
         }
-        let mut groups: FxHashMap<(Vec<Option<String>>, String), (ExactSum, CostSource)> =
-            FxHashMap::default();
+        let mut groups: FxHashMap<GroupKeys, (ExactSum, CostSource)> = FxHashMap::default();
         for r in self.rows.into_iter().chain(preliminary) {
             let (sum, source) = groups
                 .entry((r.keys, r.currency))
@@ -666,6 +665,9 @@ impl CostAnswer {
         CostAnswer::new(rows, self.from_rollups)
     }
 }
+
+/// A row's keys and currency.
+type GroupKeys = (Vec<Option<String>>, String);
 
 /// Sorts rows as the SQL does: by keys (`null` last), then currency.
 pub(crate) fn sort_rows(rows: &mut [CostRow]) {
