@@ -19,6 +19,7 @@ pub mod reports;
 pub mod revocation;
 pub mod rollups;
 pub mod schedules;
+pub mod signups;
 pub mod support;
 pub mod tokens;
 pub mod users;
@@ -39,6 +40,9 @@ pub enum StoreError {
     /// The change breaks a uniqueness or state rule; the message says which.
     #[error("{0}")]
     Conflict(String),
+    /// The change would pass a configured limit; the message names it and what to do.
+    #[error("{0}")]
+    LimitReached(String),
     /// A database fault.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
