@@ -177,6 +177,18 @@ async fn invite(app: &TestApp, admin: &Client, email: &str) -> String {
         .to_string()
 }
 
+/// The first mail to `email` after its first `seen` ones (mail is sent in the background).
+async fn mail_after(app: &TestApp, email: &str, seen: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(mail) = app.mail.messages_to(email).get(seen) {
+            return mail.body();
+        }
+        assert!(Instant::now() < deadline, "no new mail to {email}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn members_of(app: &TestApp, workspace: &str) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT u.email FROM memberships m JOIN users u USING (user_id) JOIN workspaces w USING (workspace_id)
@@ -225,12 +237,7 @@ async fn an_invitation_for_an_address_with_an_account_is_accepted_only_from_its_
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("id=\"check-inbox\""), "{html}");
     assert_eq!(members_of(&app, "Acme").await, ["ana@acme.test"]);
-    let mails = app.mail.wait_for(before + 1, Duration::from_secs(10)).await;
-    let told = mails
-        .iter()
-        .rfind(|m| m.to.iter().any(|t| t == "bo@acme.test"))
-        .unwrap()
-        .body();
+    let told = mail_after(&app, "bo@acme.test", before).await;
     assert!(
         told.contains("already has an account") && told.contains("/login"),
         "{told}"
@@ -307,12 +314,7 @@ async fn sign_up_invitations_and_log_in_do_not_tell_which_addresses_have_account
         normalize(&taken, "ana@acme.test"),
         normalize(&free, "new@acme.test")
     );
-    let mails = app.mail.wait_for(3, Duration::from_secs(10)).await;
-    let to_ana = mails
-        .iter()
-        .rfind(|m| m.to == ["ana@acme.test"])
-        .unwrap()
-        .body();
+    let to_ana = mail_after(&app, "ana@acme.test", 1).await;
     assert!(to_ana.contains("already has an account"), "{to_ana}");
 
     // The invitation page is the same for an address with an account and one without.
