@@ -51,12 +51,13 @@ build: ## build the release binary target/release/costline
 
 # The binary starts (or reuses) its private PostgreSQL under COSTLINE_DATA_DIR (./.costline) when
 # DATABASE_URL is unset. `exec` makes costline the recipe's process, outside any pipe, so the
-# terminal's Ctrl-C reaches it directly and it stops its PostgreSQL before exiting.
+# terminal's Ctrl-C reaches it directly and it stops its PostgreSQL before exiting. A local
+# server has no SMTP to confirm sign-ups with: sign-up is `open` unless COSTLINE_SIGNUP says.
 run: ## install what is missing, build, serve at http://127.0.0.1:8080 (Ctrl-C stops it)
 	@$(SETUP_SYSTEM) run
 	$(CARGO) build --release -p costline
-	@echo "make run: costline serve on http://$${COSTLINE_LISTEN:-127.0.0.1:8080} (data: $${COSTLINE_DATA_DIR:-./.costline}); Ctrl-C stops it"
-	exec ./target/release/costline serve
+	@echo "make run: costline serve on http://$${COSTLINE_LISTEN:-127.0.0.1:8080} (data: $${COSTLINE_DATA_DIR:-./.costline}, sign-up: $${COSTLINE_SIGNUP:-open}); Ctrl-C stops it"
+	COSTLINE_SIGNUP="$${COSTLINE_SIGNUP:-open}" exec ./target/release/costline serve
 
 test: ## install what is missing, then fmt check, clippy -D warnings, template lints, cargo nextest run --workspace
 	@$(SETUP_SYSTEM) test

@@ -102,7 +102,9 @@ async fn main() {
 
 async fn integration(store: &Store, ws: WorkspaceId, owner: UserId) -> IntegrationId {
     let mut scope = store.scoped(ws).await.unwrap();
-    let integration = integrations::create(&mut scope, owner).await.unwrap();
+    let integration = integrations::create(&mut scope, owner, u32::MAX)
+        .await
+        .unwrap();
     scope.commit().await.unwrap();
     integration.id()
 }

@@ -83,6 +83,39 @@ pub struct Cli {
         global = true
     )]
     pub cost_explorer_max_requests: u32,
+    /// How people get a console account: verify (sign-up mails a confirmation link; needs COSTLINE_SMTP_URL), open (no email check: private servers without email) or closed (invitations only).
+    #[arg(long, env = "COSTLINE_SIGNUP", default_value = "verify", global = true)]
+    pub signup: costline_web::SignupMode,
+
+    /// Proxies (addresses or CIDR blocks, comma-separated) whose X-Forwarded-For names the client, for rate limits and audit records. Unset: the header is ignored.
+    #[arg(long, env = "COSTLINE_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
+
+    /// Key of the console's CSRF cookies (32 characters or more), the same on every instance behind one address. Unset: a random key per process, so a form only verifies on the instance that rendered it.
+    #[arg(long, env = "COSTLINE_CSRF_KEY", global = true, hide_env_values = true)]
+    pub csrf_key: Option<costline_web::CsrfSecret>,
+
+    /// Serve /metrics on this address (host:port) instead of beside the application on COSTLINE_LISTEN.
+    #[arg(long, env = "COSTLINE_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<String>,
+
+    /// Seconds a request may take before it is answered 503.
+    #[arg(
+        long,
+        env = "COSTLINE_REQUEST_TIMEOUT_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub request_timeout_secs: u64,
+
+    /// Integrations (not revoked) one workspace may have.
+    #[arg(
+        long,
+        env = "COSTLINE_MAX_INTEGRATIONS_PER_WORKSPACE",
+        default_value_t = 50,
+        global = true
+    )]
+    pub max_integrations_per_workspace: u32,
 
     /// Log format on stderr.
     #[arg(
@@ -137,6 +170,26 @@ pub enum AdminCommand {
         /// Support person's email.
         #[arg(long)]
         email: String,
+    },
+    /// Revoke a support user's support tokens (all of them, or the one with --prefix); console
+    /// sessions signed in with them end at their next request. Prints {"revoked": [{"token_id", "prefix"}]}.
+    RevokeSupportToken {
+        /// The support user's email.
+        #[arg(long)]
+        email: String,
+        /// Only the token whose visible start is this, e.g. cls_1a2b3c4d.
+        #[arg(long)]
+        prefix: Option<String>,
+    },
+    /// Print the platform's log of support actions, newest first, one JSON object a line; it
+    /// keeps the records of deleted workspaces.
+    SupportLog {
+        /// Only this workspace's records.
+        #[arg(long)]
+        workspace_id: Option<costline_domain::WorkspaceId>,
+        /// At most this many records.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
     },
     /// Upload this build's CloudFormation templates to S3 under <prefix>/<version>/ with the
     /// platform's own AWS credentials; prints {"integration", "member_role", "template_base_url"}
@@ -349,6 +402,14 @@ pub struct Settings {
     pub mail: costline_notify::MailerConfig,
     /// Cost Explorer requests per integration at most.
     pub cost_explorer_max_requests: u32,
+    pub signup: costline_web::SignupMode,
+    pub trusted_proxies: costline_web::TrustedProxies,
+    /// Its Debug output hides the key.
+    pub csrf_key: Option<costline_web::CsrfSecret>,
+    /// Where `serve` serves /metrics, when not beside the application.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    pub request_timeout: std::time::Duration,
+    pub max_integrations_per_workspace: u32,
 }
 
 impl Cli {
@@ -411,6 +472,25 @@ impl Cli {
         };
         // Checked here so that a bad SMTP setting stops every command at start (exit 2).
         costline_notify::Mailer::from_config(&mail).map_err(|e| ConfigError(e.0))?;
+        let trusted_proxies = self
+            .trusted_proxies
+            .as_deref()
+            .unwrap_or_default()
+            .parse::<costline_web::TrustedProxies>()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        let metrics_listen = match &self.metrics_listen {
+            Some(addr) => Some(addr.parse::<std::net::SocketAddr>().map_err(|_| {
+                ConfigError(format!(
+                    "COSTLINE_METRICS_LISTEN={addr:?} is not an address: use host:port, e.g. 127.0.0.1:9090"
+                ))
+            })?),
+            None => None,
+        };
+        if self.request_timeout_secs == 0 {
+            return Err(ConfigError(
+                "COSTLINE_REQUEST_TIMEOUT_SECS=0 would refuse every request: use a number of seconds, e.g. 60".into(),
+            ));
+        }
         Ok(Settings {
             database_url,
             data_dir: self.data_dir.clone(),
@@ -428,6 +508,12 @@ impl Cli {
             terraform_module_source,
             mail,
             cost_explorer_max_requests: self.cost_explorer_max_requests,
+            signup: self.signup,
+            trusted_proxies,
+            csrf_key: self.csrf_key.clone(),
+            metrics_listen,
+            request_timeout: std::time::Duration::from_secs(self.request_timeout_secs),
+            max_integrations_per_workspace: self.max_integrations_per_workspace,
         })
     }
 }

@@ -107,16 +107,50 @@ async fn serve(settings: &cli::Settings, store: Store, pool: Workers) -> anyhow:
         Some(id) => Some(id.clone()),
         None => platform_account_from_credentials(&pool.gateway).await,
     };
+    let mailer =
+        costline_notify::Mailer::from_config(&settings.mail).map_err(|e| cli::ConfigError(e.0))?;
+    match (settings.signup, &mailer) {
+        (costline_web::SignupMode::Verify, None) => tracing::warn!(
+            "COSTLINE_SMTP_URL unset: sign-up cannot confirm addresses and is off; set it, or COSTLINE_SIGNUP=open on a private server"
+        ),
+        (costline_web::SignupMode::Open, _) => tracing::warn!(
+            "COSTLINE_SIGNUP=open: sign-up trusts the address typed, without a confirmation email"
+        ),
+        _ => {}
+    }
     let config = WebConfig {
-        public_url: settings.public_url.clone(),
-        secure_cookies: settings.public_url.starts_with("https://"),
         platform_account_id,
         aws_partition: settings.aws_partition,
         template_base_url: settings.template_base_url.clone(),
         terraform_module_source: settings.terraform_module_source.clone(),
+        signup: settings.signup,
+        mailer,
+        trusted_proxies: settings.trusted_proxies.clone(),
+        csrf_secret: settings.csrf_key.clone(),
+        serve_metrics: settings.metrics_listen.is_none(),
+        request_timeout: settings.request_timeout,
+        max_integrations_per_workspace: settings.max_integrations_per_workspace,
+        ..WebConfig::new(settings.public_url.clone())
     };
     let router =
         costline_app::web_router(store.clone(), Some(pool.gateway.clone()), config).await?;
+    let metrics = match settings.metrics_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                cli::ConfigError(format!(
+                    "cannot listen on {addr}: {e}; set COSTLINE_METRICS_LISTEN to a free address such as 127.0.0.1:9090"
+                ))
+            })?;
+            tracing::info!(url = %format!("http://{}/metrics", listener.local_addr()?), "metrics are served on their own address");
+            Some(tokio::spawn(costline_web::serve(
+                listener,
+                costline_web::operations_router(store.clone()),
+                shutdown_signal(),
+                Duration::from_secs(5),
+            )))
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .map_err(|e| cli::ConfigError(format!(
@@ -127,6 +161,9 @@ async fn serve(settings: &cli::Settings, store: Store, pool: Workers) -> anyhow:
     let background = costline_app::start_background(&store, pool.gateway, pool.pool);
     costline_web::serve(listener, router, shutdown_signal(), Duration::from_secs(20)).await?;
     background.stop().await;
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     tracing::info!("Costline stopped");
     Ok(())
 }
@@ -322,6 +359,32 @@ async fn admin(command: &AdminCommand, store: &Store) -> anyhow::Result<()> {
             let (user_id, token) =
                 costline_store::users::create_support_user(store, &email).await?;
             serde_json::json!({"user_id": user_id.to_string(), "token": token.plaintext})
+        }
+        AdminCommand::RevokeSupportToken { email, prefix } => {
+            let revoked = costline_store::tokens::revoke_support_tokens(
+                store,
+                email.trim(),
+                prefix.as_deref(),
+            )
+            .await;
+            match revoked {
+                Ok(revoked) => serde_json::json!({ "revoked": revoked }),
+                Err(costline_store::StoreError::NotFound) => anyhow::bail!(
+                    "{email} has no live support token{}: check the address (and the prefix, cls_...)",
+                    prefix.as_deref().map(|p| format!(" starting {p}")).unwrap_or_default()
+                ),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        AdminCommand::SupportLog {
+            workspace_id,
+            limit,
+        } => {
+            let entries = costline_store::audit::support_log(store, *workspace_id, *limit).await?;
+            for entry in entries {
+                println!("{}", serde_json::to_string(&entry)?);
+            }
+            return Ok(());
         }
         AdminCommand::PublishTemplates { .. } => {
             unreachable!("`run` publishes the templates before any database is opened")

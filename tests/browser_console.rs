@@ -1,4 +1,5 @@
-//! Console flows in headless Chromium over WebDriver: sign up, log out, log in, create a token.
+//! Console flows in headless Chromium over WebDriver: sign up, confirm the address through the
+//! mailed link, log out, log in, create a token.
 //! Screenshots of each step are kept under target/screenshots/.
 
 use costline_testkit::{spawn_app, Browser};
@@ -46,6 +47,44 @@ async fn sign_up_log_in_and_create_a_token_in_chromium() {
         .unwrap();
     browser
         .wait()
+        .for_element(Locator::Id("check-inbox"))
+        .await
+        .unwrap();
+    shot("2-check-inbox").await;
+    // The mailed link: its secret is after `#`, and the page's script puts it in the form.
+    let secret = app.confirmation_token("ana@browser.test").await;
+    browser
+        .goto(&format!("{}/signup/confirm#{secret}", app.base_url))
+        .await
+        .unwrap();
+    let filled = browser
+        .find(Locator::Id("token"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(filled.as_deref(), Some(secret.as_str()));
+    assert!(
+        browser.current_url().await.unwrap().fragment().is_none(),
+        "the secret is dropped from the address bar"
+    );
+    browser
+        .find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("a long enough password")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Id("confirm"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait()
         .for_element(Locator::Id("create-token"))
         .await
         .unwrap();
@@ -55,7 +94,7 @@ async fn sign_up_log_in_and_create_a_token_in_chromium() {
         .unwrap()
         .path()
         .ends_with("/settings"));
-    shot("2-settings").await;
+    shot("3-settings").await;
 
     browser
         .find(Locator::Id("logout"))
@@ -83,7 +122,7 @@ async fn sign_up_log_in_and_create_a_token_in_chromium() {
         .send_keys("a long enough password")
         .await
         .unwrap();
-    shot("3-login").await;
+    shot("4-login").await;
     browser
         .find(Locator::Id("login"))
         .await
@@ -123,7 +162,7 @@ async fn sign_up_log_in_and_create_a_token_in_chromium() {
         .text()
         .await
         .unwrap();
-    shot("4-token-created").await;
+    shot("5-token-created").await;
     assert!(token.starts_with("clt_"), "{token}");
     let (status, _) = app
         .call("GET", "/api/v1/audit-events", Some(token.trim()), None)

@@ -47,13 +47,25 @@ async fn text_of(browser: &Client, id: &str) -> String {
         .unwrap()
 }
 
-/// Signs up through the console's form, which logs the browser in.
-async fn sign_up(browser: &Client, base_url: &str, workspace: &str, email: &str) {
-    browser.goto(&format!("{base_url}/signup")).await.unwrap();
+/// Signs up through the console's form and opens the mailed confirmation link (its secret
+/// after `#`, put in the form by the page's script), which logs the browser in.
+async fn sign_up(browser: &Client, app: &costline_testkit::TestApp, workspace: &str, email: &str) {
+    browser
+        .goto(&format!("{}/signup", app.base_url))
+        .await
+        .unwrap();
     fill(browser, "workspace_name", workspace).await;
     fill(browser, "email", email).await;
     fill(browser, "password", "a long enough password").await;
     click(browser, "signup").await;
+    wait_for(browser, "check-inbox").await;
+    let token = app.confirmation_token(email).await;
+    browser
+        .goto(&format!("{}/signup/confirm#{token}", app.base_url))
+        .await
+        .unwrap();
+    fill(browser, "password", "a long enough password").await;
+    click(browser, "confirm").await;
     wait_for(browser, "create-token").await;
 }
 
@@ -65,13 +77,7 @@ async fn onboarding_from_method_choice_to_connected_in_chromium() {
     let browser = &chromium.client;
     let shot = |step: &'static str| chromium.shot(step);
 
-    sign_up(
-        browser,
-        &app.base_url,
-        "Acme Onboarding",
-        "ana@onboarding.test",
-    )
-    .await;
+    sign_up(browser, &app, "Acme Onboarding", "ana@onboarding.test").await;
 
     browser
         .find(Locator::LinkText("Integrations"))
@@ -199,7 +205,7 @@ async fn a_management_account_sees_its_own_root_and_stackset_update_in_chromium(
         .clone();
     customer.close_account(&suspended).await;
 
-    sign_up(browser, &app.base_url, "Acme Org", "ana@org.test").await;
+    sign_up(browser, &app, "Acme Org", "ana@org.test").await;
     browser
         .goto(&format!("{}/integrations", app.base_url))
         .await

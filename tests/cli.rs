@@ -175,6 +175,95 @@ async fn a_worker_serves_health_and_job_metrics_on_its_own_address() {
     assert!(worker.terminate().success());
 }
 
+/// With `COSTLINE_METRICS_LISTEN`, `serve` answers /metrics there and no longer beside the
+/// application.
+#[tokio::test]
+async fn serve_can_keep_its_metrics_off_the_public_address() {
+    let db = fresh_store().await;
+    let url = db.url();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let mut server = Server::start(&[
+        ("DATABASE_URL", &url),
+        ("COSTLINE_LISTEN", &listen),
+        ("COSTLINE_METRICS_LISTEN", &metrics),
+        ("COSTLINE_PLATFORM_ACCOUNT_ID", "123456789012"),
+    ]);
+    let base = format!("http://{listen}");
+    assert!(wait_ready(&base).await);
+    let public = reqwest::get(format!("{base}/metrics")).await.unwrap();
+    assert_eq!(public.status(), 404);
+    let private = reqwest::get(format!("http://{metrics}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(private.status(), 200);
+    assert!(private
+        .text()
+        .await
+        .unwrap()
+        .contains("costline_http_requests_total"));
+    assert!(server.terminate().success());
+}
+
+/// `costline admin revoke-support-token` ends a support user's tokens (and so the console
+/// sessions signed in with them); `costline admin support-log` prints what support did.
+#[tokio::test]
+async fn support_tokens_are_revoked_from_the_command_line() {
+    let db = fresh_store().await;
+    let url = db.url();
+    let env = [("DATABASE_URL", url.as_str())];
+    let out = costline(
+        &[
+            "admin",
+            "create-support-user",
+            "--email",
+            "help@costline.test",
+        ],
+        &env,
+    );
+    assert!(out.status.success());
+    let token = serde_json::from_slice::<Value>(&out.stdout).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = costline(
+        &[
+            "admin",
+            "revoke-support-token",
+            "--email",
+            "help@costline.test",
+        ],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["revoked"][0]["prefix"], token[..12]);
+    let owner =
+        costline_store::tokens::authenticate(&db.store, &costline_domain::hash_token(&token))
+            .await
+            .unwrap();
+    assert_eq!(owner, costline_store::tokens::TokenCheck::Unknown);
+    // Again: nothing left, exit 1 with what to check.
+    let out = costline(
+        &[
+            "admin",
+            "revoke-support-token",
+            "--email",
+            "help@costline.test",
+        ],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no live support token"));
+    let out = costline(&["admin", "support-log"], &env);
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty(), "support did nothing yet");
+}
+
 /// `COSTLINE_TERRAFORM_MODULE_SOURCE` reaches the snippet the API hands out, as given.
 #[tokio::test]
 async fn the_configured_terraform_module_source_is_the_snippets_source() {
@@ -216,7 +305,7 @@ async fn the_configured_terraform_module_source_is_the_snippets_source() {
 #[test]
 fn bad_configuration_exits_2_with_a_fix() {
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case; 8] = [
+    let cases: [Case; 12] = [
         (
             &["migrate"],
             &[("DATABASE_URL", "not a url")],
@@ -275,6 +364,38 @@ fn bad_configuration_exits_2_with_a_fix() {
                 ("DATABASE_URL", "postgres://x@127.0.0.1:1/x"),
             ],
             "COSTLINE_AWS_PARTITION=aws-cn but AWS_REGION=\"eu-west-1\" is a region of the aws partition",
+        ),
+        (
+            &["serve"],
+            &[
+                ("COSTLINE_SIGNUP", "yes"),
+                ("DATABASE_URL", "postgres://x@127.0.0.1:1/x"),
+            ],
+            "open (no email check",
+        ),
+        (
+            &["serve"],
+            &[
+                ("COSTLINE_TRUSTED_PROXIES", "10.0.0.0/8,lb.internal"),
+                ("DATABASE_URL", "postgres://x@127.0.0.1:1/x"),
+            ],
+            "\"lb.internal\" is not an IP address or CIDR block",
+        ),
+        (
+            &["serve"],
+            &[
+                ("COSTLINE_CSRF_KEY", "too-short"),
+                ("DATABASE_URL", "postgres://x@127.0.0.1:1/x"),
+            ],
+            "openssl rand",
+        ),
+        (
+            &["serve"],
+            &[
+                ("COSTLINE_METRICS_LISTEN", "9100"),
+                ("DATABASE_URL", "postgres://x@127.0.0.1:1/x"),
+            ],
+            "COSTLINE_METRICS_LISTEN",
         ),
     ];
     for (args, envs, expected) in cases {

@@ -3,7 +3,7 @@
 
 use chrono::{NaiveDate, Utc};
 use costline_domain::{BillingPeriod, IntegrationId, WorkspaceId};
-use costline_testkit::{load_costs, spawn_app, TestApp, TestCost};
+use costline_testkit::{csrf_of, load_costs, spawn_app, TestApp, TestCost};
 use reqwest::redirect::Policy;
 use reqwest::Client;
 
@@ -13,13 +13,6 @@ fn browser() -> Client {
         .redirect(Policy::none())
         .build()
         .unwrap()
-}
-
-/// The value of the first hidden `authenticity_token` field of a page.
-fn csrf_of(html: &str) -> String {
-    let marker = "name=\"authenticity_token\" value=\"";
-    let start = html.find(marker).expect("page has a CSRF field") + marker.len();
-    html[start..start + html[start..].find('"').unwrap()].to_string()
 }
 
 async fn page(client: &Client, app: &TestApp, path: &str) -> (u16, String) {
@@ -50,25 +43,12 @@ async fn post(
     (r.status().as_u16(), r.text().await.unwrap(), location)
 }
 
-/// Signs up through the console; returns the logged-in browser.
+/// Signs up through the console and confirms the address with the mailed link; returns the
+/// logged-in browser.
 async fn sign_up(app: &TestApp, workspace: &str, email: &str) -> Client {
     let client = browser();
-    let (_, html) = page(&client, app, "/signup").await;
-    let csrf = csrf_of(&html);
-    let (status, body, location) = post(
-        &client,
-        app,
-        "/signup",
-        &[
-            ("authenticity_token", &csrf),
-            ("workspace_name", workspace),
-            ("email", email),
-            ("password", "a long enough password"),
-        ],
-    )
-    .await;
-    assert_eq!(status, 303, "{body}");
-    assert_eq!(location.as_deref(), Some("/settings"));
+    app.sign_up(&client, workspace, email, "a long enough password")
+        .await;
     client
 }
 
@@ -268,25 +248,59 @@ async fn invitations_add_members_and_members_cannot_administer() {
     let link = html[start..start + html[start..].find('<').unwrap()]
         .trim()
         .to_string();
-    let path = link.strip_prefix(&app.base_url).unwrap().to_string();
+    // The secret is after `#`: no server or proxy log sees it.
+    let secret = link
+        .strip_prefix(&format!("{}/invitations#", app.base_url))
+        .expect("a fragment link")
+        .to_string();
 
     let invitee = browser();
-    let (status, html) = page(&invitee, &app, &path).await;
+    let (status, html) = page(&invitee, &app, "/invitations").await;
     assert_eq!(status, 200);
+    assert!(html.contains("data-from-fragment"), "{html}");
     let csrf = csrf_of(&html);
-    let (status, _, _) = post(
+    let (status, html, _) = post(
         &invitee,
         &app,
-        &path,
+        "/invitations",
+        &[("authenticity_token", &csrf), ("token", &secret)],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("Join Acme") && html.contains("bo@acme.test"),
+        "{html}"
+    );
+    let csrf = csrf_of(&html);
+    let (status, html, _) = post(
+        &invitee,
+        &app,
+        "/invitations/accept",
         &[
             ("authenticity_token", &csrf),
+            ("token", &secret),
             ("password", "bo's long password"),
         ],
     )
     .await;
-    assert_eq!(status, 303);
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("id=\"check-inbox\""), "{html}");
+    // The account and the membership come with the emailed confirmation.
+    let location = app
+        .confirm(&invitee, "bo@acme.test", "bo's long password")
+        .await;
+    assert_eq!(location, "/");
     // One-time: the link is gone.
-    let (status, _) = page(&browser(), &app, &path).await;
+    let fresh = browser();
+    let (_, html) = page(&fresh, &app, "/invitations").await;
+    let csrf = csrf_of(&html);
+    let (status, _, _) = post(
+        &fresh,
+        &app,
+        "/invitations",
+        &[("authenticity_token", &csrf), ("token", &secret)],
+    )
+    .await;
     assert_eq!(status, 404);
 
     let (status, html) = page(&invitee, &app, "/settings").await;

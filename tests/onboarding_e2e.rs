@@ -498,3 +498,89 @@ async fn a_stack_of_an_older_template_is_offered_the_update() {
     assert_eq!(done["accounts"][0]["account_id"], "777788889999");
     assert_eq!(done["accounts"][0]["role_status"], "ok");
 }
+
+/// STS fake for the external-id proof: AssumeRole of `role_arn` with the integration's external
+/// id (set in `real_id` once known) answers moto's real credentials; with another id, or none,
+/// it answers AccessDenied when `enforced`, and the same credentials when not (a trust policy
+/// without the sts:ExternalId condition). moto itself assumes any role with any external id, so
+/// the refusal a correct trust policy gives can only come from this fake.
+fn external_id_sts(
+    role_arn: &'static str,
+    credentials: AssumeRoleOutput,
+    real_id: std::sync::Arc<std::sync::Mutex<String>>,
+    enforced: bool,
+) -> (aws_sdk_sts::Client, aws_smithy_mocks::Rule) {
+    let with_real = {
+        let real_id = real_id.clone();
+        let credentials = credentials.clone();
+        mock!(aws_sdk_sts::Client::assume_role)
+            .match_requests(move |r| r.external_id() == Some(real_id.lock().unwrap().as_str()))
+            .then_output(move || credentials.clone())
+    };
+    let wrong = mock!(aws_sdk_sts::Client::assume_role)
+        .match_requests(move |r| r.external_id() != Some(real_id.lock().unwrap().as_str()))
+        .then_compute_response(move |_| {
+            if enforced {
+                aws_smithy_mocks::MockResponse::Http(access_denied(role_arn))
+            } else {
+                aws_smithy_mocks::MockResponse::Output(credentials.clone())
+            }
+        });
+    let identity = mock!(aws_sdk_sts::Client::get_caller_identity).then_output(platform_identity);
+    let sts = mock_client!(
+        aws_sdk_sts,
+        RuleMode::MatchAny,
+        &[&with_real, &wrong, &identity]
+    );
+    (sts, wrong)
+}
+
+/// Connects a standalone account's role through STS faked by [`external_id_sts`] with the
+/// external-id proof on, as against AWS; returns the integration once verification ended and
+/// how many AssumeRole calls used a wrong or no external id.
+async fn connect_with_external_id_proof(enforced: bool) -> (Value, usize) {
+    const ROLE: &str = "arn:aws:iam::555566667777:role/CostlineReadOnly";
+    let moto = moto().await;
+    let customer = Customer::new(&moto.endpoint, "555566667777").await;
+    let credentials = customer.assume_as_platform(ROLE).await;
+    let real_id = std::sync::Arc::new(std::sync::Mutex::new(String::from("unknown yet")));
+    let (sts, wrong) = external_id_sts(ROLE, credentials, real_id.clone(), enforced);
+    let mut config = GatewayConfig::for_emulator(&moto.endpoint);
+    config.prove_external_id_required = true;
+    let app = spawn_app_with_gateway(AwsGateway::with_platform_sts(config, sts)).await;
+    let ws = app.create_workspace("Trust", "owner@trust.test").await;
+    let (id, external_id) = create_integration(&app, &ws.token).await;
+    *real_id.lock().unwrap() = external_id;
+    let done = connect(&app, &ws.token, &id, ROLE).await;
+    (done, wrong.num_calls())
+}
+
+#[tokio::test]
+async fn a_role_that_also_accepts_a_wrong_external_id_fails_verification() {
+    let (done, wrong_calls) = connect_with_external_id_proof(false).await;
+    assert_eq!(done["status"], "error", "{done:#}");
+    assert_eq!(done["error_code"], "external_id_not_required", "{done:#}");
+    let error = done["error"].as_str().unwrap();
+    assert!(
+        error.contains("the trust policy does not require the external id"),
+        "{error}"
+    );
+    assert!(
+        error.contains("a random external id") && error.contains("sts:ExternalId"),
+        "{error}"
+    );
+    assert_eq!(
+        wrong_calls, 1,
+        "the random id was accepted: no need to try none"
+    );
+}
+
+#[tokio::test]
+async fn a_role_that_requires_its_external_id_passes_the_proof() {
+    let (done, wrong_calls) = connect_with_external_id_proof(true).await;
+    assert_eq!(done["status"], "connected", "{done:#}");
+    assert_eq!(
+        wrong_calls, 2,
+        "a random external id, then none, were both refused"
+    );
+}

@@ -79,21 +79,8 @@ async fn customer_sessions_get_403_and_strangers_the_login_on_every_support_page
         .await;
     // A customer signs up through the console and so has a session.
     let customer = browser();
-    let (_, html) = page(&customer, &app, "/signup").await;
-    let csrf = csrf_of(&html);
-    let (status, body) = post(
-        &customer,
-        &app,
-        "/signup",
-        &[
-            ("authenticity_token", &csrf),
-            ("workspace_name", "Mine"),
-            ("email", "me@mine.test"),
-            ("password", "a long enough password"),
-        ],
-    )
-    .await;
-    assert_eq!(status, 303, "{body}");
+    app.sign_up(&customer, "Mine", "me@mine.test", "a long enough password")
+        .await;
     let (_, html) = page(&customer, &app, "/settings").await;
     let csrf = csrf_of(&html);
     let ws = &acme.workspace_id;
@@ -304,4 +291,92 @@ async fn support_login_attempts_are_limited_per_client_not_globally() {
     }
     let body = limited.expect("the 21st attempt in a minute is refused");
     assert!(body.contains("too many attempts"), "{body}");
+}
+
+/// A support console session lasts as long as the support token it was signed in with:
+/// revoking the token (what `costline admin revoke-support-token` does) ends it at the next
+/// request, and signing in with the revoked token fails.
+#[tokio::test]
+async fn revoking_the_support_token_ends_its_console_sessions() {
+    let app = spawn_app().await;
+    let support = support_browser(&app).await;
+    let (status, _) = page(&support, &app, "/support").await;
+    assert_eq!(status, 200);
+
+    let revoked =
+        costline_store::tokens::revoke_support_tokens(&app.db.store, "HELP@costline.test", None)
+            .await
+            .unwrap();
+    assert_eq!(revoked.len(), 1);
+    let r = support
+        .get(format!("{}/support", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/support/login");
+    // The session is gone, not only refused once.
+    let (status, _) = page(&support, &app, "/support").await;
+    assert_eq!(status, 303);
+    // Nothing left to revoke.
+    assert!(matches!(
+        costline_store::tokens::revoke_support_tokens(&app.db.store, "help@costline.test", None)
+            .await,
+        Err(costline_store::StoreError::NotFound)
+    ));
+}
+
+/// What support staff do in a workspace is also in the platform's support log, which keeps it
+/// after the customer deleted the workspace (and its own audit log with it).
+#[tokio::test]
+async fn support_events_outlive_the_workspace_in_the_platform_log() {
+    let app = spawn_app().await;
+    let acme = app.create_workspace("Acme Corp", "owner@acme.test").await;
+    let support = support_browser(&app).await;
+    let (status, _) = page(
+        &support,
+        &app,
+        &format!("/support/workspaces/{}", acme.workspace_id),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let ws: costline_domain::WorkspaceId = acme.workspace_id.parse().unwrap();
+    let logged = costline_store::audit::support_log(&app.db.store, Some(ws), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        logged.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["support.workspace_viewed"]
+    );
+    assert_eq!(logged[0].actor, "help@costline.test");
+
+    // The application role may append to the log, never read it.
+    let mut scope = app.db.store.scoped(ws).await.unwrap();
+    let read = sqlx::query("SELECT * FROM support_audit_log")
+        .execute(scope.tx())
+        .await;
+    assert!(read.is_err(), "costline_app read the platform log");
+    drop(scope);
+
+    let (status, body) = app
+        .call(
+            "DELETE",
+            "/api/v1/workspace",
+            Some(&acme.token),
+            Some(serde_json::json!({"confirm": "Acme Corp"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let audit: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE workspace_id = $1")
+            .bind(ws.as_uuid())
+            .fetch_one(app.db.store.system())
+            .await
+            .unwrap();
+    assert_eq!(audit, 0, "the workspace's own log went with it");
+    let kept = costline_store::audit::support_log(&app.db.store, Some(ws), 10)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].workspace_id, ws.as_uuid());
 }

@@ -27,6 +27,11 @@ pub struct GatewayConfig {
     pub region: String,
     /// The platform's own credentials, which assume the customers' roles.
     pub platform_credentials: PlatformCredentials,
+    /// Whether verification proves that a role requires its external id (by trying AssumeRole
+    /// with a random one and with none: both must be refused). On for AWS; off for an emulator
+    /// (`endpoint_url` set), whose STS evaluates no trust policy and so assumes any role with
+    /// any external id (moto does), which would fail every role.
+    pub prove_external_id_required: bool,
 }
 
 impl GatewayConfig {
@@ -34,6 +39,7 @@ impl GatewayConfig {
     /// [`DEFAULT_REGION`].
     pub fn from_default_chain(endpoint_url: Option<String>, region: Option<String>) -> Self {
         Self {
+            prove_external_id_required: endpoint_url.is_none(),
             endpoint_url,
             region: region.unwrap_or_else(|| DEFAULT_REGION.to_string()),
             platform_credentials: PlatformCredentials::DefaultChain,
@@ -50,6 +56,7 @@ impl GatewayConfig {
             platform_credentials: PlatformCredentials::Provider(SharedCredentialsProvider::new(
                 credentials,
             )),
+            prove_external_id_required: false,
         }
     }
 

@@ -29,6 +29,21 @@ pub enum AwsError {
         /// AWS's own words, for logs (they name the platform principal).
         aws_message: String,
     },
+    /// The role could also be assumed with a wrong external id, or with none: its trust
+    /// policy does not require the integration's external id, so anyone who learns the role
+    /// ARN and can assume roles from the platform account could act as Costline on it (the
+    /// confused-deputy problem external ids exist for).
+    #[error(
+        "the trust policy does not require the external id: Costline could assume {role_arn}          with {accepted}. Add the condition \"StringEquals\": {{\"sts:ExternalId\": \"<this \
+         integration's external id>\"}} to the role's trust relationship (the trust policy shown \
+         in the Costline console has it), then sync the integration"
+    )]
+    ExternalIdNotRequired {
+        /// The role whose trust policy is too open.
+        role_arn: String,
+        /// What AssumeRole accepted: "a random external id" or "no external id".
+        accepted: &'static str,
+    },
     /// IAM says the role does not exist.
     #[error("the role {role_arn} does not exist: create it with the Costline template, or check the ARN for typos")]
     RoleNotFound {
@@ -219,6 +234,7 @@ impl AwsError {
     pub fn code(&self) -> &'static str {
         match self {
             AwsError::AssumeRoleDenied { .. } => "assume_role_denied",
+            AwsError::ExternalIdNotRequired { .. } => "external_id_not_required",
             AwsError::RoleNotFound { .. } => "role_not_found",
             AwsError::StsRegionDisabled { .. } => "sts_region_disabled",
             AwsError::Revoked { .. } => "integration_revoked",

@@ -198,6 +198,62 @@ impl AwsGateway {
         Ok(identity)
     }
 
+    /// Proves that `role` requires its external id: AssumeRole with a random external id, and
+    /// with none, must both be refused. Either succeeding is
+    /// [`AwsError::ExternalIdNotRequired`]; a refusal is what a correct trust policy answers;
+    /// any other failure (throttling, an unreachable STS) is returned as it is, so the caller
+    /// retries. The credentials a wrong id got are dropped unused. Does nothing when the
+    /// configuration turns the proof off (an emulator: see
+    /// [`GatewayConfig::prove_external_id_required`]).
+    pub async fn require_external_id(
+        &self,
+        role: &RoleArn,
+        session_name: &str,
+    ) -> Result<(), AwsError> {
+        if !self.inner.config.prove_external_id_required {
+            return Ok(());
+        }
+        let platform = self.platform().await;
+        let session_name = sanitize_session_name(&format!("{session_name}-extid-check"));
+        let random = ExternalId::generate();
+        for (accepted, external_id) in [
+            ("a random external id", Some(random.as_str())),
+            ("no external id", None),
+        ] {
+            let result = platform
+                .sts
+                .assume_role()
+                .role_arn(role.to_string())
+                .role_session_name(&session_name)
+                .set_external_id(external_id.map(str::to_string))
+                .send()
+                .await;
+            match result {
+                Ok(_) => {
+                    tracing::warn!(role_arn = %role, accepted, "the role's trust policy does not require the external id");
+                    return Err(AwsError::ExternalIdNotRequired {
+                        role_arn: role.to_string(),
+                        accepted,
+                    });
+                }
+                Err(e) => match crate::error::from_sdk(
+                    "sts",
+                    "AssumeRole",
+                    crate::error::Target::AssumeRole {
+                        role_arn: &role.to_string(),
+                        region: &platform.region,
+                        platform_account_id: None,
+                    },
+                    e,
+                ) {
+                    AwsError::AssumeRoleDenied { .. } => {}
+                    other => return Err(other),
+                },
+            }
+        }
+        Ok(())
+    }
+
     /// Drops every cached session of `role` (e.g. after the customer changed its trust policy or
     /// the integration now names another role); the next [`AwsGateway::assume`] starts afresh.
     /// Clones of the dropped sessions keep working until their credentials expire.

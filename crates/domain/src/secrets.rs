@@ -10,8 +10,9 @@ use argon2::Argon2;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-/// A freshly generated bearer token: shown once to its owner, stored only as `hash`.
-#[derive(Debug, Clone)]
+/// A freshly generated bearer token: shown once to its owner, stored only as `hash`. Its Debug
+/// output shows the prefix only.
+#[derive(Clone)]
 pub struct IssuedToken {
     /// The whole token, e.g. `clt_3f9a1c2b_...`: returned once, never stored.
     pub plaintext: String,
@@ -21,7 +22,16 @@ pub struct IssuedToken {
     pub hash: Vec<u8>,
 }
 
-/// What a token opens: a workspace (`clt_`), the support API (`cls_`) or an invitation (`cli_`).
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a token opens: a workspace (`clt_`), the support API (`cls_`), an invitation (`cli_`)
+/// or an email confirmation (`clc_`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
     /// A workspace API token.
@@ -30,6 +40,8 @@ pub enum TokenKind {
     Support,
     /// A one-time invitation link.
     Invitation,
+    /// A one-time email confirmation link.
+    Confirmation,
 }
 
 impl TokenKind {
@@ -38,6 +50,7 @@ impl TokenKind {
             TokenKind::Workspace => "clt",
             TokenKind::Support => "cls",
             TokenKind::Invitation => "cli",
+            TokenKind::Confirmation => "clc",
         }
     }
 }
@@ -92,6 +105,22 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
         .to_string())
 }
 
+/// Whether `password` matches `stored_hash`, doing the same work when there is none: an
+/// unknown address then costs a login as long as a known one, so the answer's timing tells
+/// nobody which addresses have accounts.
+pub fn verify_password_or_dummy(password: &str, stored_hash: Option<&str>) -> bool {
+    static DUMMY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        hash_password("costline dummy password").expect("a valid dummy password")
+    });
+    match stored_hash {
+        Some(hash) => verify_password(password, hash),
+        None => {
+            verify_password(password, &DUMMY);
+            false
+        }
+    }
+}
+
 /// Whether `password` matches a stored argon2 PHC hash.
 pub fn verify_password(password: &str, stored_hash: &str) -> bool {
     PasswordHash::new(stored_hash)
@@ -142,6 +171,28 @@ mod tests {
         assert!(verify_password("correct horse battery", &hash));
         assert!(!verify_password("wrong horse battery", &hash));
         assert!(!verify_password("anything", "not a hash"));
+    }
+
+    #[test]
+    fn debug_never_prints_a_token() {
+        let t = IssuedToken::generate(TokenKind::Confirmation);
+        let shown = format!("{t:?}");
+        assert!(
+            shown.contains(&t.prefix) && t.prefix.starts_with("clc_"),
+            "{shown}"
+        );
+        assert!(!shown.contains(&t.plaintext[t.prefix.len()..]), "{shown}");
+        assert!(!shown.contains(&hex::encode(&t.hash)), "{shown}");
+    }
+
+    #[test]
+    fn a_missing_hash_never_verifies_but_costs_the_same_work() {
+        assert!(!verify_password_or_dummy("costline dummy password", None));
+        let hash = hash_password("correct horse battery").unwrap();
+        assert!(verify_password_or_dummy(
+            "correct horse battery",
+            Some(&hash)
+        ));
     }
 
     #[test]

@@ -374,6 +374,56 @@ async fn a_backlog_of_one_workspace_does_not_delay_another() {
     );
 }
 
+/// A 36-period backfill of workspace A holds one slot; when the next slot frees, B's ingest
+/// (queued after every one of A's) runs next, not A's 2nd period: a free slot goes first to the
+/// workspace with the fewest running jobs, then to the oldest backlog.
+#[tokio::test]
+async fn a_free_slot_goes_to_the_workspace_with_fewest_running_jobs() {
+    let db = costline_testkit::fresh_store().await;
+    let a = workspace(&db, "a").await;
+    let b = workspace(&db, "b").await;
+    let now = t0();
+    let integration = IntegrationId::new();
+    let backfill: Vec<NewJob> = (0..36)
+        .map(|i| {
+            NewJob::new("ingest_period")
+                .integration(integration)
+                .period(BillingPeriod::new(2021 + i / 12, (i % 12 + 1) as u32).unwrap())
+        })
+        .collect();
+    let a_jobs = enqueue_many(&db, a, backfill, now).await;
+    let b_ingest = enqueue(
+        &db,
+        b,
+        NewJob::new("ingest_period")
+            .integration(IntegrationId::new())
+            .period(period("2024-08")),
+        now + TimeDelta::seconds(1),
+    )
+    .await
+    .job_id();
+    async fn claim_one(db: &costline_store::Store, at: chrono::DateTime<chrono::Utc>) -> jobs::Job {
+        let one_slot = limits(1, &[("ingest_period", 1)]);
+        let claimed = jobs::claim(db.system(), "w", &one_slot, at + TimeDelta::minutes(1), at)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        claimed.into_iter().next().unwrap().job
+    }
+    let at = now + TimeDelta::seconds(2);
+    let first = claim_one(&db, at).await;
+    assert_eq!(first.job_id, a_jobs[0], "A's backlog is the oldest");
+    let next = claim_one(&db, at).await;
+    assert_eq!(
+        (next.workspace_id, next.job_id),
+        (b, b_ingest),
+        "with one of A's jobs running, B's job runs next"
+    );
+    // Each running one job, A's oldest waiting period is next.
+    let third = claim_one(&db, at).await;
+    assert_eq!(third.job_id, a_jobs[1]);
+}
+
 #[tokio::test]
 async fn concurrent_claimers_never_share_a_job() {
     let db = costline_testkit::fresh_store().await;

@@ -25,7 +25,7 @@ pub async fn create_workspace_with_token(
 ) -> StoreResult<CreatedByAdmin> {
     let created = workspaces::create_with_owner(store, name, Owner::ByEmail(owner_email)).await?;
     let mut scope = store.scoped(created.workspace_id).await?;
-    let (token_id, token) = tokens::create(&mut scope, created.owner_id, "admin-cli").await?;
+    let (token_id, token) = tokens::create(&mut scope, created.owner_id, "admin-cli", None).await?;
     let actor = Actor::system();
     audit::record(
         &mut scope,

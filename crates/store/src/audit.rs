@@ -1,8 +1,8 @@
 //! The audit log: who did what to which workspace's resources, readable by its admins.
 
-use crate::{Scoped, StoreResult};
+use crate::{Scoped, Store, StoreResult};
 use chrono::{DateTime, Utc};
-use costline_domain::UserId;
+use costline_domain::{UserId, WorkspaceId};
 use serde::Serialize;
 
 /// Who acted.
@@ -71,8 +71,12 @@ pub struct AuditEvent {
     pub client_ip: Option<String>,
 }
 
+/// The platform's copy of support events (migration 0021): kept when the workspace is deleted.
+pub(crate) const SUPPORT_LOG_TABLE: &str = "support_audit_log";
+
 /// Records an event in the scope's workspace, inside the caller's transaction so that the event
-/// exists exactly when the change does.
+/// exists exactly when the change does. A support actor's event is also appended to the
+/// platform's support log, which outlives the workspace.
 pub async fn record(
     scope: &mut Scoped,
     actor: &Actor,
@@ -80,22 +84,76 @@ pub async fn record(
     target: &str,
     detail: serde_json::Value,
 ) -> StoreResult<()> {
+    let event_id = uuid::Uuid::now_v7();
     sqlx::query(
         "INSERT INTO audit_events (workspace_id, event_id, actor_id, actor, actor_kind, action, target, detail, client_ip)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(scope.workspace_id().as_uuid())
-    .bind(uuid::Uuid::now_v7())
+    .bind(event_id)
     .bind(actor.user_id.map(|u| u.as_uuid()))
     .bind(&actor.label)
     .bind(actor.kind.as_str())
     .bind(action)
     .bind(target)
-    .bind(detail)
+    .bind(&detail)
     .bind(&actor.client_ip)
     .execute(scope.tx())
     .await?;
+    if actor.kind == ActorKind::Support {
+        sqlx::query(
+            "INSERT INTO support_audit_log (workspace_id, event_id, actor_id, actor, action, target, detail, client_ip)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(scope.workspace_id().as_uuid())
+        .bind(event_id)
+        .bind(actor.user_id.map(|u| u.as_uuid()))
+        .bind(&actor.label)
+        .bind(action)
+        .bind(target)
+        .bind(&detail)
+        .bind(&actor.client_ip)
+        .execute(scope.tx())
+        .await?;
+    }
     Ok(())
+}
+
+/// One record of the platform's support log.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct SupportLogEntry {
+    /// The workspace acted in (it may no longer exist).
+    pub workspace_id: uuid::Uuid,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The support user's email.
+    pub actor: String,
+    /// What, e.g. `support.backfill`.
+    pub action: String,
+    /// On what.
+    pub target: String,
+    /// Structured detail.
+    pub detail: serde_json::Value,
+    /// The client address.
+    pub client_ip: Option<String>,
+}
+
+/// The platform's support log, newest first, of one workspace or all (read as the table owner:
+/// no tenant transaction can read it).
+pub async fn support_log(
+    store: &Store,
+    workspace_id: Option<WorkspaceId>,
+    limit: i64,
+) -> StoreResult<Vec<SupportLogEntry>> {
+    Ok(sqlx::query_as(
+        "SELECT workspace_id, at, actor, action, target, detail, client_ip FROM support_audit_log
+          WHERE $1::uuid IS NULL OR workspace_id = $1
+          ORDER BY at DESC, event_id DESC LIMIT $2",
+    )
+    .bind(workspace_id.map(|w| w.as_uuid()))
+    .bind(limit)
+    .fetch_all(store.system())
+    .await?)
 }
 
 /// The workspace's most recent events, newest first.

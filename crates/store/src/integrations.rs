@@ -105,8 +105,31 @@ const COLUMNS: &str = "integration_id, external_id, status, error, role_arn, acc
     stackset_template_version, role_policy_checked_at, role_policy_drift, role_policy_error";
 
 /// Creates a pending integration with a fresh external id.
-pub async fn create(scope: &mut Scoped, created_by: UserId) -> StoreResult<Integration> {
+///
+/// A workspace has at most `max_live` integrations that are not revoked; one more is
+/// [`StoreError::LimitReached`]. The workspace row is locked first, so concurrent creations
+/// count one after the other.
+pub async fn create(
+    scope: &mut Scoped,
+    created_by: UserId,
+    max_live: u32,
+) -> StoreResult<Integration> {
     let ws = scope.workspace_id();
+    sqlx::query("SELECT 1 FROM workspaces WHERE workspace_id = $1 FOR UPDATE")
+        .bind(ws.as_uuid())
+        .execute(scope.tx())
+        .await?;
+    let live: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM integrations WHERE workspace_id = $1 AND status <> 'revoked'",
+    )
+    .bind(ws.as_uuid())
+    .fetch_one(scope.tx())
+    .await?;
+    if live >= i64::from(max_live) {
+        return Err(StoreError::LimitReached(format!(
+            "this workspace has {live} integrations, the most this Costline allows              (COSTLINE_MAX_INTEGRATIONS_PER_WORKSPACE={max_live}): revoke one you no longer use,              or ask the operator to raise the limit"
+        )));
+    }
     Ok(sqlx::query_as(&format!(
         "INSERT INTO integrations (workspace_id, integration_id, external_id, created_by)
          VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}"

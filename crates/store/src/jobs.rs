@@ -483,11 +483,12 @@ pub struct ClaimedJob {
 /// that concurrent workers never take the same job and never wait for each other.
 ///
 /// Fairness: workspaces are served in turns. Each workspace's due jobs are numbered by taking
-/// the oldest of each of its kinds in rotation; the claim then takes every workspace's first
-/// job, then every workspace's second, and so on (oldest first within a turn), under the
-/// per-kind caps and the total. One workspace's backlog (hundreds of ingests) therefore cannot
-/// delay another workspace's job by more than one turn, and a heavy kind cannot starve a light
-/// kind of the same workspace.
+/// the oldest of each of its kinds in rotation, and a workspace's turns start after the jobs it
+/// already has running (in any process): a free slot goes first to the workspace with the fewest
+/// running jobs, then to the oldest backlog. The claim takes the lowest turns first (oldest first
+/// within a turn), under the per-kind caps and the total. One workspace's backlog (a 36-period
+/// backfill) therefore cannot hold a slot another workspace is waiting for, and a heavy kind
+/// cannot starve a light kind of the same workspace.
 pub async fn claim(
     pool: &PgPool,
     worker_id: &str,
@@ -532,6 +533,12 @@ pub async fn claim(
                        FOR UPDATE SKIP LOCKED
               ) l
          ),
+         running AS (
+             SELECT r.workspace_id, count(*) AS jobs
+               FROM jobs r
+              WHERE r.status = 'running'
+              GROUP BY r.workspace_id
+         ),
          kind_turns AS (
              SELECT workspace_id, job_id, kind, run_at,
                     row_number() OVER (PARTITION BY workspace_id, kind ORDER BY run_at, job_id) AS kind_turn
@@ -539,8 +546,10 @@ pub async fn claim(
          ),
          turns AS (
              SELECT k.*,
-                    row_number() OVER (PARTITION BY k.workspace_id ORDER BY k.kind_turn, k.run_at, k.job_id) AS turn
+                    coalesce(r.jobs, 0)
+                    + row_number() OVER (PARTITION BY k.workspace_id ORDER BY k.kind_turn, k.run_at, k.job_id) AS turn
                FROM kind_turns k
+               LEFT JOIN running r ON r.workspace_id = k.workspace_id
          ),
          capped AS (
              SELECT t.*, row_number() OVER (PARTITION BY t.kind ORDER BY t.turn, t.run_at, t.job_id) AS nth_of_kind

@@ -21,6 +21,7 @@ pub mod reports;
 pub mod revocation;
 pub mod rollups;
 pub mod schedules;
+pub mod signups;
 pub mod support;
 pub mod tokens;
 pub mod users;
@@ -45,6 +46,9 @@ pub enum StoreError {
     /// to narrow it.
     #[error("{0}")]
     Limit(String),
+    /// The change would pass a configured limit; the message names it and what to do.
+    #[error("{0}")]
+    LimitReached(String),
     /// A database fault.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

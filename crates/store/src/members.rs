@@ -1,6 +1,6 @@
 //! Memberships and invitations.
 
-use crate::{conflict_on_unique, Scoped, Store, StoreError, StoreResult};
+use crate::{Scoped, Store, StoreError, StoreResult};
 use chrono::{DateTime, Duration, Utc};
 use costline_domain::{IssuedToken, Role, TokenKind, UserId, WorkspaceId};
 
@@ -121,7 +121,9 @@ pub async fn pending_invitations(scope: &mut Scoped) -> StoreResult<Vec<Invitati
     .await?)
 }
 
-/// An invitation found by its link token, before it is accepted.
+/// An invitation found by its link token, before it is accepted. Whether the invitee has an
+/// account is not part of it: the invitation page looks the same either way, so that it tells
+/// nobody which addresses have accounts.
 #[derive(Debug, Clone)]
 pub struct OpenInvitation {
     /// The inviting workspace.
@@ -132,40 +134,79 @@ pub struct OpenInvitation {
     pub email: String,
     /// The role they will get.
     pub role: Role,
-    /// Whether the invitee already has an account (then no password is asked).
-    pub user_exists: bool,
 }
 
 /// Looks up a live invitation by its token hash.
 pub async fn find_invitation(store: &Store, token_hash: &[u8]) -> StoreResult<OpenInvitation> {
-    let row: Option<(uuid::Uuid, String, String, String, bool)> = sqlx::query_as(
-        "SELECT i.workspace_id, w.name, i.email, i.role,
-                EXISTS (SELECT 1 FROM users u WHERE lower(u.email) = lower(i.email))
+    let row: Option<(uuid::Uuid, String, String, String)> = sqlx::query_as(
+        "SELECT i.workspace_id, w.name, i.email, i.role
            FROM invitations i JOIN workspaces w USING (workspace_id)
           WHERE i.token_hash = $1 AND i.accepted_at IS NULL AND i.expires_at > now()",
     )
     .bind(token_hash)
     .fetch_optional(store.system())
     .await?;
-    let (ws, workspace_name, email, role, user_exists) = row.ok_or(StoreError::NotFound)?;
+    let (ws, workspace_name, email, role) = row.ok_or(StoreError::NotFound)?;
     Ok(OpenInvitation {
         workspace_id: WorkspaceId::from_uuid(ws),
         workspace_name,
         email,
         role: role.parse().map_err(|_| StoreError::NotFound)?,
-        user_exists,
     })
 }
 
-/// Accepts an invitation: creates the user when new (with `password_hash`), adds the membership
-/// and marks the invitation used, atomically. Returns the user.
-pub async fn accept_invitation(
+/// Accepts an invitation for the existing account `user_id`, whose email must be the
+/// invitation's (the caller is that user's logged-in session): adds the membership and marks
+/// the invitation used, atomically. `NotFound` for an unknown, used or expired invitation,
+/// `Conflict` when the account's email is not the invited one.
+pub async fn accept_as(
     store: &Store,
     token_hash: &[u8],
-    password_hash: Option<&str>,
-) -> StoreResult<(WorkspaceId, UserId)> {
+    user_id: UserId,
+) -> StoreResult<OpenInvitation> {
     let invitation = find_invitation(store, token_hash).await?;
     let mut scope = store.scoped(invitation.workspace_id).await?;
+    let email: Option<String> = sqlx::query_scalar("SELECT email FROM users WHERE user_id = $1")
+        .bind(user_id.as_uuid())
+        .fetch_optional(scope.tx())
+        .await?;
+    if !email.is_some_and(|e| e.eq_ignore_ascii_case(&invitation.email)) {
+        return Err(StoreError::Conflict(format!(
+            "this invitation is for {}: log in as that address to accept it",
+            invitation.email
+        )));
+    }
+    accept_in(&mut scope, token_hash, &invitation, user_id).await?;
+    scope.commit().await?;
+    Ok(invitation)
+}
+
+/// Accepts an invitation by creating its invitee's account with `password_hash`, when email
+/// is off (no confirmation can be sent) and the address has no account yet. `Conflict` when it
+/// has one: that account accepts from its own logged-in session ([`accept_as`]).
+pub async fn accept_creating_account(
+    store: &Store,
+    token_hash: &[u8],
+    password_hash: &str,
+) -> StoreResult<(OpenInvitation, UserId)> {
+    let invitation = find_invitation(store, token_hash).await?;
+    let mut scope = store.scoped(invitation.workspace_id).await?;
+    let user_id =
+        crate::users::insert_with_password(&mut scope, &invitation.email, password_hash, false)
+            .await?;
+    accept_in(&mut scope, token_hash, &invitation, user_id).await?;
+    scope.commit().await?;
+    Ok((invitation, user_id))
+}
+
+/// Marks the invitation used and adds `user_id` with its role, in the invitation's workspace
+/// scope; `NotFound` when it was used or expired meanwhile.
+pub(crate) async fn accept_in(
+    scope: &mut Scoped,
+    token_hash: &[u8],
+    invitation: &OpenInvitation,
+    user_id: UserId,
+) -> StoreResult<()> {
     let used = sqlx::query(
         "UPDATE invitations SET accepted_at = now()
           WHERE workspace_id = $1 AND token_hash = $2 AND accepted_at IS NULL AND expires_at > now()",
@@ -177,32 +218,6 @@ pub async fn accept_invitation(
     if used.rows_affected() != 1 {
         return Err(StoreError::NotFound);
     }
-    let existing: Option<uuid::Uuid> =
-        sqlx::query_scalar("SELECT user_id FROM users WHERE lower(email) = lower($1)")
-            .bind(&invitation.email)
-            .fetch_optional(scope.tx())
-            .await?;
-    let user_id = match existing {
-        Some(id) => UserId::from_uuid(id),
-        None => {
-            let Some(hash) = password_hash else {
-                return Err(StoreError::Conflict(
-                    "choose a password to create your account".into(),
-                ));
-            };
-            let id = UserId::new();
-            sqlx::query("INSERT INTO users (user_id, email, password_hash) VALUES ($1, $2, $3)")
-                .bind(id.as_uuid())
-                .bind(&invitation.email)
-                .bind(hash)
-                .execute(scope.tx())
-                .await
-                .map_err(conflict_on_unique(
-                    "an account with this email already exists",
-                ))?;
-            id
-        }
-    };
     sqlx::query(
         "INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )
@@ -211,8 +226,7 @@ pub async fn accept_invitation(
     .bind(invitation.role.as_str())
     .execute(scope.tx())
     .await?;
-    scope.commit().await?;
-    Ok((invitation.workspace_id, user_id))
+    Ok(())
 }
 
 /// Changes a member's role. The last owner cannot be demoted.

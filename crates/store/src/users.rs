@@ -1,6 +1,6 @@
 //! Users: global identities (a person may belong to several workspaces; support staff to none).
 
-use crate::{conflict_on_unique, Store, StoreError, StoreResult};
+use crate::{conflict_on_unique, Scoped, Store, StoreError, StoreResult};
 use costline_domain::{IssuedToken, Role, TokenKind, UserId, WorkspaceId};
 
 /// What login needs to know about a user.
@@ -66,6 +66,35 @@ pub async fn workspaces_of(store: &Store, user_id: UserId) -> StoreResult<Vec<Us
             })
         })
         .collect())
+}
+
+/// Creates the account `email` with a password, in the caller's transaction. An account of
+/// that address without a password (made by `costline admin create-workspace`) gets it only
+/// when `claim_passwordless` (the caller has proven the address, e.g. by a confirmation link);
+/// otherwise, and for an account that has a password, `Conflict`.
+pub(crate) async fn insert_with_password(
+    scope: &mut Scoped,
+    email: &str,
+    password_hash: &str,
+    claim_passwordless: bool,
+) -> StoreResult<UserId> {
+    let id: Option<uuid::Uuid> = sqlx::query_scalar(
+        "INSERT INTO users (user_id, email, password_hash) VALUES ($1, $2, $3)
+         ON CONFLICT (lower(email)) DO UPDATE SET password_hash = EXCLUDED.password_hash
+          WHERE users.password_hash IS NULL AND NOT users.is_support AND $4
+         RETURNING user_id",
+    )
+    .bind(UserId::new().as_uuid())
+    .bind(email)
+    .bind(password_hash)
+    .bind(claim_passwordless)
+    .fetch_optional(scope.tx())
+    .await?;
+    id.map(UserId::from_uuid).ok_or_else(|| {
+        StoreError::Conflict(format!(
+            "{email} already has a Costline account: log in as it instead"
+        ))
+    })
 }
 
 /// Creates a platform support user and a support API token for them.

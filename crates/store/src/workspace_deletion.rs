@@ -5,7 +5,8 @@
 //! first, and the workspace itself. Members' API tokens go with it; console sessions whose
 //! current workspace it was are deleted, and users who belong to no other workspace are
 //! deleted with all their sessions (support staff are never deleted here). Nothing of the
-//! workspace remains, its audit log included: the deletion is logged by the process instead.
+//! workspace remains, its audit log included (the deletion is logged by the process instead),
+//! but the platform's copy of what support staff did in it (`support_audit_log`).
 
 use crate::revocation::{owner_scope, purge_integration};
 use crate::{Store, StoreError, StoreResult};
@@ -105,8 +106,12 @@ pub async fn delete_workspace(
         out.ended_sessions = ended.rows_affected();
     }
 
-    for table in
-        crate::revocation::tables_with_column(&mut scope, "workspace_id", &["workspaces"]).await?
+    for table in crate::revocation::tables_with_column(
+        &mut scope,
+        "workspace_id",
+        &["workspaces", crate::audit::SUPPORT_LOG_TABLE],
+    )
+    .await?
     {
         // `table` is read from the catalog and quoted; never input.
         sqlx::query(&format!(

@@ -32,7 +32,7 @@ async fn integration(store: &Store) -> (WorkspaceId, IntegrationId) {
         .await
         .unwrap();
     let mut scope = store.scoped(created.workspace_id).await.unwrap();
-    let integration = integrations::create(&mut scope, created.owner_id)
+    let integration = integrations::create(&mut scope, created.owner_id, 50)
         .await
         .unwrap();
     scope.commit().await.unwrap();

@@ -1,6 +1,6 @@
 //! The whole web application on a random port, against a fresh database.
 
-use crate::{fresh_store, TestDb};
+use crate::{fresh_store, SmtpSink, TestDb};
 use costline_domain::AwsPartition;
 use costline_web::WebConfig;
 use serde_json::Value;
@@ -32,6 +32,8 @@ pub struct TestApp {
     pub base_url: String,
     /// A plain client (no cookies).
     pub client: reqwest::Client,
+    /// Every email the web layer sent (sign-up confirmations).
+    pub mail: SmtpSink,
     /// The worker pool running beside the web server ([`spawn_app_with_workers`] only).
     pub workers: Option<costline_jobs::WorkerPool>,
     /// The AWS gateway the workers use ([`spawn_app_with_workers`] only).
@@ -69,6 +71,12 @@ pub async fn spawn_app_in_partition(partition: AwsPartition) -> TestApp {
 /// `public_url` included) before the app is built, as `costline serve` builds it from flags.
 pub async fn spawn_app_with_config(configure: impl FnOnce(&mut WebConfig)) -> TestApp {
     spawn_web(fresh_store().await, None, configure).await
+}
+
+/// [`spawn_app_with_config`] on an existing database (e.g. [`TestDb::reopen`] of another app's,
+/// as a second instance behind one address).
+pub async fn spawn_app_on(db: TestDb, configure: impl FnOnce(&mut WebConfig)) -> TestApp {
+    spawn_web(db, None, configure).await
 }
 
 /// Starts the app as `costline serve` does: the web server and, beside it, a worker pool with
@@ -146,13 +154,17 @@ async fn spawn_web(
         .expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let base_url = format!("http://{addr}");
+    // Account emails (sign-up confirmations) go to a sink of this app, as production mails
+    // them through COSTLINE_SMTP_URL.
+    let mail = SmtpSink::start();
     let mut config = WebConfig {
-        public_url: base_url.clone(),
-        secure_cookies: false,
         platform_account_id: Some(PLATFORM_ACCOUNT_ID.into()),
         aws_partition: AwsPartition::Aws,
-        template_base_url: None,
-        terraform_module_source: None,
+        mailer: Some(
+            costline_notify::Mailer::new(&mail.url, "Costline <costline@costline.test>")
+                .expect("a mailer for the sink"),
+        ),
+        ..WebConfig::new(base_url.clone())
     };
     configure(&mut config);
     let router = costline_app::web_router(db.store.clone(), gateway, config)
@@ -171,6 +183,7 @@ async fn spawn_web(
         db,
         addr,
         base_url,
+        mail,
         client: reqwest::Client::new(),
         workers: None,
         gateway: None,
@@ -179,7 +192,123 @@ async fn spawn_web(
     }
 }
 
+/// The value of the first hidden `authenticity_token` field of a console page.
+pub fn csrf_of(html: &str) -> String {
+    let marker = "name=\"authenticity_token\" value=\"";
+    let start = html.find(marker).expect("page has a CSRF field") + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_string()
+}
+
 impl TestApp {
+    /// The secret of the newest confirmation link mailed to `email` (the part after
+    /// `/signup/confirm#`), waiting up to 10 s for one.
+    pub async fn confirmation_token(&self, email: &str) -> String {
+        self.confirmation_token_after(email, 0).await
+    }
+
+    /// [`TestApp::confirmation_token`] among the mails to `email` after its first `seen` ones
+    /// (mail is sent in the background: a link asked for now may not be there yet).
+    pub async fn confirmation_token_after(&self, email: &str, seen: usize) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let mails = self.mail.messages_to(email);
+            let link = mails.iter().skip(seen).rev().find_map(|m| {
+                let body = m.body();
+                let start = body.find("/signup/confirm#")? + "/signup/confirm#".len();
+                Some(body[start..].split_whitespace().next()?.to_string())
+            });
+            if let Some(link) = link {
+                return link;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no confirmation link was mailed to {email}: {mails:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Signs up through the console with `client` (a cookie-keeping client that does not
+    /// follow redirects), confirms the address with the mailed link and the password, and
+    /// leaves `client` logged in to the new workspace.
+    pub async fn sign_up(
+        &self,
+        client: &reqwest::Client,
+        workspace: &str,
+        email: &str,
+        password: &str,
+    ) {
+        let seen = self.mail.messages_to(email).len();
+        let html = client
+            .get(format!("{}/signup", self.base_url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let r = client
+            .post(format!("{}/signup", self.base_url))
+            .form(&[
+                ("authenticity_token", csrf_of(&html).as_str()),
+                ("workspace_name", workspace),
+                ("email", email),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let html = r.text().await.unwrap();
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("id=\"check-inbox\""), "{html}");
+        let token = self.confirmation_token_after(email, seen).await;
+        self.confirm_token(client, &token, password).await;
+    }
+
+    /// Opens the newest confirmation link mailed to `email` with `client` and enters
+    /// `password`; asserts the redirect into the console and returns where it goes.
+    pub async fn confirm(&self, client: &reqwest::Client, email: &str, password: &str) -> String {
+        let token = self.confirmation_token(email).await;
+        self.confirm_token(client, &token, password).await
+    }
+
+    /// Posts the confirmation form with the link secret `token` and `password`; asserts the
+    /// redirect into the console and returns where it goes.
+    pub async fn confirm_token(
+        &self,
+        client: &reqwest::Client,
+        token: &str,
+        password: &str,
+    ) -> String {
+        let html = client
+            .get(format!("{}/signup/confirm", self.base_url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let r = client
+            .post(format!("{}/signup/confirm", self.base_url))
+            .form(&[
+                ("authenticity_token", csrf_of(&html).as_str()),
+                ("token", token),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_string());
+        let body = r.text().await.unwrap();
+        assert_eq!(status, 303, "{body}");
+        location.expect("a redirect")
+    }
+
     /// Creates a workspace with an owner and an owner API token.
     pub async fn create_workspace(&self, name: &str, owner_email: &str) -> TestWorkspace {
         let created =
@@ -216,7 +345,7 @@ impl TestApp {
             .await
             .expect("insert membership");
         let mut scope = self.db.store.scoped(ws).await.unwrap();
-        let (_, token) = costline_store::tokens::create(&mut scope, user_id, "test")
+        let (_, token) = costline_store::tokens::create(&mut scope, user_id, "test", None)
             .await
             .unwrap();
         scope.commit().await.unwrap();

@@ -29,6 +29,16 @@ impl TestDb {
         self.options.clone()
     }
 
+    /// Another handle on this same database, with pools of its own: for a second instance of
+    /// the app beside the first ([`crate::spawn_app_on`]).
+    pub fn reopen(&self) -> TestDb {
+        TestDb {
+            store: Store::connect(self.options.clone(), 8),
+            name: self.name.clone(),
+            options: self.options.clone(),
+        }
+    }
+
     /// A `DATABASE_URL` for this database, for child processes (the binary, test workers).
     pub fn url(&self) -> String {
         let cluster = CLUSTER.get().expect("cluster started");

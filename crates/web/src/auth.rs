@@ -2,12 +2,11 @@
 
 use crate::error::ApiError;
 use crate::AppState;
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use costline_domain::{hash_token, Role, UserId, WorkspaceId};
 use costline_store::audit::{Actor, ActorKind};
-use costline_store::tokens::{self, TokenOwner};
-use std::net::SocketAddr;
+use costline_store::tokens::{self, TokenCheck, TokenOwner};
 
 /// A workspace member calling the API with one of the workspace's tokens.
 #[derive(Debug, Clone)]
@@ -81,12 +80,9 @@ impl Support {
     }
 }
 
-/// The client address of a request.
-pub fn client_ip(parts: &Parts) -> Option<String> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
+/// The client address of a request, as shown in audit records (see [`crate::client_ip`]).
+pub fn client_ip(parts: &Parts, state: &AppState) -> Option<String> {
+    crate::client_ip::of_request(parts, &state.config.trusted_proxies).map(|ip| ip.to_string())
 }
 
 async fn token_owner(parts: &Parts, state: &AppState) -> Result<TokenOwner, ApiError> {
@@ -101,9 +97,11 @@ async fn token_owner(parts: &Parts, state: &AppState) -> Result<TokenOwner, ApiE
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or(ApiError::Unauthorized)?;
-    tokens::authenticate(&state.store, &hash_token(token))
-        .await?
-        .ok_or(ApiError::Unauthorized)
+    match tokens::authenticate(&state.store, &hash_token(token)).await? {
+        TokenCheck::Valid(owner) => Ok(owner),
+        TokenCheck::Expired { expired_at } => Err(ApiError::TokenExpired { expired_at }),
+        TokenCheck::Unknown => Err(ApiError::Unauthorized),
+    }
 }
 
 impl FromRequestParts<AppState> for Member {
@@ -126,7 +124,7 @@ impl FromRequestParts<AppState> for Member {
                     email,
                     workspace_id,
                     role,
-                    client_ip: client_ip(parts),
+                    client_ip: client_ip(parts, state),
                 })
             }
             TokenOwner::Support { .. } => Err(ApiError::forbidden(
@@ -144,12 +142,12 @@ impl FromRequestParts<AppState> for Support {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         match token_owner(parts, state).await? {
-            TokenOwner::Support { user_id, email } => {
+            TokenOwner::Support { user_id, email, .. } => {
                 crate::observability::record_caller(None, user_id);
                 Ok(Support {
                     user_id,
                     email,
-                    client_ip: client_ip(parts),
+                    client_ip: client_ip(parts, state),
                 })
             }
             TokenOwner::Member { .. } => Err(ApiError::forbidden(
@@ -160,12 +158,25 @@ impl FromRequestParts<AppState> for Support {
 }
 
 /// The client address of a console request (for rate limits and the audit log).
-pub struct ClientIp(pub Option<String>);
+pub struct ClientIp(pub Option<std::net::IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl ClientIp {
+    /// The address as audit records show it.
+    pub fn label(&self) -> Option<String> {
+        self.0.map(|ip| ip.to_string())
+    }
+}
+
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(client_ip(parts)))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(crate::client_ip::of_request(
+            parts,
+            &state.config.trusted_proxies,
+        )))
     }
 }

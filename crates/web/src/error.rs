@@ -12,6 +12,12 @@ pub enum ApiError {
     /// No token, or an unknown or revoked one.
     #[error("missing or invalid API token: send `Authorization: Bearer <token>` with a token from workspace settings")]
     Unauthorized,
+    /// A token that was valid until `expired_at`.
+    #[error("this API token expired at {expired_at}: create a new one in workspace settings")]
+    TokenExpired {
+        /// When it stopped working.
+        expired_at: chrono::DateTime<chrono::Utc>,
+    },
     /// Authenticated, but the role may not do this.
     #[error("{0}")]
     Forbidden(String),
@@ -29,12 +35,23 @@ pub enum ApiError {
     /// The request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
+    /// The change would pass a configured limit; the message names it and what to do.
+    #[error("{message}")]
+    LimitReached {
+        /// Stable snake_case code naming the limit.
+        code: &'static str,
+        /// The limit and how to get under it.
+        message: String,
+    },
     /// Too many attempts.
     #[error("too many attempts: wait a minute and try again")]
     RateLimited,
     /// A dependency or setting is missing; the message says which.
     #[error("{0}")]
     Unavailable(String),
+    /// The request ran past the deadline (`COSTLINE_REQUEST_TIMEOUT_SECS`) and was stopped.
+    #[error("the request took longer than {} seconds and was stopped: ask for less (a shorter range, fewer groups) or try again", .0.as_secs())]
+    Timeout(std::time::Duration),
     /// A fault on our side; details are logged, not returned.
     #[error(
         "internal error: the failure was logged; try again, and contact support if it persists"
@@ -64,12 +81,15 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::TokenExpired { .. } => (StatusCode::UNAUTHORIZED, "token_expired"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::LimitReached { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "request_timeout"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -81,6 +101,10 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::NotFound("resource"),
             StoreError::Conflict(message) => ApiError::Conflict(message),
             StoreError::Limit(message) => ApiError::bad_request("query_too_large", message),
+            StoreError::LimitReached(message) => ApiError::LimitReached {
+                code: "limit_reached",
+                message,
+            },
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -34,7 +34,19 @@ pub(crate) async fn create(
     // Fail before writing anything when the platform account is unknown: the renderings need it.
     state.platform_account_id()?;
     let mut scope = state.store.scoped(workspace).await?;
-    let integration = integrations::create(&mut scope, actor_user(actor)?).await?;
+    let integration = integrations::create(
+        &mut scope,
+        actor_user(actor)?,
+        state.config.max_integrations_per_workspace,
+    )
+    .await
+    .map_err(|e| match e {
+        StoreError::LimitReached(message) => ApiError::LimitReached {
+            code: "integration_limit_reached",
+            message,
+        },
+        other => other.into(),
+    })?;
     audit::record(
         &mut scope,
         actor,

@@ -2,13 +2,17 @@
 //! metrics endpoints. Handlers parse input, call one function of the layer below, and render.
 
 pub mod api;
+mod assets;
 pub mod auth;
+pub mod client_ip;
 pub mod console;
 pub mod error;
 pub mod extract;
 mod integration_actions;
+mod limits;
 mod observability;
 mod report_actions;
+mod security;
 mod terraform_module;
 pub mod views;
 
@@ -20,14 +24,16 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+pub use client_ip::TrustedProxies;
 pub use observability::{install_metrics_recorder, operations_router};
+pub use security::{CsrfSecret, SignupMode};
 
 /// Settings of the web layer, validated by the binary at start.
 #[derive(Debug, Clone)]
 pub struct WebConfig {
     /// The address users reach Costline at (links in mail, template URLs).
     pub public_url: String,
-    /// Whether cookies carry `Secure` (when `public_url` is https).
+    /// Whether cookies carry `Secure` and responses HSTS (when `public_url` is https).
     pub secure_cookies: bool,
     /// The AWS account customers' roles trust (configured, or the platform credentials' account).
     pub platform_account_id: Option<String>,
@@ -42,6 +48,50 @@ pub struct WebConfig {
     /// URL); default: the archive this process serves,
     /// `<public_url>/terraform/costline-aws-<version>.tar.gz`.
     pub terraform_module_source: Option<String>,
+    /// How people get a console account of their own (`COSTLINE_SIGNUP`).
+    pub signup: SignupMode,
+    /// Sends the sign-up confirmation emails; `None` when email is off (`COSTLINE_SMTP_URL`).
+    pub mailer: Option<costline_notify::Mailer>,
+    /// Proxies whose `X-Forwarded-For` names the client (`COSTLINE_TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
+    /// The key of CSRF cookies, shared by every instance behind one address
+    /// (`COSTLINE_CSRF_KEY`); `None`: a random key of this process.
+    pub csrf_secret: Option<CsrfSecret>,
+    /// Whether `/metrics` is served beside the application (`false` when
+    /// `COSTLINE_METRICS_LISTEN` serves it on an address of its own).
+    pub serve_metrics: bool,
+    /// How long one request may take before it is answered 503 (`COSTLINE_REQUEST_TIMEOUT_SECS`).
+    pub request_timeout: Duration,
+    /// Integrations a workspace may have that are not revoked
+    /// (`COSTLINE_MAX_INTEGRATIONS_PER_WORKSPACE`).
+    pub max_integrations_per_workspace: u32,
+}
+
+/// The default of [`WebConfig::request_timeout`].
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default of [`WebConfig::max_integrations_per_workspace`].
+pub const DEFAULT_MAX_INTEGRATIONS_PER_WORKSPACE: u32 = 50;
+
+impl WebConfig {
+    /// The defaults for Costline reached at `public_url` (no AWS account known yet).
+    pub fn new(public_url: impl Into<String>) -> Self {
+        let public_url = public_url.into();
+        Self {
+            secure_cookies: public_url.starts_with("https://"),
+            public_url,
+            platform_account_id: None,
+            aws_partition: costline_domain::AwsPartition::Aws,
+            template_base_url: None,
+            terraform_module_source: None,
+            signup: SignupMode::Verify,
+            mailer: None,
+            trusted_proxies: TrustedProxies::default(),
+            csrf_secret: None,
+            serve_metrics: true,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_integrations_per_workspace: DEFAULT_MAX_INTEGRATIONS_PER_WORKSPACE,
+        }
+    }
 }
 
 impl WebConfig {
@@ -64,7 +114,7 @@ pub struct AppState {
     pub store: Store,
     /// Web settings.
     pub config: Arc<WebConfig>,
-    pub(crate) limits: Arc<console::RateLimits>,
+    pub(crate) limits: Arc<limits::AttemptLimits>,
     pub(crate) csrf: axum_csrf::CsrfConfig,
     /// The AWS gateway, for the support console's bucket listings; `None` in tests without AWS.
     pub gateway: Option<costline_aws::AwsGateway>,
@@ -79,15 +129,22 @@ impl axum::extract::FromRef<AppState> for axum_csrf::CsrfConfig {
 impl AppState {
     /// State over a store and a configuration.
     pub fn new(store: Store, config: WebConfig) -> Self {
-        let csrf = axum_csrf::CsrfConfig::default()
+        let mut csrf = axum_csrf::CsrfConfig::default()
             .with_cookie_name("costline_csrf")
             .with_http_only(true)
             .with_secure(config.secure_cookies)
             .with_cookie_same_site(axum_csrf::SameSite::Strict);
+        // Without a configured key the default is random, per process: forms then only verify
+        // on the instance that rendered them.
+        if let Some(secret) = &config.csrf_secret {
+            csrf = csrf
+                .with_key(Some(secret.cookie_key()))
+                .with_salt(secret.form_salt());
+        }
         Self {
             store,
             config: Arc::new(config),
-            limits: Arc::new(console::RateLimits::new()),
+            limits: Arc::new(limits::AttemptLimits::new()),
             csrf,
             gateway: None,
         }
@@ -136,14 +193,17 @@ const MAX_BODY_BYTES: usize = 256 * 1024;
 pub async fn router(state: AppState) -> Result<Router, costline_store::StoreError> {
     install_metrics_recorder();
     let sessions = console::session_layer(&state).await?;
+    let timeout = state.config.request_timeout;
+    let headers = security::ResponseHeaders::new(&state.config);
     let app = Router::new()
-        .merge(observability::routes())
+        .merge(observability::routes(state.config.serve_metrics))
         .merge(terraform_module::routes())
+        .merge(assets::routes())
         .nest("/api/v1", api::routes())
         .merge(console::routes().layer(sessions))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state);
-    Ok(observability::apply(app))
+    Ok(observability::apply(security::apply(app, headers, timeout)))
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains open requests for at
@@ -182,12 +242,8 @@ mod tests {
 
     fn config(terraform_module_source: Option<&str>) -> WebConfig {
         WebConfig {
-            public_url: "https://costline.example.com".into(),
-            secure_cookies: true,
-            platform_account_id: None,
-            aws_partition: costline_domain::AwsPartition::Aws,
-            template_base_url: None,
             terraform_module_source: terraform_module_source.map(str::to_owned),
+            ..WebConfig::new("https://costline.example.com")
         }
     }
 

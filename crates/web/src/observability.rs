@@ -30,15 +30,21 @@ pub fn install_metrics_recorder() -> PrometheusHandle {
         .clone()
 }
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
+/// Health and readiness, and `/metrics` unless it is served on an address of its own
+/// (`COSTLINE_METRICS_LISTEN`, through [`operations_router`]).
+pub(crate) fn routes(serve_metrics: bool) -> Router<AppState> {
+    let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
+        .route("/readyz", get(readyz));
+    if serve_metrics {
+        router.route("/metrics", get(metrics_text))
+    } else {
+        router
+    }
 }
 
 /// The operations endpoints alone (/healthz, /readyz, /metrics), for a process that runs no web
-/// application (`costline worker`).
+/// application (`costline worker`), or for the metrics address of `costline serve`.
 pub fn operations_router(store: Store) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))

@@ -1,5 +1,6 @@
-//! `verify_integration`: assume the customer's role with the integration's external id, tell
-//! management, member and standalone accounts apart, read the Costline stack's outputs, then
+//! `verify_integration`: assume the customer's role with the integration's external id, prove
+//! that the role cannot be assumed without it, tell management, member and standalone accounts
+//! apart, read the Costline stack's outputs, then
 //! mark the integration connected, set its schedules and queue account discovery and CUR polling.
 
 use crate::{live_session, load_live_integration, will_retry, Workflows};
@@ -25,6 +26,10 @@ impl JobHandler for VerifyIntegration {
         let outcome = async {
             let session = session?;
             let verification = session.verify().await?;
+            // The real external id works; a wrong one, or none, must not.
+            wf.gateway()
+                .require_external_id(&live.role, session.session_name())
+                .await?;
             // The stack is optional (Terraform and manual roles have none); a role without
             // cloudformation:DescribeStacks still connects.
             let stack = match session.find_costline_stack().await {

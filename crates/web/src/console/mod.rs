@@ -7,9 +7,11 @@ mod costs;
 mod danger;
 mod error;
 mod integrations;
+mod invitations;
 mod reports;
 mod revoke;
 mod settings;
+mod signup;
 mod support;
 
 pub(crate) use error::{ConsoleAdmin, ConsoleError, ConsolePath, Notice, Section};
@@ -27,8 +29,6 @@ use axum_csrf::CsrfToken;
 use costline_domain::{Role, UserId, WorkspaceId};
 use costline_store::audit::{Actor, ActorKind};
 use costline_store::{users, StoreError};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use std::num::NonZeroU32;
 use tower_sessions::cookie::time::Duration as CookieDuration;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
@@ -37,13 +37,20 @@ use tower_sessions_sqlx_store::PostgresStore;
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(account::home))
-        .route("/signup", get(account::signup_page).post(account::signup))
+        .route("/signup", get(signup::signup_page).post(signup::signup))
+        .route(
+            "/signup/confirm",
+            get(signup::confirm_page).post(signup::confirm),
+        )
+        .route("/signup/resend", post(signup::resend))
         .route("/login", get(account::login_page).post(account::login))
         .route("/logout", post(account::logout))
+        // Links carry their secret after `#`, never in a path that servers and proxies log.
         .route(
-            "/invitations/{token}",
-            get(account::invitation_page).post(account::accept_invitation),
+            "/invitations",
+            get(invitations::open_page).post(invitations::show),
         )
+        .route("/invitations/accept", post(invitations::accept))
         .route("/settings", get(settings::page))
         .route("/settings/danger", get(danger::page))
         .route("/settings/danger/delete", post(danger::delete))
@@ -115,41 +122,6 @@ pub(crate) async fn session_layer(
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.secure_cookies)
         .with_expiry(Expiry::OnInactivity(CookieDuration::days(7))))
-}
-
-/// Limits on login and sign-up attempts, per client address and per email address.
-pub(crate) struct RateLimits {
-    by_ip: DefaultKeyedRateLimiter<String>,
-    by_email: DefaultKeyedRateLimiter<String>,
-}
-
-impl RateLimits {
-    pub(crate) fn new() -> Self {
-        let per_minute = |n| Quota::per_minute(NonZeroU32::new(n).expect("non-zero quota"));
-        Self {
-            by_ip: RateLimiter::keyed(per_minute(20)),
-            by_email: RateLimiter::keyed(per_minute(5)),
-        }
-    }
-
-    /// Whether another attempt from `ip` is allowed now. Support console logins are limited by
-    /// this alone: support tokens are random, and a key shared by everyone would let anyone
-    /// lock every support engineer out with a few bad attempts.
-    pub(crate) fn allow_ip(&self, ip: Option<&str>) -> bool {
-        self.by_ip
-            .check_key(&ip.unwrap_or("unknown").to_string())
-            .is_ok()
-    }
-
-    /// Whether another attempt from `ip` for `email` is allowed now.
-    pub(crate) fn allow(&self, ip: Option<&str>, email: &str) -> bool {
-        let ip_ok = self.allow_ip(ip);
-        let email_ok = self
-            .by_email
-            .check_key(&email.trim().to_lowercase())
-            .is_ok();
-        ip_ok && email_ok
-    }
 }
 
 const SESSION_USER: &str = "user_id";
@@ -231,7 +203,7 @@ impl FromRequestParts<AppState> for ConsoleUser {
             workspace_id,
             workspace_name: current.name,
             role: current.role,
-            client_ip: client_ip(parts),
+            client_ip: client_ip(parts, state),
             session,
         })
     }

@@ -196,7 +196,7 @@ pub(super) async fn invite(
                 Ok(Outcome {
                     notice: Some(format!("Invitation created for {email}.")),
                     invitation_link: Some(format!(
-                        "{public_url}/invitations/{}",
+                        "{public_url}/invitations#{}",
                         link_token.plaintext
                     )),
                     ..Outcome::default()
@@ -343,6 +343,32 @@ async fn not_found_member(
 pub(super) struct TokenForm {
     authenticity_token: String,
     name: String,
+    /// Days the token works, or `never`; a form without the field gets the default.
+    #[serde(default = "default_token_days")]
+    expires_in_days: String,
+}
+
+fn default_token_days() -> String {
+    DEFAULT_TOKEN_DAYS.to_string()
+}
+
+/// The lifetime the form offers first: a token leaked from an old CI log stops working by itself.
+const DEFAULT_TOKEN_DAYS: i64 = 90;
+/// The longest lifetime a console token may have, short of `never`.
+const MAX_TOKEN_DAYS: i64 = 366;
+
+/// `expires_in_days` of the form: `Ok(None)` for `never`.
+fn token_lifetime(input: &str) -> Result<Option<chrono::TimeDelta>, String> {
+    let input = input.trim();
+    if input.eq_ignore_ascii_case("never") {
+        return Ok(None);
+    }
+    match input.parse::<i64>() {
+        Ok(days) if (1..=MAX_TOKEN_DAYS).contains(&days) => Ok(Some(chrono::TimeDelta::days(days))),
+        _ => Err(format!(
+            "choose how long the token works: 1 to {MAX_TOKEN_DAYS} days, or never"
+        )),
+    }
 }
 
 pub(super) async fn create_token(
@@ -352,11 +378,15 @@ pub(super) async fn create_token(
     Form(form): Form<TokenForm>,
 ) -> Result<Response, ConsoleError> {
     let name = form.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 100 {
+    let lifetime = token_lifetime(&form.expires_in_days);
+    let invalid = if name.is_empty() || name.chars().count() > 100 {
+        Some("give the token a name of 1 to 100 characters, e.g. ci-export".to_string())
+    } else {
+        lifetime.as_ref().err().cloned()
+    };
+    if let Some(message) = invalid {
         let outcome = Outcome {
-            token_error: Some(
-                "give the token a name of 1 to 100 characters, e.g. ci-export".into(),
-            ),
+            token_error: Some(message),
             ..Outcome::default()
         };
         check_csrf(&token, &form.authenticity_token)?;
@@ -369,6 +399,10 @@ pub(super) async fn create_token(
         )
         .await;
     }
+    let expires_at = lifetime
+        .ok()
+        .flatten()
+        .map(|days| chrono::Utc::now() + days);
     let actor = user.actor();
     let owner = user.user_id;
     admin_action(
@@ -378,13 +412,13 @@ pub(super) async fn create_token(
         &form.authenticity_token,
         move |scope| {
             Box::pin(async move {
-                let (token_id, issued) = tokens::create(scope, owner, &name).await?;
+                let (token_id, issued) = tokens::create(scope, owner, &name, expires_at).await?;
                 audit::record(
                     scope,
                     &actor,
                     "token.created",
                     &format!("token:{token_id}"),
-                    json!({"name": name, "prefix": issued.prefix}),
+                    json!({"name": name, "prefix": issued.prefix, "expires_at": expires_at}),
                 )
                 .await?;
                 Ok(Outcome {

@@ -18,13 +18,15 @@ use axum::Form;
 use axum_csrf::CsrfToken;
 use costline_domain::{hash_token, IntegrationId, UserId, WorkspaceId};
 use costline_store::support::{self, WorkspaceHit};
-use costline_store::tokens::{self, TokenOwner};
-use costline_store::{audit, cur, integrations, users, StoreError};
+use costline_store::tokens::{self, TokenCheck, TokenOwner};
+use costline_store::{audit, cur, integrations, StoreError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tower_sessions::Session;
 
 const SESSION_SUPPORT: &str = "support_user_id";
+/// The support token the session was signed in with.
+const SESSION_SUPPORT_TOKEN: &str = "support_token_id";
 
 /// A signed-in support user (the API's `Support` principal, from the session).
 pub(crate) struct SupportUser {
@@ -52,20 +54,25 @@ impl FromRequestParts<AppState> for SupportUser {
                 None => to_login(),
             });
         };
-        // The flag is read on every request: a user who stops being support loses access.
-        let user = match users::get(&state.store, id).await {
-            Ok(u) if u.is_support => u,
-            Ok(_) | Err(StoreError::NotFound) => {
-                session.flush().await.ok();
-                return Err(to_login());
-            }
-            Err(e) => return Err(ConsoleError::internal(e).into_response()),
+        // The session lasts as long as the token it was signed in with: the token and the
+        // support flag are read on every request, so revoking the token (`costline admin
+        // revoke-support-token`) or the flag ends the session at its next request.
+        let token_id: Option<uuid::Uuid> = session.get(SESSION_SUPPORT_TOKEN).await.ok().flatten();
+        let live = match token_id {
+            Some(token_id) => tokens::live_support_token(&state.store, token_id)
+                .await
+                .map_err(|e| ConsoleError::internal(e).into_response())?,
+            None => None,
+        };
+        let Some((user_id, email)) = live.filter(|(user_id, _)| *user_id == id) else {
+            session.flush().await.ok();
+            return Err(to_login());
         };
         Ok(SupportUser {
             principal: Support {
-                user_id: id,
-                email: user.email,
-                client_ip: client_ip(parts),
+                user_id,
+                email,
+                client_ip: client_ip(parts, state),
             },
             session,
         })
@@ -160,7 +167,7 @@ pub(super) async fn login(
         };
         render(Some(token.clone()), status, &page)
     };
-    if !state.limits.allow_ip(ip.as_deref()) {
+    if state.limits.check_ip(ip).is_err() {
         return fail(
             "too many attempts: wait a minute and try again",
             StatusCode::TOO_MANY_REQUESTS,
@@ -169,7 +176,10 @@ pub(super) async fn login(
     let owner = tokens::authenticate(&state.store, &hash_token(form.token.trim()))
         .await
         .map_err(ConsoleError::internal)?;
-    let Some(TokenOwner::Support { user_id, .. }) = owner else {
+    let TokenCheck::Valid(TokenOwner::Support {
+        user_id, token_id, ..
+    }) = owner
+    else {
         return fail(
             "this is not a valid support token (cls_...)",
             StatusCode::UNAUTHORIZED,
@@ -178,6 +188,7 @@ pub(super) async fn login(
     // A fresh session: no fixation, and no workspace user left in it.
     session.flush().await?;
     session.insert(SESSION_SUPPORT, user_id).await?;
+    session.insert(SESSION_SUPPORT_TOKEN, token_id).await?;
     Ok(Redirect::to("/support").into_response())
 }
 
