@@ -177,10 +177,11 @@ pub async fn accept_invitation(
     if used.rows_affected() != 1 {
         return Err(StoreError::NotFound);
     }
+    // Users outside the workspace are the system role's to look up.
     let existing: Option<uuid::Uuid> =
         sqlx::query_scalar("SELECT user_id FROM users WHERE lower(email) = lower($1)")
             .bind(&invitation.email)
-            .fetch_optional(scope.tx())
+            .fetch_optional(store.system())
             .await?;
     let user_id = match existing {
         Some(id) => UserId::from_uuid(id),
