@@ -19,7 +19,6 @@ $$;
 -- created by the owner.
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO costline_app;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO costline_app;
-GRANT USAGE ON SCHEMA public TO costline_system;
 GRANT SELECT ON _sqlx_migrations TO costline_app, costline_system;
 
 -- 1. Every table holding a workspace_id, partitions included: RLS enabled and forced, with the
@@ -290,8 +289,13 @@ $$;
 -- Workspace deletion, at the end of its transaction (after the workspace row is deleted): ends
 -- the console sessions that name the workspace or one of `p_users`, and deletes those of
 -- `p_users` who belong to no workspace any more (never support staff). Runs as the system role
--- (sessions and users outside the workspace); does nothing while the workspace exists.
-CREATE FUNCTION end_deleted_workspace(p_workspace uuid, p_users uuid[], OUT deleted_users bigint, OUT ended_sessions bigint)
+-- (sessions and users outside the workspace); does nothing while the workspace exists. It lives
+-- in a schema of its own: a function's new owner needs CREATE on its schema, which the system
+-- role has on this one only for the moment of the ALTER below.
+CREATE SCHEMA system_ops;
+REVOKE ALL ON SCHEMA system_ops FROM PUBLIC;
+GRANT USAGE ON SCHEMA system_ops TO costline_app, costline_system;
+CREATE FUNCTION system_ops.end_deleted_workspace(p_workspace uuid, p_users uuid[], OUT deleted_users bigint, OUT ended_sessions bigint)
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
     leaving uuid[];
@@ -312,7 +316,9 @@ BEGIN
     GET DIAGNOSTICS deleted_users = ROW_COUNT;
 END
 $$;
-ALTER FUNCTION end_deleted_workspace(uuid, uuid[]) OWNER TO costline_system;
+GRANT CREATE ON SCHEMA system_ops TO costline_system;
+ALTER FUNCTION system_ops.end_deleted_workspace(uuid, uuid[]) OWNER TO costline_system;
+REVOKE CREATE ON SCHEMA system_ops FROM costline_system;
 
 DO $$
 DECLARE
@@ -322,7 +328,8 @@ BEGIN
         'costline_require_workspace(uuid)', 'cur_protect(regclass)', 'cur_staging_insert_check()',
         'cur_table_integration(text)', 'cur_create_staging(uuid, uuid, date, text)',
         'cur_swap_in(uuid, uuid, date, text, text)', 'cur_drop_staging(uuid, text)',
-        'cur_drop_tables_of(uuid, uuid)', 'cur_analyze_rollups()', 'end_deleted_workspace(uuid, uuid[])'
+        'cur_drop_tables_of(uuid, uuid)', 'cur_analyze_rollups()',
+        'system_ops.end_deleted_workspace(uuid, uuid[])'
     ]::regprocedure[] LOOP
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;
@@ -332,4 +339,4 @@ GRANT EXECUTE ON FUNCTION costline_require_workspace(uuid) TO costline_app, cost
 GRANT EXECUTE ON FUNCTION cur_staging_insert_check() TO costline_app;
 GRANT EXECUTE ON FUNCTION cur_create_staging(uuid, uuid, date, text), cur_swap_in(uuid, uuid, date, text, text),
     cur_drop_staging(uuid, text), cur_drop_tables_of(uuid, uuid), cur_analyze_rollups(),
-    end_deleted_workspace(uuid, uuid[]) TO costline_app;
+    system_ops.end_deleted_workspace(uuid, uuid[]) TO costline_app;

@@ -18,11 +18,21 @@ pub struct Cli {
     pub database_url: Option<SecretUrl>,
 
     /// How requests and jobs log in (role costline_app). Unset: DATABASE_URL's server, database and password as costline_app.
-    #[arg(long, env = "COSTLINE_APP_DATABASE_URL", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "COSTLINE_APP_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub app_database_url: Option<SecretUrl>,
 
     /// How the cross-tenant paths log in (role costline_system). Unset: DATABASE_URL's server, database and password as costline_system.
-    #[arg(long, env = "COSTLINE_SYSTEM_DATABASE_URL", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "COSTLINE_SYSTEM_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub system_database_url: Option<SecretUrl>,
 
     /// Where the private PostgreSQL cluster and local state live.

@@ -42,6 +42,7 @@ END
 $$;
 
 GRANT USAGE, CREATE ON SCHEMA public TO costline_owner;
+GRANT USAGE ON SCHEMA public TO costline_app, costline_system;
 
 -- A database migrated by an earlier version belongs to whoever ran its migrations (the owner of
 -- `_sqlx_migrations`): everything of Costline's moves to costline_owner. Objects of extensions

@@ -146,7 +146,11 @@ impl Store {
             .max_connections(max_connections.div_ceil(2).max(2))
             .acquire_timeout(Duration::from_secs(10))
             .connect_lazy_with(logins.system.clone());
-        Self { app, system, logins }
+        Self {
+            app,
+            system,
+            logins,
+        }
     }
 
     /// Applies pending migrations as `costline_owner`. When the owner login is a superuser it

@@ -327,7 +327,10 @@ impl RevocationListener {
 /// staging tables, returning their names. A load still writing into one of its staging tables
 /// is ended first (its job was cancelled above), so that the drop does not wait for it; the
 /// application role may end its own role's sessions, the owner's function could not.
-pub(crate) async fn drop_tables_of(scope: &mut Scoped, key: uuid::Uuid) -> StoreResult<Vec<String>> {
+pub(crate) async fn drop_tables_of(
+    scope: &mut Scoped,
+    key: uuid::Uuid,
+) -> StoreResult<Vec<String>> {
     sqlx::query(
         "SELECT pg_terminate_backend(l.pid) FROM pg_locks l
           WHERE l.pid <> pg_backend_pid()

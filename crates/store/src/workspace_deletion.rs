@@ -94,12 +94,13 @@ pub async fn delete_workspace(
         .await?;
     // Sessions and users outside the workspace: the system role's function, which acts only
     // once the workspace row is gone (in this transaction).
-    let (deleted_users, ended_sessions): (i64, i64) =
-        sqlx::query_as("SELECT deleted_users, ended_sessions FROM end_deleted_workspace($1, $2)")
-            .bind(ws)
-            .bind(&members)
-            .fetch_one(scope.tx())
-            .await?;
+    let (deleted_users, ended_sessions): (i64, i64) = sqlx::query_as(
+        "SELECT deleted_users, ended_sessions FROM system_ops.end_deleted_workspace($1, $2)",
+    )
+    .bind(ws)
+    .bind(&members)
+    .fetch_one(scope.tx())
+    .await?;
     out.deleted_users = deleted_users.max(0) as u64;
     out.ended_sessions = ended_sessions.max(0) as u64;
     scope.commit().await?;
