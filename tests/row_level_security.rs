@@ -415,11 +415,13 @@ async fn the_owners_functions_act_on_the_transactions_workspace_only() {
         );
     }
     // B's partitions are all still there.
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_class WHERE relname LIKE $1")
-        .bind(format!("li_{}%", b_int.as_uuid().simple()))
-        .fetch_one(app.db.admin())
-        .await
-        .unwrap();
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_class WHERE relname LIKE $1 AND relkind IN ('r', 'p')",
+    )
+    .bind(format!("li_{}%", b_int.as_uuid().simple()))
+    .fetch_one(app.db.admin())
+    .await
+    .unwrap();
     assert_eq!(left, 2);
 
     // A staging table takes rows of its own workspace's transactions only, and nobody but the
