@@ -499,3 +499,46 @@ async fn session_of(scope: &mut costline_store::Scoped) -> (i32, Option<String>)
     .await
     .unwrap()
 }
+
+#[tokio::test]
+async fn an_external_id_is_set_once_and_only_revocation_clears_it() {
+    let app = spawn_app().await;
+    let (_, a, a_int) = workspace_with_data(&app, "Acme").await;
+    let (_, _, b_int) = workspace_with_data(&app, "Globex").await;
+    let b_external: String =
+        sqlx::query_scalar("SELECT external_id FROM integrations WHERE integration_id = $1")
+            .bind(b_int.as_uuid())
+            .fetch_one(app.db.admin())
+            .await
+            .unwrap();
+    for new_value in [b_external.as_str(), "another-external-id"] {
+        let mut scope = app.db.store.scoped(a).await.unwrap();
+        let err = sqlx::query(
+            "UPDATE integrations SET external_id = $2 WHERE workspace_id = $1 AND integration_id = $3",
+        )
+        .bind(a.as_uuid())
+        .bind(new_value)
+        .bind(a_int.as_uuid())
+        .execute(scope.tx())
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("cannot change"), "{err}");
+    }
+    // Revocation clears it; nothing sets it again.
+    let mut scope = app.db.store.scoped(a).await.unwrap();
+    sqlx::query(
+        "UPDATE integrations SET external_id = NULL, status = 'revoked' WHERE integration_id = $1",
+    )
+    .bind(a_int.as_uuid())
+    .execute(scope.tx())
+    .await
+    .unwrap();
+    let err = sqlx::query(
+        "UPDATE integrations SET external_id = 'x', status = 'pending' WHERE integration_id = $1",
+    )
+    .bind(a_int.as_uuid())
+    .execute(scope.tx())
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("cannot change"), "{err}");
+}
