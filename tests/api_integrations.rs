@@ -407,3 +407,66 @@ async fn another_workspace_gets_404_and_anonymous_401_on_every_route_with_an_id(
         "B's attempts changed nothing of A's"
     );
 }
+
+#[tokio::test]
+async fn a_role_connected_by_another_workspace_is_refused_until_that_workspace_revokes_it() {
+    let app = spawn_app().await;
+    let acme = app.create_workspace("Acme", "owner@acme.test").await;
+    let globex = app.create_workspace("Globex", "owner@globex.test").await;
+    let new_integration = |ws: &TestWorkspace| {
+        let token = ws.token.clone();
+        let app = &app;
+        async move {
+            app.create_integration(&token).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let role = customer_role("aws");
+    let acme_first = new_integration(&acme).await;
+    let (status, body) = connect_role(&app, &acme, &acme_first, &role).await;
+    assert_eq!(status, 202, "{body}");
+    // The same workspace may use its role for another integration.
+    let acme_second = new_integration(&acme).await;
+    let (status, body) = connect_role(&app, &acme, &acme_second, &role).await;
+    assert_eq!(status, 202, "{body}");
+
+    let globex_id = new_integration(&globex).await;
+    let (status, body) = connect_role(&app, &globex, &globex_id, &role).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "conflict", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    for needle in [role.as_str(), "another workspace", "must revoke it first"] {
+        assert!(message.contains(needle), "{needle:?} missing: {message}");
+    }
+    let (_, refused) = app
+        .call(
+            "GET",
+            &format!("/api/v1/integrations/aws/{globex_id}"),
+            Some(&globex.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        refused["status"], "pending",
+        "nothing was written: {refused}"
+    );
+
+    for id in [&acme_first, &acme_second] {
+        let (status, body) = app
+            .call(
+                "DELETE",
+                &format!("/api/v1/integrations/aws/{id}"),
+                Some(&acme.token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = connect_role(&app, &globex, &globex_id, &role).await;
+    assert_eq!(
+        status, 202,
+        "once revoked, another workspace may connect it: {body}"
+    );
+}
