@@ -6,7 +6,7 @@
 //! unattached leaf with [`create_staging`] (dropping the leaves earlier attempts left), fills it
 //! with one [`LineItemCopy`] per file, and the swap attaches it (`super::swap`); a failed ingest
 //! drops it with [`drop_staging`]. Readers never see a staging table: it is not attached, and the
-//! application role has no privileges on `cur_parts`.
+//! application role's only privilege in `cur_parts` is inserting into its own staging tables.
 //!
 //! Partition DDL needs the table owner: it runs in the owner's SECURITY DEFINER functions of
 //! `migrations/0050_roles_and_forced_rls.sql`, called from a transaction of the workspace (they
@@ -20,7 +20,7 @@ use crate::{Scoped, Store, StoreError, StoreResult};
 use costline_domain::{BillingPeriod, IntegrationId, WorkspaceId};
 use uuid::Uuid;
 
-/// Schema of the line item partitions (no privileges for the application role).
+/// Schema of the line item partitions (the application role may only insert into staging tables).
 const PARTS_SCHEMA: &str = "cur_parts";
 
 /// A fresh, not yet attached line item table for one assembly of one period.
