@@ -171,18 +171,6 @@ pub async fn connect(
         ));
     }
     let ws = scope.workspace_id();
-    // One workspace per role: another's live integration keeps it (serialized per ARN until
-    // this transaction ends).
-    let elsewhere: bool = sqlx::query_scalar("SELECT system_ops.role_arn_used_elsewhere($1, $2)")
-        .bind(ws.as_uuid())
-        .bind(role.to_string())
-        .fetch_one(scope.tx())
-        .await?;
-    if elsewhere {
-        return Err(StoreError::Conflict(format!(
-            "{role} is connected to an integration of another workspace: that workspace must revoke it first, or connect another role"
-        )));
-    }
     Ok(sqlx::query_as(&format!(
         "UPDATE integrations SET role_arn = $3, status = 'verifying', error = NULL, error_code = NULL,
                 cur_bucket = COALESCE($4, cur_bucket), cur_prefix = COALESCE($5, cur_prefix),
