@@ -65,7 +65,7 @@ async fn main() {
         load_month(&app.db.store, ws, integration, period, rows, n as u64).await;
     }
     let daily_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM cur_daily_costs")
-        .fetch_one(app.db.store.system())
+        .fetch_one(app.db.admin())
         .await
         .unwrap();
     eprintln!(

@@ -57,7 +57,7 @@ async fn main() {
     .await;
     let stored: i64 = sqlx::query_scalar(LINE_ITEMS_OF)
         .bind(doomed.as_uuid())
-        .fetch_one(store.system())
+        .fetch_one(db.admin())
         .await
         .unwrap();
     assert_eq!(stored, rows);
@@ -73,12 +73,12 @@ async fn main() {
     let took = started.elapsed();
     let left: i64 = sqlx::query_scalar(LINE_ITEMS_OF)
         .bind(doomed.as_uuid())
-        .fetch_one(store.system())
+        .fetch_one(db.admin())
         .await
         .unwrap();
     let kept_rows: i64 = sqlx::query_scalar(LINE_ITEMS_OF)
         .bind(kept.as_uuid())
-        .fetch_one(store.system())
+        .fetch_one(db.admin())
         .await
         .unwrap();
     assert_eq!(left, 0);

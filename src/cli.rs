@@ -17,6 +17,24 @@ pub struct Cli {
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<SecretUrl>,
 
+    /// How requests and jobs log in (role costline_app). Unset: DATABASE_URL's server, database and password as costline_app.
+    #[arg(
+        long,
+        env = "COSTLINE_APP_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub app_database_url: Option<SecretUrl>,
+
+    /// How the cross-tenant paths log in (role costline_system). Unset: DATABASE_URL's server, database and password as costline_system.
+    #[arg(
+        long,
+        env = "COSTLINE_SYSTEM_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub system_database_url: Option<SecretUrl>,
+
     /// Where the private PostgreSQL cluster and local state live.
     #[arg(
         long,
@@ -385,6 +403,9 @@ pub struct ConfigError(pub String);
 pub struct Settings {
     /// Its Debug output hides the password.
     pub database_url: Option<SecretUrl>,
+    /// The application and system roles' own logins, when not derived from `database_url`.
+    pub app_database_url: Option<SecretUrl>,
+    pub system_database_url: Option<SecretUrl>,
     pub data_dir: PathBuf,
     pub listen: String,
     /// Where `worker` serves its health and metrics endpoints, if anywhere.
@@ -465,6 +486,19 @@ impl Cli {
             Some(source) => Some(source.to_string()),
         };
         let database_url = self.database_url.clone().filter(|u| !u.0.trim().is_empty());
+        let present = |u: &Option<SecretUrl>| u.clone().filter(|u| !u.0.trim().is_empty());
+        let app_database_url = present(&self.app_database_url);
+        let system_database_url = present(&self.system_database_url);
+        if database_url.is_none() && (app_database_url.is_some() || system_database_url.is_some()) {
+            return Err(ConfigError(
+                "COSTLINE_APP_DATABASE_URL and COSTLINE_SYSTEM_DATABASE_URL need DATABASE_URL (the costline_owner login): set it too, or unset them to use the private cluster".into(),
+            ));
+        }
+        if app_database_url.is_some() != system_database_url.is_some() {
+            return Err(ConfigError(
+                "set both COSTLINE_APP_DATABASE_URL and COSTLINE_SYSTEM_DATABASE_URL, or neither (then both are derived from DATABASE_URL)".into(),
+            ));
+        }
         let mail = costline_notify::MailerConfig {
             smtp_url: self.smtp_url.as_ref().map(|u| u.0.clone()),
             mail_from: self.mail_from.clone(),
@@ -493,6 +527,8 @@ impl Cli {
         }
         Ok(Settings {
             database_url,
+            app_database_url,
+            system_database_url,
             data_dir: self.data_dir.clone(),
             listen: self.listen.clone(),
             worker_listen,

@@ -543,7 +543,7 @@ async fn binary_copy_keeps_every_digit_and_rollups_summed_while_parsing_equal_sq
                FROM {table} WHERE workspace_id = $1"
         ))
         .bind(ws.as_uuid())
-        .fetch_one(store.system())
+        .fetch_one(app.db.admin())
         .await
         .unwrap();
         assert!(rows > 1, "{table} has rows");

@@ -232,7 +232,7 @@ async fn support_backfills_three_historical_months_in_three_formats() {
             "SELECT count(*) FROM jobs WHERE workspace_id = $1::uuid AND status IN ('queued', 'running')",
         )
         .bind(&ws.workspace_id)
-        .fetch_one(app.db.store.system())
+        .fetch_one(app.db.admin())
         .await
         .unwrap();
         if pending == 0 {
@@ -468,7 +468,7 @@ async fn support_backfills_three_historical_months_in_three_formats() {
         "SELECT count(*) FROM jobs WHERE kind = 'notify' AND payload->>'notification_id' = $1",
     )
     .bind(completed[0]["id"].as_str().unwrap())
-    .fetch_one(app.db.store.system())
+    .fetch_one(app.db.admin())
     .await
     .unwrap();
     assert_eq!(emails, 1, "the email job is queued with the notice");
@@ -479,7 +479,7 @@ async fn support_backfills_three_historical_months_in_three_formats() {
           WHERE n.notification_id::text = $1",
     )
     .bind(completed[0]["id"].as_str().unwrap())
-    .fetch_one(app.db.store.system())
+    .fetch_one(app.db.admin())
     .await
     .unwrap();
     assert_eq!((backfills, completed_at_notice), (1, true));
@@ -559,7 +559,7 @@ async fn a_backfilled_period_without_files_fails_and_the_admins_are_told() {
     let completed: Option<Option<chrono::DateTime<chrono::Utc>>> =
         sqlx::query_scalar("SELECT completed_at FROM backfills WHERE integration_id::text = $1")
             .bind(&id)
-            .fetch_optional(app.db.store.system())
+            .fetch_optional(app.db.admin())
             .await
             .unwrap();
     assert_eq!(

@@ -568,7 +568,7 @@ async fn the_integration_page_links_to_revocation_and_settings_to_the_danger_zon
 async fn workspace_id(app: &TestApp, name: &str) -> WorkspaceId {
     let id: uuid::Uuid = sqlx::query_scalar("SELECT workspace_id FROM workspaces WHERE name = $1")
         .bind(name)
-        .fetch_one(app.db.store.system())
+        .fetch_one(app.db.admin())
         .await
         .unwrap();
     WorkspaceId::from_uuid(id)

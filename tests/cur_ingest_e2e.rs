@@ -63,7 +63,7 @@ async fn reports_in_the_bucket_become_exact_costs_and_assemblies_replace_each_ot
 
     // February's line items gone, as migration 0014 left every period: its rollups still serve,
     // it stays ready, and the next poll ingests it again.
-    let sys = app.db.store.system();
+    let sys = app.db.admin();
     let live: String = sqlx::query_scalar(
         "SELECT live_table FROM cur_periods WHERE billing_period = '2024-02-01'",
     )

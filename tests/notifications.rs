@@ -198,7 +198,7 @@ async fn a_rerun_after_a_partial_send_emails_only_those_not_yet_emailed() {
         "SELECT email, status, error FROM notification_deliveries WHERE notification_id = $1 ORDER BY email",
     )
     .bind(id.as_uuid())
-    .fetch_all(app.db.store.system())
+    .fetch_all(app.db.admin())
     .await
     .unwrap();
     let summary: Vec<(&str, &str)> = statuses

@@ -64,13 +64,14 @@ async fn load_period(
 
 /// The integration's stored line items ("" when none).
 async fn total(store: &Store, ws: WorkspaceId, id: IntegrationId) -> String {
+    let mut scope = store.scoped(ws).await.unwrap();
     let sum: Option<i64> = sqlx::query_scalar(
         "SELECT sum(line_items)::bigint FROM cur_line_item_chunks
           WHERE workspace_id = $1 AND integration_id = $2",
     )
     .bind(ws.as_uuid())
     .bind(id.as_uuid())
-    .fetch_one(store.system())
+    .fetch_one(scope.tx())
     .await
     .unwrap();
     sum.map(|d| d.to_string()).unwrap_or_default()
@@ -81,46 +82,48 @@ async fn total(store: &Store, ws: WorkspaceId, id: IntegrationId) -> String {
 async fn accumulate(store: &Store, ws: WorkspaceId, id: IntegrationId) {
     let w = ws.as_uuid();
     let i = id.as_uuid();
-    let sys = store.system();
+    let mut scope = store.scoped(ws).await.unwrap();
+    let sys = scope.tx();
     sqlx::query("INSERT INTO aws_accounts (workspace_id, integration_id, account_id, name) VALUES ($1, $2, '210987654321', 'mgmt'), ($1, $2, '111122223333', 'member')")
-        .bind(w).bind(i).execute(sys).await.unwrap();
+        .bind(w).bind(i).execute(&mut *sys).await.unwrap();
     sqlx::query("INSERT INTO schedules (workspace_id, integration_id, kind, every_seconds, next_run_at) VALUES ($1, $2, 'poll_cur', 3600, now())")
-        .bind(w).bind(i).execute(sys).await.unwrap();
+        .bind(w).bind(i).execute(&mut *sys).await.unwrap();
     let finished = uuid::Uuid::now_v7();
     sqlx::query("INSERT INTO jobs (workspace_id, job_id, kind, integration_id, billing_period, payload, status, max_attempts, run_at, progress, finished_at)
                  VALUES ($1, $3, 'ingest_period', $2, '2024-08', jsonb_build_object('integration', $2::text), 'succeeded', 3, now(), '{\"rows\": 5}', now())")
-        .bind(w).bind(i).bind(finished).execute(sys).await.unwrap();
+        .bind(w).bind(i).bind(finished).execute(&mut *sys).await.unwrap();
     sqlx::query("INSERT INTO jobs (workspace_id, job_id, kind, integration_id, payload, max_attempts, run_at)
                  VALUES ($1, $3, 'discover_accounts', $2, '{}', 3, now() + interval '1 hour')")
-        .bind(w).bind(i).bind(uuid::Uuid::now_v7()).execute(sys).await.unwrap();
+        .bind(w).bind(i).bind(uuid::Uuid::now_v7()).execute(&mut *sys).await.unwrap();
     // A job that names the integration only in its payload (a notification e-mail).
     sqlx::query("INSERT INTO jobs (workspace_id, job_id, kind, payload, max_attempts, run_at)
                  VALUES ($1, $3, 'notify', jsonb_build_object('integration_id', $2::text), 3, now() + interval '1 hour')")
-        .bind(w).bind(i).bind(uuid::Uuid::now_v7()).execute(sys).await.unwrap();
+        .bind(w).bind(i).bind(uuid::Uuid::now_v7()).execute(&mut *sys).await.unwrap();
     sqlx::query("INSERT INTO notifications (workspace_id, notification_id, kind, integration_id, message) VALUES ($1, $3, 'backfill_done', $2, 'Backfill finished')")
-        .bind(w).bind(i).bind(uuid::Uuid::now_v7()).execute(sys).await.unwrap();
+        .bind(w).bind(i).bind(uuid::Uuid::now_v7()).execute(&mut *sys).await.unwrap();
     sqlx::query("INSERT INTO cur_sources (workspace_id, integration_id, status) VALUES ($1, $2, 'delivered') ON CONFLICT DO NOTHING")
-        .bind(w).bind(i).execute(sys).await.unwrap();
+        .bind(w).bind(i).execute(&mut *sys).await.unwrap();
     sqlx::query("INSERT INTO backfills (workspace_id, backfill_id, integration_id, requested_by, periods, job_ids) VALUES ($1, $3, $2, 'support@costline.test', '{2024-08}', ARRAY[$4::uuid])")
-        .bind(w).bind(i).bind(uuid::Uuid::now_v7()).bind(finished).execute(sys).await.unwrap();
+        .bind(w).bind(i).bind(uuid::Uuid::now_v7()).bind(finished).execute(&mut *sys).await.unwrap();
+    scope.commit().await.unwrap();
 }
 
 /// Every row of every table (all schemas but the system ones, partitions included), as text,
 /// by table: the catalog decides what is scanned.
-async fn snapshot(store: &Store) -> BTreeMap<String, Vec<String>> {
+async fn snapshot(admin: &sqlx::PgPool) -> BTreeMap<String, Vec<String>> {
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
             AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
           ORDER BY 1",
     )
-    .fetch_all(store.system())
+    .fetch_all(admin)
     .await
     .unwrap();
     let mut out = BTreeMap::new();
     for table in tables {
         let mut rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM {table} t"))
-            .fetch_all(store.system())
+            .fetch_all(admin)
             .await
             .unwrap();
         rows.sort();
@@ -129,11 +132,12 @@ async fn snapshot(store: &Store) -> BTreeMap<String, Vec<String>> {
     out
 }
 
-/// The saved reports of a workspace, counted by the table owner (no RLS).
+/// The saved reports of a workspace.
 async fn reports_of(store: &Store, ws: WorkspaceId) -> i64 {
+    let mut scope = store.scoped(ws).await.unwrap();
     sqlx::query_scalar("SELECT count(*) FROM cost_reports WHERE workspace_id = $1")
         .bind(ws.as_uuid())
-        .fetch_one(store.system())
+        .fetch_one(scope.tx())
         .await
         .unwrap()
 }
@@ -235,7 +239,7 @@ async fn revocation_leaves_only_the_tombstone_and_the_audit_log_and_touches_noth
     fill_staging(store, &staging, 100).await;
 
     let needles = needles(doomed, &doomed_ext);
-    let before = snapshot(store).await;
+    let before = snapshot(app.db.admin()).await;
     assert!(
         mentions(&before, &needles).len() > 10,
         "the fixture holds the integration's rows"
@@ -255,7 +259,7 @@ async fn revocation_leaves_only_the_tombstone_and_the_audit_log_and_touches_noth
     assert_eq!(body["id"], doomed.to_string());
     eprintln!("revocation answered in {:?}", started.elapsed());
 
-    let after = snapshot(store).await;
+    let after = snapshot(app.db.admin()).await;
     let left = mentions(&after, &needles);
     assert!(
         left.is_empty(),
@@ -589,7 +593,7 @@ async fn race(hold_before_swap: bool) {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "cancelled", "{body}");
-    let after = snapshot(&store).await;
+    let after = snapshot(app.db.admin()).await;
     let left = mentions(&after, &needles(id, &external_id));
     assert!(
         left.is_empty(),
@@ -624,13 +628,13 @@ async fn the_owner_deletes_the_workspace_with_its_name_and_everything_of_it_goes
         .await;
     let shared_id: uuid::Uuid =
         sqlx::query_scalar("SELECT user_id FROM users WHERE email = 'shared@both.test'")
-            .fetch_one(store.system())
+            .fetch_one(app.db.admin())
             .await
             .unwrap();
     sqlx::query("INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'member')")
         .bind(other_ws.as_uuid())
         .bind(shared_id)
-        .execute(store.system())
+        .execute(app.db.admin())
         .await
         .unwrap();
     let (a, _) = integration(&app, &acme).await;
@@ -654,7 +658,7 @@ async fn the_owner_deletes_the_workspace_with_its_name_and_everything_of_it_goes
         assert_eq!(status, 201, "{body}");
     }
     assert_eq!(reports_of(store, acme_ws).await, 2);
-    let before = snapshot(store).await;
+    let before = snapshot(app.db.admin()).await;
 
     // Only the owner, and only with the exact name.
     let (status, body) = app
@@ -716,7 +720,7 @@ async fn the_owner_deletes_the_workspace_with_its_name_and_everything_of_it_goes
             .await;
         assert_eq!(status, 401);
     }
-    let after = snapshot(store).await;
+    let after = snapshot(app.db.admin()).await;
     let mut needles = vec![acme_ws.to_string()];
     for id in [a, b] {
         needles.push(id.to_string());
@@ -737,7 +741,7 @@ async fn the_owner_deletes_the_workspace_with_its_name_and_everything_of_it_goes
     assert_eq!(reports_of(store, acme_ws).await, 0);
     assert_eq!(reports_of(store, other_ws).await, 1);
     let users: Vec<String> = sqlx::query_scalar("SELECT email FROM users ORDER BY email")
-        .fetch_all(store.system())
+        .fetch_all(app.db.admin())
         .await
         .unwrap();
     assert_eq!(users, vec!["owner@other.test", "shared@both.test"]);

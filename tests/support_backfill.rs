@@ -58,7 +58,7 @@ async fn customers_get_403_and_strangers_401_on_every_support_route() {
     }
     // Nothing was queued by those attempts.
     let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = 'ingest_period'")
-        .fetch_one(app.db.store.system())
+        .fetch_one(app.db.admin())
         .await
         .unwrap();
     assert_eq!(jobs, 0);
@@ -205,7 +205,7 @@ async fn support_finds_the_workspace_queues_a_backfill_and_the_customer_sees_it_
         let run_at: chrono::DateTime<chrono::Utc> =
             sqlx::query_scalar("SELECT run_at FROM jobs WHERE job_id = $1")
                 .bind(id.as_str().unwrap().parse::<uuid::Uuid>().unwrap())
-                .fetch_one(app.db.store.system())
+                .fetch_one(app.db.admin())
                 .await
                 .unwrap();
         runs.push(run_at);

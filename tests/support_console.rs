@@ -116,7 +116,7 @@ async fn customer_sessions_get_403_and_strangers_the_login_on_every_support_page
         assert_eq!(status, 403, "POST {path}");
     }
     let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = 'ingest_period'")
-        .fetch_one(app.db.store.system())
+        .fetch_one(app.db.admin())
         .await
         .unwrap();
     assert_eq!(jobs, 0);
@@ -204,7 +204,7 @@ async fn support_searches_views_and_backfills_and_the_customer_audit_shows_it() 
     let periods: Vec<String> = sqlx::query_scalar(
         "SELECT billing_period FROM jobs WHERE kind = 'ingest_period' ORDER BY run_at",
     )
-    .fetch_all(app.db.store.system())
+    .fetch_all(app.db.admin())
     .await
     .unwrap();
     assert_eq!(periods, ["2024-01", "2024-02", "2024-03"]);

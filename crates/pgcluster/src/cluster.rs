@@ -92,11 +92,17 @@ impl LocalCluster {
         self.connect_options_for(&self.options.database)
     }
 
-    /// Connection options for any database of this cluster.
+    /// Connection options for any database of this cluster, as the superuser.
     pub fn connect_options_for(&self, database: &str) -> PgConnectOptions {
+        self.connect_options_as(database, SUPERUSER)
+    }
+
+    /// Connection options for any database of this cluster, as `role` (the private socket
+    /// trusts every role of the cluster: only this machine's user can reach it).
+    pub fn connect_options_as(&self, database: &str, role: &str) -> PgConnectOptions {
         PgConnectOptions::new()
             .socket(&self.socket_dir)
-            .username(SUPERUSER)
+            .username(role)
             .database(database)
     }
 

@@ -1,7 +1,7 @@
 //! The durable job queue (docs/adr/0005-job-queue.md).
 //!
 //! Tenant-facing functions (enqueue, read, cancel) take a workspace scope; the worker side (claim,
-//! heartbeat, finish, reap) runs on the owner pool across tenants. Every write a worker makes to
+//! heartbeat, finish, reap) runs on the system pool across tenants. Every write a worker makes to
 //! a running job is fenced by its [`Lease`] (worker id and attempt number), so a worker that lost
 //! its lease (cut off, then reaped and reclaimed elsewhere) can no longer touch the job.
 //!
@@ -445,7 +445,7 @@ pub async fn cancel_for_integration(
     Ok(done.rows_affected())
 }
 
-// ---- worker side: owner pool, across workspaces ----
+// ---- worker side: system pool, across workspaces ----
 
 /// The right of one worker to write one attempt of one job.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -12,8 +12,10 @@
 //! on the number of rows. The partitions are found in the catalog by their bound, so any
 //! partitioned table keyed by integration is covered without a change here.
 //!
-//! Runs on the owner connection (dropping a partition needs table ownership) with every
-//! statement filtered by workspace, after locking the integration row `FOR UPDATE`: an ingest
+//! Runs in a transaction of the workspace as the application role, with every statement
+//! filtered by workspace (dropping a partition needs the table owner: the owner's
+//! `cur_drop_tables_of` does it for the transaction's workspace only), after locking the
+//! integration row `FOR UPDATE`: an ingest
 //! that holds the row `FOR SHARE` for its final swap (see [`lock_live_integration`]) finishes
 //! first and its rows are deleted here; one that starts its swap later sees `revoked` and writes
 //! nothing.
@@ -69,7 +71,7 @@ pub async fn revoke_integration(
     id: IntegrationId,
     actor: &Actor,
 ) -> StoreResult<Revoked> {
-    let mut scope = owner_scope(store, workspace).await?;
+    let mut scope = store.scoped(workspace).await?;
     let revoked = purge_integration(&mut scope, id).await?;
     audit::record(
         &mut scope,
@@ -94,21 +96,7 @@ pub async fn revoke_integration(
     Ok(revoked)
 }
 
-/// A transaction on the owner connection, still confined to `workspace` by every statement and
-/// by `costline.workspace_id` (so store functions taking a `Scoped` work in it).
-pub(crate) async fn owner_scope(store: &Store, workspace: WorkspaceId) -> StoreResult<Scoped> {
-    let mut tx = store.system().begin().await?;
-    sqlx::query("SELECT set_config('costline.workspace_id', $1, true)")
-        .bind(workspace.to_string())
-        .execute(&mut *tx)
-        .await?;
-    Ok(Scoped {
-        tx,
-        workspace_id: workspace,
-    })
-}
-
-/// Deletes everything derived from `id` inside `scope` (an owner transaction) and turns the
+/// Deletes everything derived from `id` inside `scope` and turns the
 /// integration into a tombstone. Also used by workspace deletion.
 pub(crate) async fn purge_integration(
     scope: &mut Scoped,
@@ -171,11 +159,9 @@ pub(crate) async fn purge_integration(
     out.deleted_jobs = deleted.rows_affected();
     out.steps.push(("delete finished jobs", started.elapsed()));
 
-    // Ingested data: drop the integration's partitions (catalog operations).
-    out.dropped_partitions = drop_partitions_naming(scope, integration).await?;
+    // Ingested data: drop the integration's partitions and staging tables (catalog operations).
+    out.dropped_partitions = drop_tables_of(scope, integration).await?;
     out.steps.push(("drop partitions", started.elapsed()));
-    out.dropped_partitions
-        .extend(drop_staging_tables_naming(scope, integration).await?);
 
     // Periods the integration reported: locked before its accounts are deleted, then ranked
     // again, so an account it supplied is counted from the integration that also reports it.
@@ -287,13 +273,15 @@ pub async fn is_live(
     workspace: WorkspaceId,
     id: IntegrationId,
 ) -> StoreResult<bool> {
+    let mut scope = store.scoped(workspace).await?;
     let status: Option<String> = sqlx::query_scalar(
         "SELECT status FROM integrations WHERE workspace_id = $1 AND integration_id = $2",
     )
     .bind(workspace.as_uuid())
     .bind(id.as_uuid())
-    .fetch_optional(store.system())
+    .fetch_optional(scope.tx())
     .await?;
+    scope.commit().await?;
     Ok(matches!(status.as_deref(), Some(s) if s != IntegrationStatus::Revoked.as_str()))
 }
 
@@ -316,7 +304,7 @@ pub struct RevocationListener {
 }
 
 impl RevocationListener {
-    /// Connects (as the owner) and starts listening.
+    /// Connects (as the system role) and starts listening.
     pub async fn connect(store: &Store) -> StoreResult<RevocationListener> {
         let options = (*store.system().connect_options()).clone();
         let pool = sqlx::postgres::PgPoolOptions::new()
@@ -338,72 +326,32 @@ impl RevocationListener {
     }
 }
 
-/// Drops every partition whose bound names `key` (an integration or workspace id; the topmost
-/// one of each sub-partitioned tree, `DROP` takes its children along), returning their names.
-pub(crate) async fn drop_partitions_naming(
+/// Drops every table of `cur_parts` that belongs to `key` (an integration of the scope's
+/// workspace, or the workspace itself): its partitions, with everything under them, and its
+/// staging tables, returning their names. A load still writing into one of its staging tables
+/// is ended first (its job was cancelled above), so that the drop does not wait for it; the
+/// application role may end its own role's sessions, the owner's function could not.
+pub(crate) async fn drop_tables_of(
     scope: &mut Scoped,
     key: uuid::Uuid,
 ) -> StoreResult<Vec<String>> {
-    // A partition of the key: its bound (`FOR VALUES IN ('<uuid>')`) names it, and its parent's
-    // does not (so that nested partitions are dropped with their parent only).
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT c.oid::regclass::text
-           FROM pg_class c
-           JOIN pg_inherits i ON i.inhrelid = c.oid
-           JOIN pg_class p ON p.oid = i.inhparent
-          WHERE c.relispartition
-            AND strpos(pg_get_expr(c.relpartbound, c.oid), $1) > 0
-            AND NOT (p.relispartition AND strpos(coalesce(pg_get_expr(p.relpartbound, p.oid), ''), $1) > 0)
-          ORDER BY 1",
-    )
-    .bind(key.to_string())
-    .fetch_all(scope.tx())
-    .await?;
-    for name in &names {
-        // The name comes from the catalog as a quoted identifier (regclass output), never from
-        // input; DDL takes no bind parameters.
-        sqlx::query(&format!("DROP TABLE {name}"))
-            .execute(scope.tx())
-            .await?;
-    }
-    Ok(names)
-}
-
-/// Drops the tables not (yet) attached whose check constraint names `key`: an ingest's
-/// staging tables (`cur_parts`), loaded with `COPY` before the final swap attaches them. A
-/// `COPY` still writing into one is cancelled first (its job was cancelled above), so that the
-/// drop does not wait for the whole load.
-pub(crate) async fn drop_staging_tables_naming(
-    scope: &mut Scoped,
-    key: uuid::Uuid,
-) -> StoreResult<Vec<String>> {
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT c.oid::regclass::text
-           FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
-          WHERE k.contype = 'c' AND c.relkind = 'r' AND NOT c.relispartition
-            AND strpos(pg_get_constraintdef(k.oid), $1) > 0
-          ORDER BY 1",
-    )
-    .bind(key.to_string())
-    .fetch_all(scope.tx())
-    .await?;
-    if names.is_empty() {
-        return Ok(names);
-    }
     sqlx::query(
-        "SELECT pg_cancel_backend(l.pid) FROM pg_locks l
-          WHERE l.relation = ANY(SELECT t::regclass::oid FROM unnest($1::text[]) AS t)
-            AND l.pid <> pg_backend_pid()",
+        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l
+          WHERE l.pid <> pg_backend_pid()
+            AND l.relation IN (SELECT k.conrelid FROM pg_constraint k
+                                 JOIN pg_class c ON c.oid = k.conrelid
+                                 JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'cur_parts'
+                                WHERE k.contype = 'c' AND NOT c.relispartition
+                                  AND strpos(pg_get_constraintdef(k.oid), $1) > 0)",
     )
-    .bind(&names)
+    .bind(key.to_string())
     .execute(scope.tx())
     .await?;
-    for name in &names {
-        // A catalog name (regclass output, already quoted), never input.
-        sqlx::query(&format!("DROP TABLE IF EXISTS {name}"))
-            .execute(scope.tx())
-            .await?;
-    }
+    let names: Vec<String> = sqlx::query_scalar("SELECT unnest(cur_drop_tables_of($1, $2))")
+        .bind(scope.workspace_id().as_uuid())
+        .bind(key)
+        .fetch_all(scope.tx())
+        .await?;
     Ok(names)
 }
 

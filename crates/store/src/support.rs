@@ -2,7 +2,7 @@
 //! backfill requests (migrations/0008_backfills.sql).
 //!
 //! Support staff belong to no workspace. Cross-tenant lookups (search, "which workspace holds
-//! this integration") run on the owner pool; everything else goes through a scope of the
+//! this integration") run on the system pool; everything else goes through a scope of the
 //! customer's workspace, so row-level security still confines it, and every view or action is
 //! audited there by the caller (`audit::record` with a support actor).
 

@@ -8,7 +8,7 @@
 //! workspace remains, its audit log included (the deletion is logged by the process instead),
 //! but the platform's copy of what support staff did in it (`support_audit_log`).
 
-use crate::revocation::{owner_scope, purge_integration};
+use crate::revocation::purge_integration;
 use crate::{Store, StoreError, StoreResult};
 use costline_domain::{IntegrationId, WorkspaceId};
 
@@ -38,7 +38,7 @@ pub async fn delete_workspace(
     confirm: &str,
 ) -> StoreResult<DeletedWorkspace> {
     let ws = workspace.as_uuid();
-    let mut scope = owner_scope(store, workspace).await?;
+    let mut scope = store.scoped(workspace).await?;
     let name: Option<String> =
         sqlx::query_scalar("SELECT name FROM workspaces WHERE workspace_id = $1 FOR UPDATE")
             .bind(ws)
@@ -70,42 +70,13 @@ pub async fn delete_workspace(
     }
     out.integrations = integrations.len();
     // Partitions keyed by workspace, if any table is partitioned that way.
-    crate::revocation::drop_partitions_naming(&mut scope, ws).await?;
+    crate::revocation::drop_tables_of(&mut scope, ws).await?;
 
     let members: Vec<uuid::Uuid> =
         sqlx::query_scalar("SELECT user_id FROM memberships WHERE workspace_id = $1")
             .bind(ws)
             .fetch_all(scope.tx())
             .await?;
-    let leaving: Vec<uuid::Uuid> = sqlx::query_scalar(
-        "SELECT u.user_id FROM users u
-          WHERE u.user_id = ANY($1) AND NOT u.is_support
-            AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.user_id AND m.workspace_id <> $2)",
-    )
-    .bind(&members)
-    .bind(ws)
-    .fetch_all(scope.tx())
-    .await?;
-
-    // Sessions are MessagePack records whose values are JSON: ids appear as their text.
-    let sessions_table: Option<String> =
-        sqlx::query_scalar("SELECT to_regclass('tower_sessions.session')::text")
-            .fetch_one(scope.tx())
-            .await?;
-    if sessions_table.is_some() {
-        let mut needles: Vec<String> = leaving.iter().map(|u| u.to_string()).collect();
-        needles.push(ws.to_string());
-        let ended = sqlx::query(
-            "DELETE FROM tower_sessions.session s
-              WHERE EXISTS (SELECT 1 FROM unnest($1::text[]) AS n(id)
-                             WHERE position(convert_to(n.id, 'UTF8') IN s.data) > 0)",
-        )
-        .bind(&needles)
-        .execute(scope.tx())
-        .await?;
-        out.ended_sessions = ended.rows_affected();
-    }
-
     for table in crate::revocation::tables_with_column(
         &mut scope,
         "workspace_id",
@@ -126,11 +97,17 @@ pub async fn delete_workspace(
         .bind(ws)
         .execute(scope.tx())
         .await?;
-    let deleted = sqlx::query("DELETE FROM users WHERE user_id = ANY($1) AND NOT is_support")
-        .bind(&leaving)
-        .execute(scope.tx())
-        .await?;
-    out.deleted_users = deleted.rows_affected();
+    // Sessions and users outside the workspace: the system role's function, which acts only
+    // once the workspace row is gone (in this transaction).
+    let (deleted_users, ended_sessions): (i64, i64) = sqlx::query_as(
+        "SELECT deleted_users, ended_sessions FROM system_ops.end_deleted_workspace($1, $2)",
+    )
+    .bind(ws)
+    .bind(&members)
+    .fetch_one(scope.tx())
+    .await?;
+    out.deleted_users = deleted_users.max(0) as u64;
+    out.ended_sessions = ended_sessions.max(0) as u64;
     scope.commit().await?;
     tracing::info!(
         workspace_id = %ws,

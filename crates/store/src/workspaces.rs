@@ -68,6 +68,7 @@ pub async fn create_with_owner(
             id
         }
         Owner::ByEmail(email) => {
+            // The user may exist outside this workspace, where only the system role sees users.
             let id: uuid::Uuid = sqlx::query_scalar(
                 "INSERT INTO users (user_id, email) VALUES ($1, $2)
                  ON CONFLICT (lower(email)) DO UPDATE SET email = users.email
@@ -75,7 +76,7 @@ pub async fn create_with_owner(
             )
             .bind(UserId::new().as_uuid())
             .bind(email)
-            .fetch_one(scope.tx())
+            .fetch_one(store.system())
             .await?;
             UserId::from_uuid(id)
         }

@@ -330,7 +330,7 @@ async fn an_aborted_copy_keeps_nothing() {
         "SELECT count(*) FROM cur_parts.{}",
         staging.table()
     ))
-    .fetch_one(db.system())
+    .fetch_one(db.admin())
     .await
     .unwrap();
     assert_eq!(rows, 0);

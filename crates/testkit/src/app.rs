@@ -334,14 +334,14 @@ impl TestApp {
         sqlx::query("INSERT INTO users (user_id, email) VALUES ($1, $2)")
             .bind(user_id.as_uuid())
             .bind(email)
-            .execute(self.db.store.system())
+            .execute(self.db.admin())
             .await
             .expect("insert user");
         sqlx::query("INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, $3)")
             .bind(ws.as_uuid())
             .bind(user_id.as_uuid())
             .bind(role.as_str())
-            .execute(self.db.store.system())
+            .execute(self.db.admin())
             .await
             .expect("insert membership");
         let mut scope = self.db.store.scoped(ws).await.unwrap();

@@ -117,6 +117,7 @@ pub async fn fill_staging(store: &Store, staging: &Staging, rows: u64) {
 /// for comparing two ways of building them. Asserts that each table has rows.
 pub async fn rollup_rows(store: &Store, workspace: WorkspaceId) -> Vec<String> {
     let mut rows = Vec::new();
+    let mut scope = store.scoped(workspace).await.expect("open a scope");
     for table in [
         "cur_daily_costs",
         "cur_monthly_costs",
@@ -128,7 +129,7 @@ pub async fn rollup_rows(store: &Store, workspace: WorkspaceId) -> Vec<String> {
             "SELECT '{table} ' || (t.*)::text FROM {table} t WHERE workspace_id = $1"
         ))
         .bind(workspace.as_uuid())
-        .fetch_all(store.system())
+        .fetch_all(scope.tx())
         .await
         .expect("read a rollup table");
         assert!(!r.is_empty(), "{table} has rows");

@@ -3,8 +3,8 @@
 use costline_pgcluster::{find_binaries, ClusterOptions, LocalCluster};
 use costline_store::{Store, MIGRATOR};
 use sha2::{Digest, Sha256};
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{ConnectOptions, Connection};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -16,15 +16,17 @@ static CLUSTER: OnceCell<LocalCluster> = OnceCell::const_new();
 
 /// A fresh, migrated database for one test.
 pub struct TestDb {
-    /// The store over it (both pools).
+    /// The store over it (both pools, logged in as costline_app and costline_system).
     pub store: Store,
     /// The database name.
     pub name: String,
     options: PgConnectOptions,
+    admin: PgPool,
 }
 
 impl TestDb {
-    /// Connection options of this database (as the owner, like `DATABASE_URL`).
+    /// Connection options of this database (as the cluster's superuser, like a `DATABASE_URL`
+    /// that creates the roles and migrates as costline_owner).
     pub fn connect_options(&self) -> PgConnectOptions {
         self.options.clone()
     }
@@ -36,7 +38,14 @@ impl TestDb {
             store: Store::connect(self.options.clone(), 8),
             name: self.name.clone(),
             options: self.options.clone(),
+            admin: self.admin.clone(),
         }
+    }
+
+    /// The cluster's superuser, which row-level security does not apply to: for tests that set
+    /// up or inspect rows across workspaces, never for the code under test.
+    pub fn admin(&self) -> &PgPool {
+        &self.admin
     }
 
     /// A `DATABASE_URL` for this database, for child processes (the binary, test workers).
@@ -86,6 +95,9 @@ pub async fn fresh_store() -> TestDb {
     TestDb {
         store: Store::connect(options.clone(), 8),
         name,
+        admin: PgPoolOptions::new()
+            .max_connections(4)
+            .connect_lazy_with(options.clone()),
         options,
     }
 }

@@ -11,11 +11,11 @@ async fn each_test_gets_its_own_migrated_database() {
     sqlx::query(
         "INSERT INTO workspaces (workspace_id, name) VALUES (gen_random_uuid(), 'only in a')",
     )
-    .execute(a.store.system())
+    .execute(a.admin())
     .await
     .unwrap();
     let in_b: i64 = sqlx::query_scalar("SELECT count(*) FROM workspaces")
-        .fetch_one(b.store.system())
+        .fetch_one(b.admin())
         .await
         .unwrap();
     assert_eq!(in_b, 0);

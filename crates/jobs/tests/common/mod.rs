@@ -59,14 +59,15 @@ pub async fn get(store: &Store, ws: WorkspaceId, id: JobId) -> Job {
     job
 }
 
-/// Creates the effect tables the test worker writes to.
-pub async fn create_effect_tables(store: &Store) {
+/// Creates the effect tables the test worker writes to (through the system pool, like the queue).
+pub async fn create_effect_tables(db: &costline_testkit::TestDb) {
     sqlx::raw_sql(
         "CREATE TABLE test_runs (job_id uuid NOT NULL, worker_id text NOT NULL, attempt int NOT NULL,
                                  at timestamptz NOT NULL DEFAULT clock_timestamp());
-         CREATE TABLE test_effects (job_id uuid PRIMARY KEY, worker_id text NOT NULL);",
+         CREATE TABLE test_effects (job_id uuid PRIMARY KEY, worker_id text NOT NULL);
+         GRANT SELECT, INSERT ON test_runs, test_effects TO costline_system;",
     )
-    .execute(store.system())
+    .execute(db.admin())
     .await
     .expect("create the effect tables");
 }

@@ -12,15 +12,16 @@
 //! One file per idea, every item re-exported here:
 //! - `periods`: period rows, poll state, files, and the integration's CUR status (scoped);
 //! - `tag_keys`: the tag keys a workspace rolls up (scoped);
-//! - `staging`: partitions, staging tables and the line item `COPY` (owner pool);
+//! - `staging`: partitions, staging tables and the line item `COPY`;
 //! - `rollup_build`: the period's rollup tables, from the worker's sums or in SQL;
-//! - `swap`: the transaction that serves a loaded assembly (owner pool);
+//! - `swap`: the transaction that serves a loaded assembly;
 //! - `served`: a period's served line items read back (scoped).
 //!
 //! Scoped functions take a [`Scoped`](crate::Scoped) transaction, under row-level security.
-//! Partition DDL needs the table owner, so the loading and swapping functions take the
-//! [`Store`](crate::Store) and the workspace explicitly and run on the owner pool; they filter by
-//! that workspace themselves.
+//! The loading and swapping functions take the [`Store`](crate::Store) and the workspace
+//! explicitly and open their own transactions of that workspace (as the application role);
+//! partition DDL runs in the owner's SECURITY DEFINER functions, which refuse any other
+//! workspace (docs/adr/0015-database-roles.md).
 
 mod periods;
 mod rollup_build;

@@ -4,9 +4,11 @@
 //! - [`PeriodRollups::Computed`]: the worker summed the daily and tag groups while parsing
 //!   (`crate::rollups`); the coarser tables (monthly, without accounts, by account) are derived
 //!   from the daily groups here, and all five are written with a binary `COPY` in primary key
-//!   order, each index growing at its right edge.
+//!   order (into a temporary table, then inserted: PostgreSQL refuses `COPY FROM` into a table
+//!   under row-level security), each index growing at its right edge.
 //! - [`PeriodRollups::FromTable`], or a derived sum out of range: PostgreSQL computes them from
-//!   the staging table, whose chunks are first expanded into a temporary table of line items.
+//!   the period's line items (the staging table, attached by then), whose chunks are first
+//!   expanded into a temporary table of line items.
 //!
 //! [`RollupShape`] says which key columns each table has, for both ways. After the swap
 //! commits, [`analyze_rollups`] refreshes the planner's statistics of the five tables.
@@ -18,7 +20,6 @@ use crate::line_items::{
 };
 use crate::rollups::{FinishedRollups, GroupKey, GroupSums, PeriodRollups, SumOverflow};
 use crate::{Store, StoreResult};
-use sqlx::Postgres;
 
 /// The rollup tables, each keyed by workspace, integration and billing period first.
 const ROLLUP_TABLES: [&str; 5] = [
@@ -32,7 +33,7 @@ const ROLLUP_TABLES: [&str; 5] = [
 /// Deletes the staging table's period from every rollup table: a period's rollups are rebuilt
 /// whole from each new assembly.
 pub(super) async fn delete_rollups(
-    tx: &mut sqlx::Transaction<'static, Postgres>,
+    tx: &mut sqlx::PgConnection,
     staging: &Staging,
 ) -> StoreResult<()> {
     for rollup in ROLLUP_TABLES {
@@ -42,7 +43,7 @@ pub(super) async fn delete_rollups(
         .bind(staging.workspace_id.as_uuid())
         .bind(staging.integration_id.as_uuid())
         .bind(staging.period.start())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     Ok(())
@@ -52,7 +53,7 @@ pub(super) async fn delete_rollups(
 /// did not fit; the period's line items (`loaded_rows`, what the files counted, when the worker
 /// summed them) and smallest currency.
 pub(super) async fn write_rollups(
-    tx: &mut sqlx::Transaction<'static, Postgres>,
+    tx: &mut sqlx::PgConnection,
     staging: &Staging,
     rollups: &PeriodRollups,
     loaded_rows: i64,
@@ -74,8 +75,9 @@ pub(super) async fn write_rollups(
 /// expect a handful of rows and pick plans that sort a month on disk (a month of 50 accounts
 /// grouped by day and account: 66 ms with stale statistics). Samples at most 30,000 rows per table.
 pub async fn analyze_rollups(store: &Store) -> StoreResult<()> {
-    sqlx::query(&format!("ANALYZE {}", ROLLUP_TABLES.join(", ")))
-        .execute(store.system())
+    // ANALYZE needs the tables' owner: its SECURITY DEFINER function names the same five tables.
+    sqlx::query("SELECT cur_analyze_rollups()")
+        .execute(store.app())
         .await?;
     Ok(())
 }
@@ -85,7 +87,7 @@ pub async fn analyze_rollups(store: &Store) -> StoreResult<()> {
 /// Decompresses the staging table's chunks into a temporary table of one row per line item
 /// (dropped at commit), for the SQL rollups; its name.
 async fn expand_line_items(
-    tx: &mut sqlx::Transaction<'static, Postgres>,
+    tx: &mut sqlx::PgConnection,
     staging: &Staging,
 ) -> StoreResult<&'static str> {
     const EXPANDED: &str = "cur_line_items_expanded";
@@ -106,21 +108,27 @@ async fn expand_line_items(
         int = staging.integration_id.as_uuid(),
         p = staging.period.start(),
     ))
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
+    // Through the partitioned table (the staging table is attached by now), under its policy.
+    const PERIOD: &str = "workspace_id = $1 AND integration_id = $2 AND billing_period = $3";
     let chunk_nos: Vec<i64> = sqlx::query_scalar(&format!(
-        "SELECT chunk_no FROM {} ORDER BY chunk_no",
-        staging.qualified()
+        "SELECT chunk_no FROM cur_line_item_chunks WHERE {PERIOD} ORDER BY chunk_no"
     ))
-    .fetch_all(&mut **tx)
+    .bind(staging.workspace_id.as_uuid())
+    .bind(staging.integration_id.as_uuid())
+    .bind(staging.period.start())
+    .fetch_all(&mut *tx)
     .await?;
     for chunk_no in chunk_nos {
         let compressed: Vec<u8> = sqlx::query_scalar(&format!(
-            "SELECT copy_zstd FROM {} WHERE chunk_no = $1",
-            staging.qualified()
+            "SELECT copy_zstd FROM cur_line_item_chunks WHERE {PERIOD} AND chunk_no = $4"
         ))
+        .bind(staging.workspace_id.as_uuid())
+        .bind(staging.integration_id.as_uuid())
+        .bind(staging.period.start())
         .bind(chunk_no)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await?;
         let stream = decompress_chunk(&compressed)?;
         let mut copy = tx
@@ -137,7 +145,7 @@ async fn expand_line_items(
 /// The rollups computed by PostgreSQL from the staging table, for a period whose rollups did not
 /// fit the worker's limits; the period's rows and smallest currency.
 async fn rollups_from_table(
-    tx: &mut sqlx::Transaction<'static, Postgres>,
+    tx: &mut sqlx::PgConnection,
     staging: &Staging,
 ) -> StoreResult<(i64, Option<String>)> {
     let ws = staging.workspace_id.as_uuid();
@@ -157,7 +165,7 @@ async fn rollups_from_table(
            FROM {q}
           GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
     ))
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     // The coarser rollups, from the daily ones.
     for (table, day, shape) in [
@@ -187,7 +195,7 @@ async fn rollups_from_table(
         .bind(ws)
         .bind(int)
         .bind(bp)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     sqlx::query(&format!(
@@ -209,11 +217,11 @@ async fn rollups_from_table(
           GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"
     ))
     .bind(ws)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     let (rows, currency): (i64, Option<String>) =
         sqlx::query_as(&format!("SELECT count(*), min(currency) FROM {q}"))
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *tx)
             .await?;
 
     Ok((rows, currency))
@@ -342,7 +350,7 @@ fn derived_rows<'a>(rows: &'a [(GroupKey<'a>, GroupSums)]) -> RollupRows<'a> {
 /// COPYs rollups summed by the worker into the five rollup tables, in binary and in primary key
 /// order (each index then grows at its right edge, the cheapest way to insert).
 async fn copy_rollups(
-    tx: &mut sqlx::Transaction<'static, Postgres>,
+    tx: &mut sqlx::PgConnection,
     staging: &Staging,
     built: &FinishedRollups,
     derived: &DerivedRollups<'_>,
@@ -393,19 +401,28 @@ async fn copy_rollups(
             Box::new(built.tagged()),
         ),
     ];
+    // Where each table's rows are copied to before they are inserted (dropped after each).
+    const LOAD: &str = "cur_rollup_load";
     let mut buf = Vec::with_capacity(1 << 20);
     for (table, day, shape, numbered, rows) in tables {
         let mut rows = rows.peekable();
         if rows.peek().is_none() {
             continue;
         }
+        let columns = format!(
+            "workspace_id, integration_id, billing_period, {keys}, unblended, net_unblended, \
+             amortized, line_items{group_no}",
+            keys = shape.key_columns(day),
+            group_no = if numbered { ", group_no" } else { "" },
+        );
+        sqlx::query(&format!(
+            "CREATE TEMPORARY TABLE {LOAD} (LIKE {table}) ON COMMIT DROP"
+        ))
+        .execute(&mut *tx)
+        .await?;
         let mut copy = tx
             .copy_in_raw(&format!(
-                "COPY {table} (workspace_id, integration_id, billing_period, {columns},
-                      unblended, net_unblended, amortized, line_items{group_no})
-                 FROM STDIN WITH (FORMAT binary)",
-                columns = shape.key_columns(day),
-                group_no = if numbered { ", group_no" } else { "" },
+                "COPY {LOAD} ({columns}) FROM STDIN WITH (FORMAT binary)"
             ))
             .await?;
         buf.extend_from_slice(COPY_BINARY_HEADER);
@@ -421,6 +438,15 @@ async fn copy_rollups(
         copy.send(buf.as_slice()).await?;
         buf.clear();
         copy.finish().await?;
+        // In the order they were copied: the key's order.
+        sqlx::query(&format!(
+            "INSERT INTO {table} ({columns}) SELECT {columns} FROM {LOAD}"
+        ))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&format!("DROP TABLE {LOAD}"))
+            .execute(&mut *tx)
+            .await?;
     }
     Ok(())
 }

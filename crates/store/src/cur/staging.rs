@@ -6,22 +6,21 @@
 //! unattached leaf with [`create_staging`] (dropping the leaves earlier attempts left), fills it
 //! with one [`LineItemCopy`] per file, and the swap attaches it (`super::swap`); a failed ingest
 //! drops it with [`drop_staging`]. Readers never see a staging table: it is not attached, and the
-//! application role has no privileges on `cur_parts`.
+//! application role's only privilege in `cur_parts` is inserting into its own staging tables.
 //!
-//! Partition DDL needs the table owner, so these functions take the [`Store`] and the workspace
-//! explicitly and run on the owner pool, checking the workspace themselves. Table names are built
-//! only from ids and dates (never from report content): identifiers cannot be bound as
-//! parameters, so this is where SQL text is assembled.
+//! Partition DDL needs the table owner: it runs in the owner's SECURITY DEFINER functions of
+//! `migrations/0024_roles_and_forced_rls.sql`, called from a transaction of the workspace (they
+//! refuse any other). Until the swap seals it, the application role may only insert into a
+//! staging table, rows of its own transaction's workspace (PostgreSQL refuses `COPY FROM` into
+//! a table under row-level security). Table names are built only from ids and dates (never from
+//! report content).
 
 use crate::line_items::{SealedChunk, CHUNK_COLUMNS, COPY_BINARY_HEADER, COPY_BINARY_TRAILER};
-use crate::{Store, StoreError, StoreResult};
+use crate::{Scoped, Store, StoreError, StoreResult};
 use costline_domain::{BillingPeriod, IntegrationId, WorkspaceId};
-use sqlx::pool::PoolConnection;
-use sqlx::postgres::PgCopyIn;
-use sqlx::{PgConnection, Postgres};
 use uuid::Uuid;
 
-/// Schema of the line item partitions (no privileges for the application role).
+/// Schema of the line item partitions (the application role may only insert into staging tables).
 const PARTS_SCHEMA: &str = "cur_parts";
 
 /// A fresh, not yet attached line item table for one assembly of one period.
@@ -76,78 +75,6 @@ fn leaf_prefix(integration: IntegrationId, period: BillingPeriod) -> String {
     )
 }
 
-/// Makes sure the integration's partition exists. Serialized per integration with an advisory
-/// lock, so two periods starting at once do not race on it.
-async fn ensure_integration_partition(
-    conn: &mut PgConnection,
-    workspace_id: WorkspaceId,
-    integration: IntegrationId,
-) -> StoreResult<()> {
-    let table = integration_table(integration);
-    let exists: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                         WHERE n.nspname = $1 AND c.relname = $2)",
-    )
-    .bind(PARTS_SCHEMA)
-    .bind(&table)
-    .fetch_one(&mut *conn)
-    .await?;
-    if exists {
-        return Ok(());
-    }
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
-        .bind(integration.to_string())
-        .execute(&mut *tx)
-        .await?;
-    // The integration must belong to the workspace: the owner connection bypasses RLS.
-    let owned: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM integrations WHERE workspace_id = $1 AND integration_id = $2
-                          AND status <> 'revoked')",
-    )
-    .bind(workspace_id.as_uuid())
-    .bind(integration.as_uuid())
-    .fetch_one(&mut *tx)
-    .await?;
-    if !owned {
-        return Err(StoreError::NotFound);
-    }
-    sqlx::query(&format!(
-        "CREATE TABLE IF NOT EXISTS {} PARTITION OF cur_line_item_chunks
-             FOR VALUES IN ('{}') PARTITION BY LIST (billing_period)",
-        qualified(&table),
-        integration.as_uuid()
-    ))
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Drops staging tables of the period left by failed or interrupted ingests (every table of
-/// the period that is not attached).
-async fn drop_leftovers(
-    conn: &mut PgConnection,
-    integration: IntegrationId,
-    period: BillingPeriod,
-) -> StoreResult<()> {
-    let like = format!("{}%", leaf_prefix(integration, period));
-    let stale: Vec<String> = sqlx::query_scalar(
-        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = $1 AND c.relkind = 'r' AND NOT c.relispartition AND c.relname LIKE $2",
-    )
-    .bind(PARTS_SCHEMA)
-    .bind(&like)
-    .fetch_all(&mut *conn)
-    .await?;
-    for t in stale {
-        sqlx::query(&format!("DROP TABLE IF EXISTS {}", qualified(&t)))
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
-}
-
 /// A new staging table's name: the period's prefix and 8 hex digits of `random`, so that it can
 /// stand beside the period's served table until the swap replaces that one (51 characters,
 /// within PostgreSQL's 63).
@@ -165,9 +92,6 @@ pub async fn create_staging(
     period: BillingPeriod,
     assembly_id: &str,
 ) -> StoreResult<Staging> {
-    let mut conn = store.system().acquire().await?;
-    ensure_integration_partition(&mut conn, workspace_id, integration).await?;
-    drop_leftovers(&mut conn, integration, period).await?;
     let staging = Staging {
         workspace_id,
         integration_id: integration,
@@ -175,28 +99,22 @@ pub async fn create_staging(
         assembly_id: assembly_id.to_owned(),
         table: staging_table(integration, period, Uuid::new_v4()),
     };
-    let q = staging.qualified();
-    sqlx::query(&format!(
-        "CREATE TABLE {q} (LIKE cur_line_item_chunks INCLUDING DEFAULTS INCLUDING CONSTRAINTS
-                           INCLUDING INDEXES INCLUDING STORAGE,
-             CHECK (workspace_id = '{ws}' AND integration_id = '{int}' AND billing_period = '{p}'))",
-        ws = workspace_id.as_uuid(),
-        int = integration.as_uuid(),
-        p = period.start(),
-    ))
-    .execute(&mut *conn)
-    .await?;
-    // The columns every row shares come from defaults, so COPY does not carry them.
-    sqlx::query(&format!(
-        "ALTER TABLE {q} ALTER workspace_id SET DEFAULT '{ws}',
-                         ALTER integration_id SET DEFAULT '{int}',
-                         ALTER billing_period SET DEFAULT '{p}'",
-        ws = workspace_id.as_uuid(),
-        int = integration.as_uuid(),
-        p = period.start(),
-    ))
-    .execute(&mut *conn)
-    .await?;
+    let mut scope = store.scoped(workspace_id).await?;
+    sqlx::query("SELECT cur_create_staging($1, $2, $3, $4)")
+        .bind(workspace_id.as_uuid())
+        .bind(integration.as_uuid())
+        .bind(period.start())
+        .bind(&staging.table)
+        .execute(scope.tx())
+        .await
+        .map_err(|e| match &e {
+            // No live integration of that id in the workspace.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("P0002") => {
+                StoreError::NotFound
+            }
+            _ => StoreError::Database(e),
+        })?;
+    scope.commit().await?;
     Ok(staging)
 }
 
@@ -205,69 +123,76 @@ pub async fn create_staging(
 ///
 /// [`CopyEncoder::take`]: crate::line_items::CopyEncoder::take
 pub struct LineItemCopy {
-    copy: PgCopyIn<PoolConnection<Postgres>>,
+    scope: Scoped,
+    table: String,
     chunks: u64,
     line_items: u64,
 }
 
 impl LineItemCopy {
-    /// Starts a COPY on its own owner connection.
+    /// Starts a transaction of the staging table's workspace on its own connection; nothing it
+    /// sends is visible before [`finish`](Self::finish) commits.
     pub async fn start(store: &Store, staging: &Staging) -> StoreResult<LineItemCopy> {
-        use sqlx::postgres::PgPoolCopyExt;
-        let copy = store
-            .system()
-            .copy_in_raw(&format!(
-                "COPY {} ({CHUNK_COLUMNS}) FROM STDIN WITH (FORMAT binary)",
-                staging.qualified()
-            ))
-            .await?;
-        let mut copy = LineItemCopy {
-            copy,
+        Ok(LineItemCopy {
+            scope: store.scoped(staging.workspace_id).await?,
+            table: staging.qualified(),
             chunks: 0,
             line_items: 0,
-        };
-        copy.copy.send(COPY_BINARY_HEADER).await?;
-        Ok(copy)
+        })
     }
 
-    /// Sends a sealed chunk (nothing when it is empty).
+    /// Sends a sealed chunk (nothing when it is empty): one `COPY` of one row (a chunk holds
+    /// thousands of line items, so the statement per chunk costs nothing measurable).
     pub async fn send(&mut self, sealed: &SealedChunk) -> StoreResult<()> {
         if sealed.line_items == 0 {
             return Ok(());
         }
-        self.copy.send(sealed.tuple.as_slice()).await?;
+        let mut copy = self
+            .scope
+            .tx()
+            .copy_in_raw(&format!(
+                "COPY {} ({CHUNK_COLUMNS}) FROM STDIN WITH (FORMAT binary)",
+                self.table
+            ))
+            .await?;
+        copy.send(COPY_BINARY_HEADER).await?;
+        copy.send(sealed.tuple.as_slice()).await?;
+        copy.send(COPY_BINARY_TRAILER).await?;
+        let stored = copy.finish().await?;
+        if stored != 1 {
+            // The server answered the COPY with a count it cannot have: a database fault (500),
+            // not a state the caller could resolve.
+            return Err(StoreError::Database(sqlx::Error::Protocol(format!(
+                "the database stored {stored} line item chunks of the 1 sent"
+            ))));
+        }
         self.chunks += 1;
         self.line_items += sealed.line_items;
         Ok(())
     }
 
-    /// Ends the COPY; the number of line items stored, once the server confirmed every chunk.
-    pub async fn finish(mut self) -> StoreResult<u64> {
-        self.copy.send(COPY_BINARY_TRAILER).await?;
-        let stored = self.copy.finish().await?;
-        if stored != self.chunks {
-            // The server answered the COPY with a count it cannot have: a database fault (500),
-            // not a state the caller could resolve.
-            return Err(StoreError::Database(sqlx::Error::Protocol(format!(
-                "the database stored {stored} line item chunks of the {} sent",
-                self.chunks
-            ))));
-        }
+    /// Commits; the number of line items stored.
+    pub async fn finish(self) -> StoreResult<u64> {
+        self.scope.commit().await?;
         Ok(self.line_items)
     }
 
-    /// Abandons the COPY (nothing it sent is kept).
+    /// Abandons the load (nothing it sent is kept).
     pub async fn abort(self, why: &str) -> StoreResult<()> {
-        self.copy.abort(why).await?;
-        Ok(())
+        tracing::debug!(table = %self.table, chunks = self.chunks, why, "line item load abandoned");
+        self.scope.rollback().await
     }
 }
 
 /// Drops a staging table (a failed or superseded ingest's); nothing when it is gone already.
 pub async fn drop_staging(store: &Store, staging: &Staging) -> StoreResult<()> {
-    sqlx::query(&format!("DROP TABLE IF EXISTS {}", staging.qualified()))
-        .execute(store.system())
+    let mut scope = store.scoped(staging.workspace_id).await?;
+    sqlx::query("SELECT cur_drop_staging($1, $2)")
+        .bind(staging.workspace_id.as_uuid())
+        .bind(&staging.table)
+        .execute(scope.tx())
         .await?;
+    scope.commit().await?;
     Ok(())
 }
 

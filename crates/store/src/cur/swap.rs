@@ -2,18 +2,19 @@
 //!
 //! [`prepare_swap`] locks the integration (`FOR SHARE`: a revocation waits for the swap, and a
 //! swap after a revocation writes nothing) and then the period row (concurrent swaps of one
-//! period queue there), checks that the period still expects this assembly, rebuilds the
-//! period's rollups (`super::rollup_build`), replaces the period's attached line item table with
-//! the staging table, and records the files, the row count and the integration's first report.
+//! period queue there), checks that the period still expects this assembly, replaces the
+//! period's attached line item table with the staging table (the owner's `cur_swap_in`, which
+//! seals it under forced RLS first), rebuilds the period's rollups (`super::rollup_build`), and
+//! records the files, the row count and the integration's first report, all in a transaction
+//! of the workspace as the application role.
 //! Nothing is visible until [`PendingSwap::commit`]: readers see the previous assembly until
 //! then, and a swap that fails or is dropped leaves it in place. [`swap_period`] does both.
 
 use super::rollup_build::{delete_rollups, write_rollups};
-use super::staging::{integration_table, qualified, Staging};
+use super::staging::Staging;
 use crate::rollups::PeriodRollups;
-use crate::{Store, StoreError, StoreResult};
+use crate::{Scoped, Store, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
-use sqlx::Postgres;
 
 /// A file of the assembly, for the integrity record.
 #[derive(Debug, Clone)]
@@ -40,7 +41,7 @@ pub struct SwapOutcome {
 
 /// A swap done but not committed: readers still see the previous assembly.
 pub struct PendingSwap {
-    tx: sqlx::Transaction<'static, Postgres>,
+    scope: Scoped,
     outcome: SwapOutcome,
 }
 
@@ -52,7 +53,7 @@ impl PendingSwap {
 
     /// Commits: readers see the new assembly from now on.
     pub async fn commit(self) -> StoreResult<SwapOutcome> {
-        self.tx.commit().await?;
+        self.scope.commit().await?;
         Ok(self.outcome)
     }
 }
@@ -87,11 +88,12 @@ pub async fn prepare_swap(
     let ws = staging.workspace_id.as_uuid();
     let int = staging.integration_id.as_uuid();
     let bp = staging.period.start();
-    let mut tx = store.system().begin().await?;
+    let mut scope = store.scoped(staging.workspace_id).await?;
+    let tx = scope.tx();
     // A revocation (which locks the integration FOR UPDATE) waits for this swap to commit and
     // then deletes what it wrote; a swap after a revocation writes nothing.
     if !crate::revocation::lock_live_integration_on(
-        &mut tx,
+        &mut *tx,
         staging.workspace_id,
         staging.integration_id,
     )
@@ -113,30 +115,24 @@ pub async fn prepare_swap(
     .fetch_optional(&mut *tx)
     .await?;
     let old_table = served_table(staging, current)?;
-    let q = staging.qualified();
+
+    // The new assembly's table replaces the served one; the SQL rollups below read it through
+    // the partitioned table.
+    sqlx::query("SELECT cur_swap_in($1, $2, $3, $4, $5)")
+        .bind(ws)
+        .bind(int)
+        .bind(bp)
+        .bind(&staging.table)
+        .bind(old_table.as_deref())
+        .execute(&mut *tx)
+        .await?;
 
     // The period's rollups are rebuilt whole from the new assembly.
-    delete_rollups(&mut tx, staging).await?;
+    delete_rollups(&mut *tx, staging).await?;
     let loaded_rows: i64 = files.iter().map(|f| f.rows).sum();
-    let (rows, currency) = write_rollups(&mut tx, staging, rollups, loaded_rows).await?;
+    let (rows, currency) = write_rollups(&mut *tx, staging, rollups, loaded_rows).await?;
     // Which accounts the period now covers, and whether another integration supplies them.
-    crate::cost_sources::record_period(&mut tx, ws, int, bp).await?;
-
-    let parent = qualified(&integration_table(staging.integration_id));
-    if let Some(old) = old_table.as_deref() {
-        let old = qualified(old);
-        sqlx::query(&format!("ALTER TABLE {parent} DETACH PARTITION {old}"))
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(&format!("DROP TABLE {old}"))
-            .execute(&mut *tx)
-            .await?;
-    }
-    sqlx::query(&format!(
-        "ALTER TABLE {parent} ATTACH PARTITION {q} FOR VALUES IN ('{bp}')"
-    ))
-    .execute(&mut *tx)
-    .await?;
+    crate::cost_sources::record_period(&mut *tx, ws, int, bp).await?;
 
     sqlx::query(
         "DELETE FROM cur_files WHERE workspace_id = $1 AND integration_id = $2 AND billing_period = $3",
@@ -193,7 +189,7 @@ pub async fn prepare_swap(
     .await?;
     let first_report = first.unwrap_or(false);
     Ok(PendingSwap {
-        tx,
+        scope,
         outcome: SwapOutcome { rows, first_report },
     })
 }

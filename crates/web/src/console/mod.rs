@@ -109,13 +109,13 @@ pub(crate) fn routes() -> Router<AppState> {
         )
 }
 
-/// Sessions live in PostgreSQL (the `tower_sessions` schema), cookies are HttpOnly, SameSite=Lax,
+/// Sessions live in PostgreSQL (the `tower_sessions` schema, system role only), cookies are HttpOnly, SameSite=Lax,
 /// and Secure when Costline is served over https.
 pub(crate) async fn session_layer(
     state: &AppState,
 ) -> Result<SessionManagerLayer<PostgresStore>, StoreError> {
+    // Its table comes from migrations/0024 (under forced RLS, for the system role only).
     let store = PostgresStore::new(state.store.system().clone());
-    store.migrate().await.map_err(StoreError::Database)?;
     Ok(SessionManagerLayer::new(store)
         .with_name("costline_session")
         .with_http_only(true)
