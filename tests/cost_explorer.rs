@@ -275,7 +275,7 @@ async fn preliminary_history_answers_until_each_months_cur_replaces_it() {
     let after = costs(&app, &ws, &range).await;
     assert_eq!(dec(&after["total"]), Decimal::ZERO, "{after}");
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM ce_daily_costs")
-        .fetch_one(app.db.store.system())
+        .fetch_one(app.db.admin())
         .await
         .unwrap();
     assert_eq!(left, 0);

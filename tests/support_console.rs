@@ -370,7 +370,7 @@ async fn support_events_outlive_the_workspace_in_the_platform_log() {
     let audit: i64 =
         sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE workspace_id = $1")
             .bind(ws.as_uuid())
-            .fetch_one(app.db.store.system())
+            .fetch_one(app.db.admin())
             .await
             .unwrap();
     assert_eq!(audit, 0, "the workspace's own log went with it");

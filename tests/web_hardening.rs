@@ -157,7 +157,7 @@ async fn the_new_token_page_is_never_cached_and_console_tokens_expire() {
 async fn a_request_past_the_deadline_is_answered_503() {
     let app = spawn_app_with_config(|c| c.request_timeout = Duration::from_millis(700)).await;
     let ws = app.create_workspace("Slow", "owner@slow.test").await;
-    let mut blocker = app.db.store.system().begin().await.unwrap();
+    let mut blocker = app.db.admin().begin().await.unwrap();
     sqlx::query("LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE")
         .execute(&mut *blocker)
         .await
@@ -200,7 +200,7 @@ async fn last_login_ip(app: &TestApp, xff: Option<&str>) -> Option<String> {
     sqlx::query_scalar(
         "SELECT client_ip FROM audit_events WHERE action = 'workspace.created' ORDER BY at DESC LIMIT 1",
     )
-    .fetch_one(app.db.store.system())
+    .fetch_one(app.db.admin())
     .await
     .unwrap()
 }

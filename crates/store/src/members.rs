@@ -165,11 +165,12 @@ pub async fn accept_as(
     user_id: UserId,
 ) -> StoreResult<OpenInvitation> {
     let invitation = find_invitation(store, token_hash).await?;
-    let mut scope = store.scoped(invitation.workspace_id).await?;
+    // A user outside the workspace is the system role's to look up.
     let email: Option<String> = sqlx::query_scalar("SELECT email FROM users WHERE user_id = $1")
         .bind(user_id.as_uuid())
-        .fetch_optional(scope.tx())
+        .fetch_optional(store.system())
         .await?;
+    let mut scope = store.scoped(invitation.workspace_id).await?;
     if !email.is_some_and(|e| e.eq_ignore_ascii_case(&invitation.email)) {
         return Err(StoreError::Conflict(format!(
             "this invitation is for {}: log in as that address to accept it",

@@ -78,18 +78,15 @@ pub(crate) async fn insert_with_password(
     password_hash: &str,
     claim_passwordless: bool,
 ) -> StoreResult<UserId> {
-    let id: Option<uuid::Uuid> = sqlx::query_scalar(
-        "INSERT INTO users (user_id, email, password_hash) VALUES ($1, $2, $3)
-         ON CONFLICT (lower(email)) DO UPDATE SET password_hash = EXCLUDED.password_hash
-          WHERE users.password_hash IS NULL AND NOT users.is_support AND $4
-         RETURNING user_id",
-    )
-    .bind(UserId::new().as_uuid())
-    .bind(email)
-    .bind(password_hash)
-    .bind(claim_passwordless)
-    .fetch_optional(scope.tx())
-    .await?;
+    // The owner's function (migration 0026): the app role may not update users.
+    let id: Option<uuid::Uuid> =
+        sqlx::query_scalar("SELECT system_ops.claim_account($1, $2, $3, $4)")
+            .bind(UserId::new().as_uuid())
+            .bind(email)
+            .bind(password_hash)
+            .bind(claim_passwordless)
+            .fetch_one(scope.tx())
+            .await?;
     id.map(UserId::from_uuid).ok_or_else(|| {
         StoreError::Conflict(format!(
             "{email} already has a Costline account: log in as it instead"
