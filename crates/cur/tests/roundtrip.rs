@@ -12,7 +12,7 @@ use costline_cur::discovery::{
 use costline_cur::generate::{
     generate, ExpectedTotals, ExportVersioning, GenFormat, GenerateOptions,
 };
-use costline_cur::{CsvReader, LineItem, ParquetReader, SourceFormat};
+use costline_cur::{CsvReader, LineItem, ParquetReader, SourceFormat, ZippedCsv};
 use costline_domain::BillingPeriod;
 use rust_decimal::Decimal;
 
@@ -107,6 +107,12 @@ pub fn parse_totals(
             while r.read_into(&mut item).unwrap() {
                 add(&item, &mut t);
             }
+        } else if key.ends_with(".zip") {
+            let mut z = ZippedCsv::open(File::open(&path).unwrap()).unwrap();
+            let mut r = z.reader().unwrap();
+            while r.read_into(&mut item).unwrap() {
+                add(&item, &mut t);
+            }
         } else {
             let mut r = CsvReader::new(File::open(&path).unwrap()).unwrap();
             while r.read_into(&mut item).unwrap() {
@@ -144,7 +150,9 @@ fn roundtrip(format: GenFormat, seed: u64, rows: usize, files: usize) {
     assert!(p.missing_keys.is_empty());
     assert_eq!(p.format == FileFormat::Parquet, format.is_parquet());
     let kind = match format {
-        GenFormat::LegacyCsvGzip | GenFormat::LegacyParquet => ReportKind::LegacyCur,
+        GenFormat::LegacyCsvGzip | GenFormat::LegacyCsvZip | GenFormat::LegacyParquet => {
+            ReportKind::LegacyCur
+        }
         GenFormat::Cur2CsvGzip | GenFormat::Cur2Parquet => ReportKind::Cur2,
         GenFormat::FocusCsvGzip | GenFormat::FocusParquet => ReportKind::Focus,
     };
@@ -152,7 +160,7 @@ fn roundtrip(format: GenFormat, seed: u64, rows: usize, files: usize) {
 
     let (got, formats) = parse_totals(dir.path(), &p.data_keys, format.team_tag_key());
     let want_format = match format {
-        GenFormat::LegacyCsvGzip => SourceFormat::LegacyCsv,
+        GenFormat::LegacyCsvGzip | GenFormat::LegacyCsvZip => SourceFormat::LegacyCsv,
         GenFormat::LegacyParquet => SourceFormat::LegacyParquet,
         GenFormat::Cur2CsvGzip => SourceFormat::Cur2Csv,
         GenFormat::Cur2Parquet => SourceFormat::Cur2Parquet,
