@@ -108,6 +108,17 @@ pub enum Granularity {
     Monthly,
 }
 
+/// Which FOCUS table a FOCUS export is (`FOCUS_1_0_AWS` or `FOCUS_1_2_AWS`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FocusVersion {
+    /// FOCUS 1.0 with AWS columns.
+    #[default]
+    V1_0,
+    /// FOCUS 1.2 with AWS columns: 57 FOCUS columns plus `x_Discounts`, `x_Operation` and
+    /// `x_ServiceCode`; cost categories inside `Tags`.
+    V1_2,
+}
+
 /// How a Data Export delivers its executions: the export's "file versioning" setting
 /// (`S3OutputConfigurations.Overwrite` in the API). The legacy formats have their own layouts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -154,6 +165,8 @@ pub struct GenerateOptions {
     pub versioning: ExportVersioning,
     /// Time granularity of the line items.
     pub granularity: Granularity,
+    /// The FOCUS table of a FOCUS export (ignored by the other formats).
+    pub focus_version: FocusVersion,
     /// The usage accounts, when chosen (`accounts` is then their number); empty: `accounts`
     /// random ids.
     pub account_ids: Vec<String>,
@@ -179,6 +192,7 @@ impl GenerateOptions {
             tag_columns: 12,
             versioning: ExportVersioning::Overwrite,
             granularity: Granularity::Daily,
+            focus_version: FocusVersion::V1_0,
             account_ids: Vec::new(),
             payer_account_id: None,
         }

@@ -7,7 +7,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 
-use super::{ExpectedTotals, GenFormat, GenerateOptions, Granularity};
+use super::{ExpectedTotals, FocusVersion, GenFormat, GenerateOptions, Granularity};
 use crate::source::{focus_line_item_type, Commitment};
 
 /// User tag names, legacy spelling; `Team` first. More columns get `Label<N>`.
@@ -205,6 +205,7 @@ pub(crate) struct Context {
     pub(crate) sp_arn: String,
     pub(crate) ri_arn: String,
     pub(crate) granularity: Granularity,
+    pub(crate) focus_version: FocusVersion,
 }
 
 fn hex_id(rng: &mut ChaCha8Rng, len: usize) -> String {
@@ -264,6 +265,7 @@ impl Context {
             assembly_id,
             tag_names,
             granularity: opts.granularity,
+            focus_version: opts.focus_version,
         }
     }
 }

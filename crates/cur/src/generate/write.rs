@@ -442,7 +442,7 @@ fn write_manifests(
         _ => {
             let focus = opts.format.is_focus();
             let columns = if focus {
-                focus::manifest_columns(opts.format.is_parquet())
+                focus::manifest_columns(opts.focus_version, opts.format.is_parquet())
             } else {
                 columns_for(opts.format)
                     .into_iter()
@@ -456,10 +456,10 @@ fn write_manifests(
                     }))
                     .collect()
             };
-            let table = if focus {
-                "FOCUS_1_0_AWS"
-            } else {
-                "COST_AND_USAGE_REPORT"
+            let table = match opts.focus_version {
+                _ if !focus => "COST_AND_USAGE_REPORT",
+                super::FocusVersion::V1_0 => "FOCUS_1_0_AWS",
+                super::FocusVersion::V1_2 => "FOCUS_1_2_AWS",
             };
             let m = DataExportManifest {
                 execution_id: ctx.assembly_id.clone(),
