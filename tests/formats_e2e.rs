@@ -6,7 +6,7 @@
 #[path = "support/cur_e2e.rs"]
 mod cur_e2e;
 
-use costline_cur::generate::{GenFormat, Granularity};
+use costline_cur::generate::{FocusVersion, GenFormat, Granularity};
 use costline_testkit::{cur_connection, customer_s3, moto, spawn_app_with_workers};
 use cur_e2e::{
     assert_period_matches, costs, dec, new_bucket, options, period_view, sync_until, upload, write,
@@ -294,4 +294,77 @@ async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>) {
         .send()
         .await
         .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+}
+
+#[tokio::test]
+async fn focus_1_2_exports_in_csv_and_parquet_become_exact_costs() {
+    let moto = moto().await;
+    let app = spawn_app_with_workers(&moto.endpoint).await;
+    let s3 = customer_s3(&moto.endpoint, cur_e2e::CUSTOMER).await;
+    let bucket = new_bucket(&s3, "focus12").await;
+    let ws = app.create_workspace("Acme", "owner@acme.test").await;
+    let other = app.create_workspace("Globex", "owner@globex.test").await;
+    for (seed, format, name, period, api_format) in [
+        (
+            41,
+            GenFormat::FocusCsvGzip,
+            "focus12-csv",
+            "2024-04",
+            "focus_csv_gzip",
+        ),
+        (
+            42,
+            GenFormat::FocusParquet,
+            "focus12-parquet",
+            "2024-05",
+            "focus_parquet",
+        ),
+    ] {
+        let mut opts = options(&bucket, name, seed, period, 2_500, format);
+        opts.focus_version = FocusVersion::V1_2;
+        let (dir, report) = write(&opts);
+        let manifest = std::fs::read_to_string(dir.path().join(&report.manifest_keys[0])).unwrap();
+        assert!(manifest.contains("FOCUS_1_2_AWS"), "{manifest}");
+        upload(&s3, &bucket, dir.path()).await;
+        let id = app
+            .connect_integration(&ws.token, cur_connection(&bucket, cur_e2e::PREFIX, name))
+            .await;
+        sync_until(&app, &ws, &id, name, |v| {
+            v["cur"]["periods"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["period"] == period && p["status"] == "ready")
+        })
+        .await;
+        let view = period_view(&app, &ws, &id, period).await;
+        assert_eq!(view["rows"], report.expected.rows, "{view}");
+        assert_eq!(view["format"], api_format, "{view}");
+        // Totals, metrics, day x account x service, line item types and the Team tag; the
+        // cost category in every tagged row's `Tags` is no tag of its own.
+        assert_period_matches(&app, &ws, &report).await;
+        let range = format!(
+            "start={}&end={}",
+            report.period.start(),
+            report.period.end()
+        );
+        let body = costs(&app, &ws, &format!("{range}&group_by=tag:BusinessUnit")).await;
+        assert!(
+            body["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["tag:BusinessUnit"].is_null()),
+            "{body}"
+        );
+        let (status, _) = app
+            .call(
+                "GET",
+                &format!("/api/v1/integrations/aws/{id}"),
+                Some(&other.token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 404);
+    }
 }
