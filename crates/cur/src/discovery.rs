@@ -115,7 +115,7 @@ pub enum ReportKind {
 pub enum FileFormat {
     /// CSV, gzip-compressed.
     CsvGzip,
-    /// CSV, zip-compressed (legacy CUR option; not readable by this crate's CSV readers).
+    /// CSV, zip-compressed (legacy CUR option; one CSV per archive, read by [`crate::ZippedCsv`]).
     CsvZip,
     /// Plain CSV.
     Csv,

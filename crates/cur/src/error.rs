@@ -115,6 +115,9 @@ pub enum CurError {
         /// What was wrong.
         message: String,
     },
+    /// A `.csv.zip` file is not a ZIP archive holding one CSV file, as AWS writes it.
+    #[error("ZIP archive: {0}")]
+    Zip(String),
     /// The report generator failed (I/O or Parquet writer).
     #[error("report generator: {0}")]
     Generate(String),

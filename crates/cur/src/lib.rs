@@ -8,7 +8,8 @@
 //! - [`discovery`] plans which manifests to fetch and resolves billing periods to data files.
 //! - [`manifest`] parses legacy CUR and Data Exports manifests.
 //! - CSV readers ([`LegacyCsvReader`], [`Cur2CsvReader`], [`FocusCsvReader`], or [`CsvReader`]
-//!   which detects the flavour from the header) stream from any `std::io::Read`, gzip or plain.
+//!   which detects the flavour from the header) stream from any `std::io::Read`, gzip or plain;
+//!   [`ZippedCsv`] reads the one CSV of a `.csv.zip` archive.
 //! - Parquet readers ([`LegacyParquetReader`], [`Cur2ParquetReader`], [`FocusParquetReader`]) read
 //!   a spooled file (Parquet needs random access).
 //! - [`generate`] writes realistic synthetic reports, with independently computed totals.
@@ -33,6 +34,7 @@ mod parquet_reader;
 
 mod source;
 mod tags;
+mod zipped;
 
 pub use amortize::{amortized_cost, net_amortized_cost, AmortizationInputs};
 pub use csv_reader::{
@@ -45,3 +47,4 @@ pub use num::{parse_decimal, parse_timestamp};
 pub use parquet_reader::{
     Cur2ParquetReader, FocusParquetReader, LegacyParquetReader, ParquetFlavor, ParquetReader,
 };
+pub use zipped::{ZipEntryReader, ZippedCsv};

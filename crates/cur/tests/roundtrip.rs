@@ -10,9 +10,9 @@ use costline_cur::discovery::{
     S3Object,
 };
 use costline_cur::generate::{
-    generate, ExpectedTotals, ExportVersioning, GenFormat, GenerateOptions,
+    generate, ExpectedTotals, ExportVersioning, FocusVersion, GenFormat, GenerateOptions,
 };
-use costline_cur::{CsvReader, LineItem, ParquetReader, SourceFormat};
+use costline_cur::{CsvReader, LineItem, ParquetReader, SourceFormat, ZippedCsv};
 use costline_domain::BillingPeriod;
 use rust_decimal::Decimal;
 
@@ -107,6 +107,12 @@ pub fn parse_totals(
             while r.read_into(&mut item).unwrap() {
                 add(&item, &mut t);
             }
+        } else if key.ends_with(".zip") {
+            let mut z = ZippedCsv::open(File::open(&path).unwrap()).unwrap();
+            let mut r = z.reader().unwrap();
+            while r.read_into(&mut item).unwrap() {
+                add(&item, &mut t);
+            }
         } else {
             let mut r = CsvReader::new(File::open(&path).unwrap()).unwrap();
             while r.read_into(&mut item).unwrap() {
@@ -123,11 +129,23 @@ pub fn parse_totals(
 }
 
 fn roundtrip(format: GenFormat, seed: u64, rows: usize, files: usize) {
+    roundtrip_with(format, seed, rows, files, |_| {});
+}
+
+/// [`roundtrip`] of a report whose options `tweak` changes; returns the directory written.
+fn roundtrip_with(
+    format: GenFormat,
+    seed: u64,
+    rows: usize,
+    files: usize,
+    tweak: impl Fn(&mut GenerateOptions),
+) -> (tempfile::TempDir, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let period = BillingPeriod::new(2024, 9).unwrap();
     let mut opts = GenerateOptions::new(seed, period, rows, format);
     opts.files = files;
     opts.accounts = 7;
+    tweak(&mut opts);
     let report = generate(&opts, dir.path()).unwrap();
     assert_eq!(report.data_keys.len(), files);
 
@@ -144,7 +162,9 @@ fn roundtrip(format: GenFormat, seed: u64, rows: usize, files: usize) {
     assert!(p.missing_keys.is_empty());
     assert_eq!(p.format == FileFormat::Parquet, format.is_parquet());
     let kind = match format {
-        GenFormat::LegacyCsvGzip | GenFormat::LegacyParquet => ReportKind::LegacyCur,
+        GenFormat::LegacyCsvGzip | GenFormat::LegacyCsvZip | GenFormat::LegacyParquet => {
+            ReportKind::LegacyCur
+        }
         GenFormat::Cur2CsvGzip | GenFormat::Cur2Parquet => ReportKind::Cur2,
         GenFormat::FocusCsvGzip | GenFormat::FocusParquet => ReportKind::Focus,
     };
@@ -152,7 +172,7 @@ fn roundtrip(format: GenFormat, seed: u64, rows: usize, files: usize) {
 
     let (got, formats) = parse_totals(dir.path(), &p.data_keys, format.team_tag_key());
     let want_format = match format {
-        GenFormat::LegacyCsvGzip => SourceFormat::LegacyCsv,
+        GenFormat::LegacyCsvGzip | GenFormat::LegacyCsvZip => SourceFormat::LegacyCsv,
         GenFormat::LegacyParquet => SourceFormat::LegacyParquet,
         GenFormat::Cur2CsvGzip => SourceFormat::Cur2Csv,
         GenFormat::Cur2Parquet => SourceFormat::Cur2Parquet,
@@ -187,6 +207,57 @@ fn roundtrip(format: GenFormat, seed: u64, rows: usize, files: usize) {
         e.by_line_item_type.keys()
     );
     assert!(!e.by_team.is_empty());
+    (dir, report.data_keys)
+}
+
+#[test]
+fn focus_1_2_exports_roundtrip_with_their_columns_and_cost_categories_left_out_of_tags() {
+    for (i, format) in [GenFormat::FocusCsvGzip, GenFormat::FocusParquet]
+        .into_iter()
+        .enumerate()
+    {
+        let (dir, keys) = roundtrip_with(format, 60 + i as u64, 3_000, 2, |o| {
+            o.focus_version = FocusVersion::V1_2;
+        });
+        if format == GenFormat::FocusCsvGzip {
+            let r = CsvReader::new(File::open(dir.path().join(&keys[0])).unwrap()).unwrap();
+            let h = r.headers();
+            assert_eq!(h.len(), 60, "57 FOCUS columns and 3 x_ columns: {h:?}");
+            for c in ["SkuMeter", "x_Discounts", "x_Operation", "x_ServiceCode"] {
+                assert!(h.iter().any(|n| n == c), "{c}");
+            }
+            assert!(!h
+                .iter()
+                .any(|n| n == "x_UsageType" || n == "x_CostCategories"));
+        }
+        // Every tagged row carries a cost category in `Tags`, and no item has it as a tag.
+        let mut item = LineItem::default();
+        let (mut tagged, mut with_usage_type) = (0, 0);
+        for key in &keys {
+            let path = dir.path().join(key);
+            let mut next: Box<dyn FnMut(&mut LineItem) -> bool> = if key.ends_with(".parquet") {
+                let mut r = ParquetReader::new(File::open(&path).unwrap()).unwrap();
+                Box::new(move |it| r.read_into(it).unwrap())
+            } else {
+                let mut r = CsvReader::new(File::open(&path).unwrap()).unwrap();
+                Box::new(move |it| r.read_into(it).unwrap())
+            };
+            while next(&mut item) {
+                assert!(
+                    item.tag("BusinessUnit").is_none()
+                        && item.tag("costCategory/BusinessUnit").is_none()
+                        && item.tags.iter().all(|(_, v)| v != "Retail"),
+                    "{:?}",
+                    item.tags
+                );
+                // No x_UsageType in 1.2: SkuMeter gives the usage type.
+                with_usage_type += usize::from(!item.usage_type.is_empty());
+                tagged += usize::from(!item.tags.is_empty());
+            }
+        }
+        assert!(tagged > 100, "{format:?}: {tagged}");
+        assert!(with_usage_type > 2_000, "{format:?}: {with_usage_type}");
+    }
 }
 
 #[test]

@@ -1,6 +1,8 @@
-//! FOCUS 1.0 with AWS columns (`FOCUS_1_0_AWS`): the same rows written as CSV gzip (nulls
-//! spelled `NULL`, `Tags` a JSON object) or as Parquet typed the way the AWS data dictionary
-//! types them (strings, doubles, millisecond timestamps, `Tags` a `map<string,string>`).
+//! FOCUS 1.0 or 1.2 with AWS columns (`FOCUS_1_0_AWS`, `FOCUS_1_2_AWS`): the same rows written
+//! as CSV gzip (nulls spelled `NULL`, `Tags` a JSON object) or as Parquet typed the way the AWS
+//! data dictionary types them (strings, doubles, millisecond timestamps, `Tags` a
+//! `map<string,string>`). FOCUS 1.2 has no `x_UsageType` (the usage type is in `SkuMeter`) and
+//! no `x_CostCategories`: cost categories are `costCategory/`-prefixed keys of `Tags`.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -11,6 +13,7 @@ use parquet::file::writer::SerializedRowGroupWriter;
 
 use super::model::{Context, GenRow};
 use super::write::{finish_gz, gen_err, gz, snappy_parquet_writer, to_f64, Cell, ROW_GROUP};
+use super::FocusVersion;
 use crate::error::CurError;
 use crate::manifest::DataExportColumn;
 
@@ -88,15 +91,90 @@ pub(super) const FOCUS_COLUMNS: &[(&str, Ty)] = &[
     ("x_UsageType", Ty::Str),
 ];
 
+/// The 57 FOCUS 1.2 columns and AWS's three of `FOCUS_1_2_AWS`, in the order AWS lists them.
+pub(super) const FOCUS_1_2_COLUMNS: &[(&str, Ty)] = &[
+    ("AvailabilityZone", Ty::Str),
+    ("BilledCost", Ty::Double),
+    ("BillingAccountId", Ty::Str),
+    ("BillingAccountName", Ty::Str),
+    ("BillingAccountType", Ty::Str),
+    ("BillingCurrency", Ty::Str),
+    ("BillingPeriodEnd", Ty::Timestamp),
+    ("BillingPeriodStart", Ty::Timestamp),
+    ("CapacityReservationId", Ty::Str),
+    ("CapacityReservationStatus", Ty::Str),
+    ("ChargeCategory", Ty::Str),
+    ("ChargeClass", Ty::Str),
+    ("ChargeDescription", Ty::Str),
+    ("ChargeFrequency", Ty::Str),
+    ("ChargePeriodEnd", Ty::Timestamp),
+    ("ChargePeriodStart", Ty::Timestamp),
+    ("CommitmentDiscountCategory", Ty::Str),
+    ("CommitmentDiscountId", Ty::Str),
+    ("CommitmentDiscountName", Ty::Str),
+    ("CommitmentDiscountQuantity", Ty::Double),
+    ("CommitmentDiscountStatus", Ty::Str),
+    ("CommitmentDiscountType", Ty::Str),
+    ("CommitmentDiscountUnit", Ty::Str),
+    ("ConsumedQuantity", Ty::Double),
+    ("ConsumedUnit", Ty::Str),
+    ("ContractedCost", Ty::Double),
+    ("ContractedUnitPrice", Ty::Double),
+    ("EffectiveCost", Ty::Double),
+    ("InvoiceId", Ty::Str),
+    ("InvoiceIssuerName", Ty::Str),
+    ("ListCost", Ty::Double),
+    ("ListUnitPrice", Ty::Double),
+    ("PricingCategory", Ty::Str),
+    ("PricingCurrency", Ty::Str),
+    ("PricingCurrencyContractedUnitPrice", Ty::Double),
+    ("PricingCurrencyEffectiveCost", Ty::Double),
+    ("PricingCurrencyListUnitPrice", Ty::Double),
+    ("PricingQuantity", Ty::Double),
+    ("PricingUnit", Ty::Str),
+    ("ProviderName", Ty::Str),
+    ("PublisherName", Ty::Str),
+    ("RegionId", Ty::Str),
+    ("RegionName", Ty::Str),
+    ("ResourceId", Ty::Str),
+    ("ResourceName", Ty::Str),
+    ("ResourceType", Ty::Str),
+    ("ServiceCategory", Ty::Str),
+    ("ServiceName", Ty::Str),
+    ("ServiceSubcategory", Ty::Str),
+    ("SkuId", Ty::Str),
+    ("SkuMeter", Ty::Str),
+    ("SkuPriceDetails", Ty::StrMap),
+    ("SkuPriceId", Ty::Str),
+    ("SubAccountId", Ty::Str),
+    ("SubAccountName", Ty::Str),
+    ("SubAccountType", Ty::Str),
+    ("Tags", Ty::StrMap),
+    ("x_Discounts", Ty::DoubleMap),
+    ("x_Operation", Ty::Str),
+    ("x_ServiceCode", Ty::Str),
+];
+
+/// The columns of the context's FOCUS version.
+fn columns(ctx: &Context) -> &'static [(&'static str, Ty)] {
+    match ctx.focus_version {
+        FocusVersion::V1_0 => FOCUS_COLUMNS,
+        FocusVersion::V1_2 => FOCUS_1_2_COLUMNS,
+    }
+}
+
 /// The manifest's column list; `typed` adds each column's type (as for Parquet).
-pub(super) fn manifest_columns(typed: bool) -> Vec<DataExportColumn> {
-    FOCUS_COLUMNS
-        .iter()
-        .map(|(n, ty)| DataExportColumn {
-            name: (*n).into(),
-            column_type: typed.then(|| ty.manifest_type().into()),
-        })
-        .collect()
+pub(super) fn manifest_columns(version: FocusVersion, typed: bool) -> Vec<DataExportColumn> {
+    match version {
+        FocusVersion::V1_0 => FOCUS_COLUMNS,
+        FocusVersion::V1_2 => FOCUS_1_2_COLUMNS,
+    }
+    .iter()
+    .map(|(n, ty)| DataExportColumn {
+        name: (*n).into(),
+        column_type: typed.then(|| ty.manifest_type().into()),
+    })
+    .collect()
 }
 
 /// A scalar column's value in a row; an empty string is a null.
@@ -108,6 +186,14 @@ fn cell<'a>(column: &str, r: &'a GenRow, ctx: &'a Context) -> Cell<'a> {
         "BilledCost" | "ContractedCost" => Cell::D(Some(r.unblended)),
         "BillingAccountId" => Cell::S(&r.payer),
         "BillingAccountName" => Cell::S("Costline Example Org"),
+        "BillingAccountType" => Cell::S("Billing Account"),
+        "SubAccountType" => Cell::S("Linked Account"),
+        "SkuMeter" => Cell::S(&r.usage_type),
+        "ServiceSubcategory" => Cell::S("Other (Compute)"),
+        "PricingCurrency" => Cell::S("USD"),
+        "PricingCurrencyEffectiveCost" => Cell::D(Some(r.amortized)),
+        "PricingCurrencyListUnitPrice" | "PricingCurrencyContractedUnitPrice" => Cell::D(r.rate),
+        "CommitmentDiscountQuantity" => Cell::D(None),
         "BillingCurrency" => Cell::S("USD"),
         "BillingPeriodEnd" => Cell::T(day(ctx.end)),
         "BillingPeriodStart" => Cell::T(day(ctx.start)),
@@ -148,8 +234,9 @@ fn cell<'a>(column: &str, r: &'a GenRow, ctx: &'a Context) -> Cell<'a> {
     }
 }
 
-/// The row's `Tags` entries (user tags as named in the console, AWS tags with their prefix);
-/// the other map columns are null on every generated row.
+/// The row's `Tags` entries (user tags as named in the console, AWS tags with their prefix, and
+/// in FOCUS 1.2 a cost category, which is no resource tag); the other map columns are null on
+/// every generated row.
 fn map_entries<'a>(column: &str, r: &'a GenRow, ctx: &'a Context) -> Vec<(&'a str, &'a str)> {
     if column != "Tags" {
         return Vec::new();
@@ -162,17 +249,20 @@ fn map_entries<'a>(column: &str, r: &'a GenRow, ctx: &'a Context) -> Vec<(&'a st
     if let Some(v) = r.aws_created_by {
         out.push(("aws:createdBy", v));
     }
+    if ctx.focus_version == FocusVersion::V1_2 && !out.is_empty() {
+        out.push(("costCategory/BusinessUnit", "Retail"));
+    }
     out
 }
 
 pub(super) fn write_csv(ctx: &Context, rows: &[GenRow], file: File) -> Result<(), CurError> {
     let mut w = csv::WriterBuilder::new().from_writer(gz(file));
-    w.write_record(FOCUS_COLUMNS.iter().map(|(n, _)| n))
+    w.write_record(columns(ctx).iter().map(|(n, _)| n))
         .map_err(gen_err)?;
-    let mut rec: Vec<Cow<str>> = Vec::with_capacity(FOCUS_COLUMNS.len());
+    let mut rec: Vec<Cow<str>> = Vec::with_capacity(columns(ctx).len());
     for r in rows {
         rec.clear();
-        for (name, ty) in FOCUS_COLUMNS {
+        for (name, ty) in columns(ctx) {
             rec.push(match ty {
                 Ty::StrMap | Ty::DoubleMap => {
                     let entries = map_entries(name, r, ctx);
@@ -202,9 +292,9 @@ pub(super) fn write_csv(ctx: &Context, rows: &[GenRow], file: File) -> Result<()
     finish_gz(w.into_inner().map_err(gen_err)?)
 }
 
-fn parquet_schema() -> String {
+fn parquet_schema(ctx: &Context) -> String {
     let mut schema = String::from("message schema {\n");
-    for (name, ty) in FOCUS_COLUMNS {
+    for (name, ty) in columns(ctx) {
         let value = match ty {
             Ty::Str => {
                 schema.push_str(&format!("  optional binary {name} (STRING);\n"));
@@ -250,10 +340,10 @@ fn put<T: DataType, W: Write + Send>(
 }
 
 pub(super) fn write_parquet(ctx: &Context, rows: &[GenRow], file: File) -> Result<(), CurError> {
-    let mut writer = snappy_parquet_writer(&parquet_schema(), file)?;
+    let mut writer = snappy_parquet_writer(&parquet_schema(ctx), file)?;
     for chunk in rows.chunks(ROW_GROUP) {
         let mut rg = writer.next_row_group().map_err(gen_err)?;
-        for (name, ty) in FOCUS_COLUMNS {
+        for (name, ty) in columns(ctx) {
             let mut defs: Vec<i16> = Vec::with_capacity(chunk.len());
             match ty {
                 Ty::Str => {

@@ -30,6 +30,8 @@ pub use model::TAG_NAMES;
 pub enum GenFormat {
     /// Legacy CUR, CSV gzip, "create new report version" layout.
     LegacyCsvGzip,
+    /// Legacy CUR, CSV in ZIP archives (`.csv.zip`, one CSV each), same layout.
+    LegacyCsvZip,
     /// Legacy CUR with Athena integration, Parquet (snappy).
     LegacyParquet,
     /// CUR 2.0 Data Export, CSV gzip.
@@ -44,8 +46,9 @@ pub enum GenFormat {
 
 impl GenFormat {
     /// Every format, for round-trip tests.
-    pub const ALL: [GenFormat; 6] = [
+    pub const ALL: [GenFormat; 7] = [
         GenFormat::LegacyCsvGzip,
+        GenFormat::LegacyCsvZip,
         GenFormat::LegacyParquet,
         GenFormat::Cur2CsvGzip,
         GenFormat::Cur2Parquet,
@@ -63,7 +66,15 @@ impl GenFormat {
 
     /// Whether this is a legacy CUR (not a Data Export).
     pub fn is_legacy(&self) -> bool {
-        matches!(self, GenFormat::LegacyCsvGzip | GenFormat::LegacyParquet)
+        matches!(
+            self,
+            GenFormat::LegacyCsvGzip | GenFormat::LegacyCsvZip | GenFormat::LegacyParquet
+        )
+    }
+
+    /// Whether this is legacy CUR CSV (`category/Name` headers), gzip or ZIP.
+    pub fn is_legacy_csv(&self) -> bool {
+        matches!(self, GenFormat::LegacyCsvGzip | GenFormat::LegacyCsvZip)
     }
 
     /// Whether this is a FOCUS export (no net columns, FOCUS charge categories).
@@ -75,10 +86,37 @@ impl GenFormat {
     /// the case, the snake_case formats (legacy Parquet, CUR 2.0) have `team`.
     pub fn team_tag_key(&self) -> &'static str {
         match self {
-            GenFormat::LegacyCsvGzip | GenFormat::FocusCsvGzip | GenFormat::FocusParquet => "Team",
+            GenFormat::LegacyCsvGzip
+            | GenFormat::LegacyCsvZip
+            | GenFormat::FocusCsvGzip
+            | GenFormat::FocusParquet => "Team",
             _ => "team",
         }
     }
+}
+
+/// The report's time granularity: how long one usage line item lasts. Tax, upfront fees and
+/// other month-long charges span the billing period at every granularity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Granularity {
+    /// One-hour line items (`HOURLY`).
+    Hourly,
+    /// One-day line items (`DAILY`).
+    #[default]
+    Daily,
+    /// Line items spanning the billing period (`MONTHLY`).
+    Monthly,
+}
+
+/// Which FOCUS table a FOCUS export is (`FOCUS_1_0_AWS` or `FOCUS_1_2_AWS`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FocusVersion {
+    /// FOCUS 1.0 with AWS columns.
+    #[default]
+    V1_0,
+    /// FOCUS 1.2 with AWS columns: 57 FOCUS columns plus `x_Discounts`, `x_Operation` and
+    /// `x_ServiceCode`; cost categories inside `Tags`.
+    V1_2,
 }
 
 /// How a Data Export delivers its executions: the export's "file versioning" setting
@@ -125,6 +163,10 @@ pub struct GenerateOptions {
     pub tag_columns: usize,
     /// File versioning of a Data Export (CUR 2.0, FOCUS); must be the default for legacy.
     pub versioning: ExportVersioning,
+    /// Time granularity of the line items.
+    pub granularity: Granularity,
+    /// The FOCUS table of a FOCUS export (ignored by the other formats).
+    pub focus_version: FocusVersion,
     /// The usage accounts, when chosen (`accounts` is then their number); empty: `accounts`
     /// random ids.
     pub account_ids: Vec<String>,
@@ -135,7 +177,7 @@ pub struct GenerateOptions {
 
 impl GenerateOptions {
     /// Options with defaults: 5 accounts, 1 file, bucket `costline-example-cur`, prefix `cur`,
-    /// report `costline`, 12 tag columns, "overwrite" file versioning.
+    /// report `costline`, 12 tag columns, "overwrite" file versioning, daily granularity.
     pub fn new(seed: u64, period: BillingPeriod, rows: usize, format: GenFormat) -> Self {
         GenerateOptions {
             seed,
@@ -149,6 +191,8 @@ impl GenerateOptions {
             report_name: "costline".into(),
             tag_columns: 12,
             versioning: ExportVersioning::Overwrite,
+            granularity: Granularity::Daily,
+            focus_version: FocusVersion::V1_0,
             account_ids: Vec::new(),
             payer_account_id: None,
         }

@@ -7,7 +7,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 
-use super::{ExpectedTotals, GenFormat, GenerateOptions};
+use super::{ExpectedTotals, FocusVersion, GenFormat, GenerateOptions, Granularity};
 use crate::source::{focus_line_item_type, Commitment};
 
 /// User tag names, legacy spelling; `Team` first. More columns get `Label<N>`.
@@ -204,6 +204,8 @@ pub(crate) struct Context {
     pub(crate) tag_names: Vec<String>,
     pub(crate) sp_arn: String,
     pub(crate) ri_arn: String,
+    pub(crate) granularity: Granularity,
+    pub(crate) focus_version: FocusVersion,
 }
 
 fn hex_id(rng: &mut ChaCha8Rng, len: usize) -> String {
@@ -262,6 +264,8 @@ impl Context {
             accounts,
             assembly_id,
             tag_names,
+            granularity: opts.granularity,
+            focus_version: opts.focus_version,
         }
     }
 }
@@ -356,13 +360,19 @@ impl GenRow {
             .and_time(NaiveTime::MIN)
             .and_utc();
         let month_span = matches!(kind, Kind::Tax | Kind::RiUpfrontFee | Kind::SpUpfrontFee);
-        let (usage_start, usage_end) = if month_span {
-            (
-                ctx.start.and_time(NaiveTime::MIN).and_utc(),
-                ctx.end.and_time(NaiveTime::MIN).and_utc(),
-            )
-        } else {
-            (day_start, day_start + Duration::days(1))
+        let month = (
+            ctx.start.and_time(NaiveTime::MIN).and_utc(),
+            ctx.end.and_time(NaiveTime::MIN).and_utc(),
+        );
+        let (usage_start, usage_end) = match ctx.granularity {
+            _ if month_span => month,
+            Granularity::Monthly => month,
+            Granularity::Daily => (day_start, day_start + Duration::days(1)),
+            // The hour from the row number: the random stream stays that of a daily report.
+            Granularity::Hourly => {
+                let start = day_start + Duration::hours((i % 24) as i64);
+                (start, start + Duration::hours(1))
+            }
         };
         // Usage: amount (6 places) x rate, rounded to 10 places; now and then a tiny amount so
         // the cost is written in scientific notation.

@@ -203,7 +203,7 @@ fn cell<'a>(c: Col, r: &'a GenRow, ctx: &'a Context) -> Cell<'a> {
 
 /// Columns (name, id) for a format: legacy names for legacy CSV, snake_case otherwise.
 fn columns_for(format: GenFormat) -> Vec<(String, Col)> {
-    let legacy = format == GenFormat::LegacyCsvGzip;
+    let legacy = format.is_legacy_csv();
     let cur2 = matches!(format, GenFormat::Cur2CsvGzip | GenFormat::Cur2Parquet);
     let mut out: Vec<(String, Col)> = COLUMNS
         .iter()
@@ -270,14 +270,18 @@ pub(super) fn write_report(
     let report = opts.report_name.trim_matches('/');
     let p = opts.period;
     let (data_dir, ext) = match opts.format {
-        GenFormat::LegacyCsvGzip => (
+        GenFormat::LegacyCsvGzip | GenFormat::LegacyCsvZip => (
             format!(
                 "{base}{}-{}/{}/",
                 p.start().format("%Y%m%d"),
                 p.end().format("%Y%m%d"),
                 ctx.assembly_id
             ),
-            "csv.gz",
+            if opts.format == GenFormat::LegacyCsvZip {
+                "csv.zip"
+            } else {
+                "csv.gz"
+            },
         ),
         GenFormat::LegacyParquet => (
             format!("{base}{report}/year={}/month={}/", p.year(), p.month()),
@@ -308,7 +312,18 @@ pub(super) fn write_report(
         let file = File::create(&path).map_err(gen_err)?;
         match opts.format {
             GenFormat::LegacyCsvGzip | GenFormat::Cur2CsvGzip => {
-                write_cur_csv(opts.format, ctx, chunk, file)?
+                let mut out = gz(file);
+                write_cur_csv(opts.format, ctx, chunk, &mut out)?;
+                finish_gz(out)?
+            }
+            GenFormat::LegacyCsvZip => {
+                // One CSV per archive, named as the data file without `.zip`, as AWS does.
+                let entry = format!("{report}-{:05}.csv", n + 1);
+                let mut out = zip::ZipWriter::new(BufWriter::with_capacity(1 << 20, file));
+                out.start_file(entry, zip::write::SimpleFileOptions::default())
+                    .map_err(gen_err)?;
+                write_cur_csv(opts.format, ctx, chunk, &mut out)?;
+                out.finish().map_err(gen_err)?.flush().map_err(gen_err)?
             }
             GenFormat::FocusCsvGzip => focus::write_csv(ctx, chunk, file)?,
             GenFormat::FocusParquet => focus::write_parquet(ctx, chunk, file)?,
@@ -360,7 +375,7 @@ fn write_manifests(
         end: format!("{}T000000.000Z", ctx.end.format("%Y%m%d")),
     };
     match opts.format {
-        GenFormat::LegacyCsvGzip | GenFormat::LegacyParquet => {
+        GenFormat::LegacyCsvGzip | GenFormat::LegacyCsvZip | GenFormat::LegacyParquet => {
             let parquet = opts.format == GenFormat::LegacyParquet;
             let mut columns: Vec<LegacyManifestColumn> = COLUMNS
                 .iter()
@@ -392,7 +407,14 @@ fn write_manifests(
                 account: Some(ctx.payer.clone()),
                 columns,
                 charset: Some("UTF-8".into()),
-                compression: Some(if parquet { "Parquet" } else { "GZIP" }.into()),
+                compression: Some(
+                    match opts.format {
+                        GenFormat::LegacyParquet => "Parquet",
+                        GenFormat::LegacyCsvZip => "ZIP",
+                        _ => "GZIP",
+                    }
+                    .into(),
+                ),
                 content_type: Some(if parquet { "Parquet" } else { "text/csv" }.into()),
                 report_id: Some(format!("{:x}", opts.seed)),
                 report_name: Some(report.into()),
@@ -420,7 +442,7 @@ fn write_manifests(
         _ => {
             let focus = opts.format.is_focus();
             let columns = if focus {
-                focus::manifest_columns(opts.format.is_parquet())
+                focus::manifest_columns(opts.focus_version, opts.format.is_parquet())
             } else {
                 columns_for(opts.format)
                     .into_iter()
@@ -434,10 +456,10 @@ fn write_manifests(
                     }))
                     .collect()
             };
-            let table = if focus {
-                "FOCUS_1_0_AWS"
-            } else {
-                "COST_AND_USAGE_REPORT"
+            let table = match opts.focus_version {
+                _ if !focus => "COST_AND_USAGE_REPORT",
+                super::FocusVersion::V1_0 => "FOCUS_1_0_AWS",
+                super::FocusVersion::V1_2 => "FOCUS_1_2_AWS",
             };
             let m = DataExportManifest {
                 execution_id: ctx.assembly_id.clone(),
@@ -485,15 +507,15 @@ pub(super) fn finish_gz(enc: flate2::write::GzEncoder<BufWriter<File>>) -> Resul
     enc.finish().map_err(gen_err)?.flush().map_err(gen_err)
 }
 
-fn write_cur_csv(
+fn write_cur_csv<W: Write>(
     format: GenFormat,
     ctx: &Context,
     rows: &[GenRow],
-    file: File,
+    out: W,
 ) -> Result<(), CurError> {
-    let legacy = format == GenFormat::LegacyCsvGzip;
+    let legacy = format.is_legacy_csv();
     let cols = columns_for(format);
-    let mut w = csv::WriterBuilder::new().from_writer(gz(file));
+    let mut w = csv::WriterBuilder::new().from_writer(out);
     let mut header: Vec<String> = cols.iter().map(|(n, _)| n.clone()).collect();
     if legacy {
         header.extend(
@@ -549,7 +571,7 @@ fn write_cur_csv(
         w.write_record(rec.iter().map(|c| c.as_bytes()))
             .map_err(gen_err)?;
     }
-    finish_gz(w.into_inner().map_err(gen_err)?)
+    w.flush().map_err(gen_err)
 }
 
 pub(super) const ROW_GROUP: usize = 65_536;

@@ -3,8 +3,7 @@
 //! Every message names the report file (`s3://bucket/key`) and, where the customer can act,
 //! says what to do: the message is what the period's `error` and the job's failure show.
 //! Transient faults (AWS throttling or 5xx, a read that broke off, the spool file, the database)
-//! are retried while the job has attempts left; a missing, corrupt or zip-compressed file fails
-//! the period at once. `Stopped` is not a failure: the job was cancelled or another file failed
+//! are retried while the job has attempts left; a missing or corrupt file fails the period at once. `Stopped` is not a failure: the job was cancelled or another file failed
 //! first.
 
 use costline_aws::AwsError;
@@ -22,8 +21,6 @@ pub(super) enum IngestError {
         key: String,
         source: CurError,
     },
-    #[error("report file s3://{bucket}/{key} is zip-compressed, which Costline cannot read: set the report's compression to GZIP or Parquet")]
-    Zip { bucket: String, key: String },
     #[error("reading s3://{bucket}/{key}: {source}")]
     Aws {
         bucket: String,
@@ -117,9 +114,10 @@ mod tests {
             bucket: "acme-cur".into(),
             key: "cur/r/a/r-2.csv.gz".into(),
         };
-        let zip = IngestError::Zip {
+        let zip = IngestError::File {
             bucket: "acme-cur".into(),
             key: "cur/r/a/r-1.csv.zip".into(),
+            source: CurError::Zip("the archive holds 2 files".into()),
         };
         let denied = aws(AwsError::BucketAccessDenied {
             bucket: "acme-cur".into(),
@@ -159,12 +157,5 @@ mod tests {
             file(CurError::EmptyFile).to_string(),
             "report file s3://acme-cur/cur/r/a/r-1.csv.gz: report file is empty (no header row)"
         );
-        let zip = IngestError::Zip {
-            bucket: "acme-cur".into(),
-            key: "cur/r/a/r-1.csv.zip".into(),
-        };
-        assert!(zip
-            .to_string()
-            .contains("set the report's compression to GZIP or Parquet"));
     }
 }

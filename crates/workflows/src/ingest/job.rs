@@ -246,9 +246,10 @@ mod tests {
         let message = spool.to_string();
         assert_eq!(judge(&spool, 2, 3), Failed::Retry(message.clone()));
         assert_eq!(judge(&spool, 3, 3), Failed::ForGood(message));
-        let zip = IngestError::Zip {
+        let zip = IngestError::File {
             bucket: "acme-cur".into(),
             key: "r-1.csv.zip".into(),
+            source: costline_cur::CurError::Zip("the archive holds 0 files".into()),
         };
         assert_eq!(judge(&zip, 1, 3), Failed::ForGood(zip.to_string()));
     }

@@ -1,13 +1,14 @@
 //! Loading a period's files into its staging table: a few files at once, each streamed from S3
 //! through its own parser thread (`super::parse`) into its own `COPY` connection.
 //!
-//! [`load`] checks the plan first (no missing file, no zip), creates the staging table, and
+//! [`load`] checks the plan first (no missing file), creates the staging table, and
 //! reads at most [`PARALLEL_FILES`] files at once. Each file hands its rollup builder back when
 //! it finishes, to the next file, so at most that many builders exist; they are merged at the
 //! end. A failure stops the other files at their next chunk, and the first real failure is the
 //! one reported. Memory per file is [`CHUNKS_IN_FLIGHT`] chunks plus the parser's buffers,
-//! whatever the file's size; Parquet is spooled to an unnamed temporary file first (its footer
-//! comes last). Progress is written every [`PROGRESS_EVERY`] and after each file.
+//! whatever the file's size; Parquet and ZIP are spooled to an unnamed temporary file first (a
+//! Parquet footer and a ZIP directory come last). Progress is written every [`PROGRESS_EVERY`]
+//! and after each file.
 
 use super::error::IngestError;
 use super::parse::{parse, Counting, ParseError, Source};
@@ -130,22 +131,12 @@ pub(super) async fn load(
 }
 
 /// What every file of the plan must pass before anything is read: the manifest's files are all
-/// there, and none is zip-compressed (which the parsers cannot read).
+/// there.
 fn check_plan(plan: &IngestPlan) -> Result<(), IngestError> {
     if let Some(key) = plan.missing.first() {
         return Err(IngestError::Missing {
             bucket: plan.bucket.clone(),
             key: key.clone(),
-        });
-    }
-    if let Some(f) = plan
-        .files
-        .iter()
-        .find(|f| FileFormat::from_key(&f.key) == Some(FileFormat::CsvZip))
-    {
-        return Err(IngestError::Zip {
-            bucket: plan.bucket.clone(),
-            key: f.key.clone(),
         });
     }
     Ok(())
@@ -250,10 +241,11 @@ async fn load_file(
         .get_object_stream(bucket, &file.key)
         .await
         .map_err(aws_err)?;
-    let parquet = FileFormat::from_key(&file.key) == Some(FileFormat::Parquet);
+    let format = FileFormat::from_key(&file.key);
     let bytes_read = Arc::new(AtomicU64::new(0));
-    let source = if parquet {
-        // Parquet's footer comes last: spool the object to an unnamed temporary file.
+    let source = if matches!(format, Some(FileFormat::Parquet | FileFormat::CsvZip)) {
+        // A Parquet footer and a ZIP directory come last: spool the object to an unnamed
+        // temporary file.
         let mut body = object.into_async_read();
         let spool = tempfile::tempfile().map_err(|source| IngestError::Spool {
             bucket: bucket.to_owned(),
@@ -276,7 +268,11 @@ async fn load_file(
             key: key.clone(),
             source,
         })?;
-        Source::Parquet(std_file)
+        if format == Some(FileFormat::CsvZip) {
+            Source::Zip(std_file)
+        } else {
+            Source::Parquet(std_file)
+        }
     } else {
         Source::Csv(Box::new(Counting {
             inner: SyncIoBridge::new(object.into_async_read()),
@@ -427,14 +423,14 @@ mod tests {
     }
 
     #[test]
-    fn a_plan_with_a_missing_or_zipped_file_is_refused_before_reading() {
-        assert!(check_plan(&plan(&["r-1.csv.gz", "r-2.snappy.parquet"], &[])).is_ok());
+    fn a_plan_with_a_missing_file_is_refused_before_reading() {
+        assert!(check_plan(&plan(
+            &["r-1.csv.gz", "r-2.snappy.parquet", "r-3.csv.zip"],
+            &[]
+        ))
+        .is_ok());
         match check_plan(&plan(&["r-1.csv.gz"], &["r-2.csv.gz", "r-3.csv.gz"])) {
             Err(IngestError::Missing { key, .. }) => assert_eq!(key, "r-2.csv.gz"),
-            other => panic!("{other:?}"),
-        }
-        match check_plan(&plan(&["r-1.csv.gz", "r-2.csv.zip"], &[])) {
-            Err(IngestError::Zip { key, .. }) => assert_eq!(key, "r-2.csv.zip"),
             other => panic!("{other:?}"),
         }
     }

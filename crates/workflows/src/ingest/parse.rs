@@ -3,13 +3,15 @@
 //! `COPY` through a bounded channel.
 //!
 //! The parser is synchronous (`costline_cur`'s readers take `Read` or a file), so it runs under
-//! `spawn_blocking`; CSV comes straight from the S3 body through `SyncIoBridge`, Parquet from a
-//! spooled temporary file. A chunk is sealed every `CHUNK_BYTES` of encoded line items, and
-//! only then does the parser look at the stop flag and the job's cancellation, so stopping costs
-//! at most one chunk of work. A closed channel (the `COPY` side gave up) stops it too.
+//! `spawn_blocking`; CSV comes straight from the S3 body through `SyncIoBridge`, Parquet and
+//! ZIP-compressed CSV from a spooled temporary file. A chunk is sealed every `CHUNK_BYTES` of
+//! encoded line items, and only then does the parser look at the stop flag and the job's
+//! cancellation, so stopping costs at most one chunk of work. A closed channel (the `COPY` side gave up) stops it too.
 
 use super::load::Counters;
-use costline_cur::{Compression, CsvReader, CurError, LineItem, ParquetReader};
+use costline_cur::{
+    Compression, CsvReader, CurError, LineItem, ParquetReader, ZipEntryReader, ZippedCsv,
+};
 use costline_store::line_items::{CopyEncoder, NewLineItem, SealedChunk, CHUNK_BYTES};
 use costline_store::rollups::RollupBuilder;
 use std::io::Read;
@@ -18,11 +20,12 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// A report file to parse: a byte stream of CSV (compressed as its key says), or Parquet
-/// spooled to a file (it needs random access).
+/// A report file to parse: a byte stream of CSV (compressed as its key says), or Parquet or a
+/// `.csv.zip` archive spooled to a file (they need random access).
 pub(super) enum Source {
     Csv(Box<dyn Read + Send>),
     Parquet(std::fs::File),
+    Zip(std::fs::File),
 }
 
 /// Counts the compressed bytes read from S3.
@@ -51,17 +54,19 @@ impl From<CurError> for ParseError {
     }
 }
 
-/// The reader of either kind of file.
-enum AnyReader {
+/// The reader of any kind of file (a ZIP entry's borrows its archive).
+enum AnyReader<'z> {
     Csv(Box<CsvReader<Box<dyn Read + Send>>>),
     Parquet(Box<ParquetReader>),
+    Zip(Box<ZipEntryReader<'z, std::fs::File>>),
 }
 
-impl AnyReader {
+impl AnyReader<'_> {
     fn read_into(&mut self, item: &mut LineItem) -> Result<bool, CurError> {
         match self {
             AnyReader::Csv(r) => r.read_into(item),
             AnyReader::Parquet(r) => r.read_into(item),
+            AnyReader::Zip(r) => r.read_into(item),
         }
     }
 }
@@ -79,12 +84,17 @@ pub(super) fn parse(
     cancel: &CancellationToken,
     counters: &Counters,
 ) -> Result<(u64, RollupBuilder), ParseError> {
+    let mut archive;
     let mut reader = match source {
         Source::Csv(r) => AnyReader::Csv(Box::new(CsvReader::with_compression(
             r,
             Compression::from_file_name(key),
         )?)),
         Source::Parquet(f) => AnyReader::Parquet(Box::new(ParquetReader::new(f)?)),
+        Source::Zip(f) => {
+            archive = ZippedCsv::open(f)?;
+            AnyReader::Zip(Box::new(archive.reader()?))
+        }
     };
     let mut item = LineItem::default();
     let mut rows: u64 = 0;
