@@ -4,37 +4,12 @@
 //! sign-up, invitations and log-in answer the same, after the same work, whether or not an
 //! address has an account; limits are checked before the costly work.
 
-use costline_testkit::{csrf_of, spawn_app, spawn_app_with_config, TestApp};
-use reqwest::redirect::Policy;
+use costline_testkit::{
+    console_client as browser, console_page as page, console_post as post, csrf_of, spawn_app,
+    spawn_app_with_config, TestApp,
+};
 use reqwest::Client;
 use std::time::{Duration, Instant};
-
-fn browser() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn page(client: &Client, app: &TestApp, path: &str) -> (u16, String) {
-    let r = client
-        .get(format!("{}{path}", app.base_url))
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-async fn post(client: &Client, app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, String) {
-    let r = client
-        .post(format!("{}{path}", app.base_url))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
 
 /// GETs `form_page`, then posts `form` to `path` with the page's CSRF value.
 async fn submit(

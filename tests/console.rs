@@ -3,26 +3,11 @@
 
 use chrono::{NaiveDate, Utc};
 use costline_domain::{BillingPeriod, IntegrationId, WorkspaceId};
-use costline_testkit::{csrf_of, load_costs, spawn_app, TestApp, TestCost};
-use reqwest::redirect::Policy;
+use costline_testkit::{
+    console_client as browser, console_page as page, csrf_of, load_costs, spawn_app, TestApp,
+    TestCost,
+};
 use reqwest::Client;
-
-fn browser() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn page(client: &Client, app: &TestApp, path: &str) -> (u16, String) {
-    let r = client
-        .get(format!("{}{path}", app.base_url))
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
 
 async fn post(
     client: &Client,

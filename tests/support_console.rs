@@ -3,42 +3,11 @@
 //! page views and actions land in the customer's audit log; the backfill form queues one ingest
 //! job per period; unknown ids are 404.
 
-use costline_testkit::{cur_connection, spawn_app, TestApp};
-use reqwest::redirect::Policy;
+use costline_testkit::{
+    console_client as browser, console_page as page, console_post as post, csrf_of, cur_connection,
+    spawn_app, TestApp,
+};
 use reqwest::Client;
-
-fn browser() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn csrf_of(html: &str) -> String {
-    let marker = "name=\"authenticity_token\" value=\"";
-    let start = html.find(marker).expect("page has a CSRF field") + marker.len();
-    html[start..start + html[start..].find('"').unwrap()].to_string()
-}
-
-async fn page(client: &Client, app: &TestApp, path: &str) -> (u16, String) {
-    let r = client
-        .get(format!("{}{path}", app.base_url))
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-async fn post(client: &Client, app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, String) {
-    let r = client
-        .post(format!("{}{path}", app.base_url))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
 
 async fn support_browser(app: &TestApp) -> Client {
     let (_, token) =

@@ -4,20 +4,12 @@
 //! the integrations quota, and Debug output without secrets.
 
 use costline_testkit::{
-    csrf_of, spawn_app, spawn_app_on, spawn_app_with_config, CapturedLogs, TestApp,
+    console_client as browser, csrf_of, spawn_app, spawn_app_on, spawn_app_with_config,
+    CapturedLogs, TestApp,
 };
-use reqwest::redirect::Policy;
 use reqwest::Client;
 use serde_json::Value;
 use std::time::{Duration, Instant};
-
-fn browser() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-}
 
 fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no code>")

@@ -192,6 +192,42 @@ async fn spawn_web(
     }
 }
 
+/// A client as a browser without JavaScript: it keeps cookies and does not follow redirects
+/// (tests look at each `303`).
+pub fn console_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("build the console client")
+}
+
+/// GET `path` of the console with `client`: status and body.
+pub async fn console_page(client: &reqwest::Client, app: &TestApp, path: &str) -> (u16, String) {
+    let r = client
+        .get(format!("{}{path}", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// POST the form `form` to `path` of the console with `client`: status and body.
+pub async fn console_post(
+    client: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
+    let r = client
+        .post(format!("{}{path}", app.base_url))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
 /// The value of the first hidden `authenticity_token` field of a console page.
 pub fn csrf_of(html: &str) -> String {
     let marker = "name=\"authenticity_token\" value=\"";

@@ -19,10 +19,10 @@ mod process;
 mod smtp;
 
 pub use app::{
-    csrf_of, cur_connection, spawn_app, spawn_app_in_partition, spawn_app_on,
-    spawn_app_with_config, spawn_app_with_gateway, spawn_app_with_workers,
-    spawn_app_with_workflow_settings, TestApp, TestWorkspace, CUSTOMER_ACCOUNT_ID,
-    PLATFORM_ACCOUNT_ID,
+    console_client, console_page, console_post, csrf_of, cur_connection, spawn_app,
+    spawn_app_in_partition, spawn_app_on, spawn_app_with_config, spawn_app_with_gateway,
+    spawn_app_with_workers, spawn_app_with_workflow_settings, TestApp, TestWorkspace,
+    CUSTOMER_ACCOUNT_ID, PLATFORM_ACCOUNT_ID,
 };
 pub use assembly::{begin_assembly, fill_staging, line_item, load_costs, rollup_rows, TestCost};
 pub use browser::{chromedriver, chromium_capabilities, screenshot_dir, Browser, Chromedriver};

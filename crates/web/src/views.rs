@@ -123,6 +123,20 @@ pub struct CostExplorerOut {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+impl From<costline_store::cost_explorer::CostExplorerImport> for CostExplorerOut {
+    fn from(i: costline_store::cost_explorer::CostExplorerImport) -> Self {
+        CostExplorerOut {
+            status: i.status,
+            requests: i.requests,
+            months: i.months,
+            first_day: i.first_day,
+            error: i.error,
+            started_at: i.started_at,
+            finished_at: i.finished_at,
+        }
+    }
+}
+
 /// One account of the integration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccountOut {

@@ -224,15 +224,7 @@ pub(crate) async fn detail_view(
         .unwrap_or(Value::Null);
     let cost_explorer = costline_store::cost_explorer::import(scope, integration.id())
         .await?
-        .map(|i| CostExplorerOut {
-            status: i.status,
-            requests: i.requests,
-            months: i.months,
-            first_day: i.first_day,
-            error: i.error,
-            started_at: i.started_at,
-            finished_at: i.finished_at,
-        });
+        .map(CostExplorerOut::from);
     let platform = state.platform_account_id().ok();
     let live = integration.status.is_live();
     let external_id = integration.external_id.as_deref().unwrap_or_default();
