@@ -27,6 +27,10 @@ pub struct GatewayConfig {
     pub region: String,
     /// The platform's own credentials, which assume the customers' roles.
     pub platform_credentials: PlatformCredentials,
+    /// Send Price List Query API calls (pricing:GetProducts) here instead
+    /// (`COSTLINE_AWS_PRICING_ENDPOINT_URL`): emulators have no Price List API, so tests point
+    /// it at a server of recorded answers. Unset: `endpoint_url`, else AWS.
+    pub pricing_endpoint_url: Option<String>,
 }
 
 impl GatewayConfig {
@@ -37,6 +41,7 @@ impl GatewayConfig {
             endpoint_url,
             region: region.unwrap_or_else(|| DEFAULT_REGION.to_string()),
             platform_credentials: PlatformCredentials::DefaultChain,
+            pricing_endpoint_url: None,
         }
     }
 
@@ -50,6 +55,7 @@ impl GatewayConfig {
             platform_credentials: PlatformCredentials::Provider(SharedCredentialsProvider::new(
                 credentials,
             )),
+            pricing_endpoint_url: None,
         }
     }
 

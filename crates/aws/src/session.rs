@@ -71,6 +71,11 @@ pub(crate) struct SessionInner {
     pub(crate) buckets: Mutex<BucketRegions>,
     pub(crate) cloudformation: aws_sdk_cloudformation::Client,
     pub(crate) iam: aws_sdk_iam::Client,
+    /// The role's configuration (credentials and cache shared with the clients above), for
+    /// the clients the inventory makes per region.
+    pub(crate) config: SdkConfig,
+    /// The Price List Query API's endpoint override, if any.
+    pub(crate) pricing_endpoint_url: Option<String>,
 }
 
 /// Each bucket's region, once known, and the S3 client of each such region.
@@ -94,6 +99,7 @@ impl RoleSession {
     pub(crate) fn build(
         base: &SdkConfig,
         path_style: bool,
+        pricing_endpoint_url: Option<String>,
         platform: Arc<Platform>,
         role_arn: RoleArn,
         external_id: ExternalId,
@@ -142,6 +148,8 @@ impl RoleSession {
                 buckets: Mutex::new(BucketRegions::default()),
                 cloudformation,
                 iam: aws_sdk_iam::Client::new(&config),
+                config,
+                pricing_endpoint_url,
             }),
         }
     }

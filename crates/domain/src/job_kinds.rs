@@ -11,3 +11,6 @@ pub const POLL_CUR: &str = "poll_cur";
 pub const INGEST_PERIOD: &str = "ingest_period";
 /// Send a notification (email) to a workspace's admins.
 pub const NOTIFY: &str = "notify";
+/// Read the resources of every account of an integration (EC2, EBS, RDS, S3, ...), with their
+/// on-demand rates.
+pub const INVENTORY: &str = "inventory";

@@ -41,6 +41,8 @@ impl JobKind {
     pub const INGEST_PERIOD: JobKind = JobKind::from_static(job_kinds::INGEST_PERIOD);
     /// Send a notification.
     pub const NOTIFY: JobKind = JobKind::from_static(job_kinds::NOTIFY);
+    /// Read every account's resources.
+    pub const INVENTORY: JobKind = JobKind::from_static(job_kinds::INVENTORY);
 
     /// A kind from a literal; panics at compile time (in const context) if it is invalid.
     pub const fn from_static(name: &'static str) -> Self {

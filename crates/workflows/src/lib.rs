@@ -2,7 +2,8 @@
 //!
 //! The job queue (`costline_jobs`) knows how to claim, lease, retry and schedule; this crate
 //! knows what a job means: verify an integration's role, discover its organization's accounts,
-//! look for new CUR deliveries, ingest a billing period, backfill history, notify admins. Each
+//! look for new CUR deliveries, ingest a billing period, backfill history, notify admins, read
+//! every account's resources (the inventory). Each
 //! handler reads its inputs through the store, talks to AWS only through the gateway
 //! (`costline_aws`), parses reports only through `costline_cur`, and writes through the store.
 //!
@@ -11,6 +12,7 @@
 
 mod discover;
 pub mod ingest;
+pub mod inventory;
 mod notify;
 pub mod poll_cur;
 pub mod revocation;
@@ -47,6 +49,9 @@ pub struct WorkflowSettings {
     /// poll ingests it: its files may still be uploading. Deliveries with a manifest wait
     /// instead until every file the manifest names is listed.
     pub delivery_settle: std::time::Duration,
+    /// The regions the inventory reads, of those enabled in each account
+    /// (`COSTLINE_INVENTORY_REGIONS`); `None`: every enabled region.
+    pub inventory_regions: Option<Vec<String>>,
 }
 
 impl Default for WorkflowSettings {
@@ -56,6 +61,7 @@ impl Default for WorkflowSettings {
             member_role_name: "CostlineReadOnly".to_string(),
             mailer: None,
             delivery_settle: std::time::Duration::from_secs(10 * 60),
+            inventory_regions: None,
         }
     }
 }
@@ -105,6 +111,7 @@ pub fn register(builder: WorkerPoolBuilder, workflows: &Workflows) -> WorkerPool
             JobKind::INGEST_PERIOD,
             ingest::IngestPeriod(workflows.clone()),
         )
+        .register(JobKind::INVENTORY, inventory::Inventory(workflows.clone()))
 }
 
 /// The role session of the job's integration, assumed only while the integration is live

@@ -14,6 +14,7 @@
 //! - `tag_keys`: the tag keys a workspace rolls up (scoped);
 //! - `staging`: partitions, staging tables and the line item `COPY` (owner pool);
 //! - `rollup_build`: the period's rollup tables, from the worker's sums or in SQL;
+//! - `resource_costs`: the period's cost per inventoried resource and day, likewise;
 //! - `swap`: the transaction that serves a loaded assembly (owner pool);
 //! - `served`: a period's served line items read back (scoped).
 //!
@@ -23,6 +24,7 @@
 //! that workspace themselves.
 
 mod periods;
+mod resource_costs;
 mod rollup_build;
 mod served;
 mod staging;

@@ -107,10 +107,24 @@ async fn ingest(
     .await?;
     // The workspace's tag keys, rolled up while parsing.
     let tag_keys = cur::tag_keys(&mut scope).await?;
+    // The inventory's resources, whose daily costs are summed while parsing.
+    let known = std::sync::Arc::new(
+        costline_store::resources::known_resources(&mut scope, integration).await?,
+    );
     scope.commit().await?;
 
     let started = Instant::now();
-    let outcome = load(store, job, session, integration, period, plan, &tag_keys).await;
+    let outcome = load(
+        store,
+        job,
+        session,
+        integration,
+        period,
+        plan,
+        &tag_keys,
+        &known,
+    )
+    .await;
     let (staging, files, rollups) = match outcome {
         Ok(done) => done,
         Err((staging, e)) => {

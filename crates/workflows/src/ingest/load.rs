@@ -20,7 +20,7 @@ use costline_jobs::JobContext;
 use costline_store::cur::{self, FileRecord, LineItemCopy, Staging};
 use costline_store::jobs::JobProgress;
 use costline_store::line_items::{CopyEncoder, SealedChunk};
-use costline_store::rollups::{PeriodRollups, RollupBuilder, DEFAULT_MAX_GROUPS};
+use costline_store::rollups::{KnownResources, PeriodRollups, RollupBuilder, DEFAULT_MAX_GROUPS};
 use costline_store::{Store, StoreError};
 use futures::StreamExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -58,7 +58,9 @@ pub(super) async fn load(
     period: BillingPeriod,
     plan: &IngestPlan,
     tag_keys: &[String],
+    known: &Arc<KnownResources>,
 ) -> LoadResult {
+    let builder = || RollupBuilder::new(tag_keys, DEFAULT_MAX_GROUPS).with_resources(known.clone());
     check_plan(plan).map_err(|e| (None, e))?;
     let staging = cur::create_staging(
         store,
@@ -98,9 +100,7 @@ pub(super) async fn load(
                 &shared,
                 file,
                 file_no as u32,
-                idle_rollups
-                    .pop()
-                    .unwrap_or_else(|| RollupBuilder::new(tag_keys, DEFAULT_MAX_GROUPS)),
+                idle_rollups.pop().unwrap_or_else(builder),
             ));
         }
         match in_flight.next().await {
@@ -117,14 +117,14 @@ pub(super) async fn load(
         Ok(files) => files,
         Err(e) => return Err((Some(staging), e)),
     };
-    let mut rollups = idle_rollups
-        .pop()
-        .unwrap_or_else(|| RollupBuilder::new(tag_keys, DEFAULT_MAX_GROUPS));
+    let mut rollups = idle_rollups.pop().unwrap_or_else(builder);
     for other in idle_rollups {
         rollups.merge(other, 2 * DEFAULT_MAX_GROUPS);
     }
     if rollups.overflowed() {
         tracing::info!(%integration, %period, "rollups exceed the worker's limits: PostgreSQL computes them from the loaded rows");
+    } else if rollups.resources_overflowed() {
+        tracing::info!(%integration, %period, "resource costs exceed the worker's limits: PostgreSQL computes them from the loaded rows");
     }
     Ok((staging, files, rollups.finish()))
 }
