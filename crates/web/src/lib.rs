@@ -9,6 +9,7 @@ pub mod extract;
 mod integration_actions;
 mod observability;
 mod report_actions;
+mod resource_actions;
 mod terraform_module;
 pub mod views;
 
