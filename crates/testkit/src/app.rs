@@ -83,6 +83,15 @@ pub async fn spawn_app_with_workers(aws_endpoint_url: &str) -> TestApp {
 /// [`spawn_app_with_workers`] with a gateway of the test's making (e.g. one whose STS is an
 /// in-process fake).
 pub async fn spawn_app_with_gateway(gateway: costline_aws::AwsGateway) -> TestApp {
+    spawn_app_with_settings(gateway, |_| {}).await
+}
+
+/// [`spawn_app_with_gateway`] with the workflow settings changed by `configure` (e.g. the
+/// regions the inventory reads) after the test defaults are set.
+pub async fn spawn_app_with_settings(
+    gateway: costline_aws::AwsGateway,
+    configure: impl FnOnce(&mut costline_workflows::WorkflowSettings),
+) -> TestApp {
     let mut app = spawn_web(fresh_store().await, Some(gateway.clone()), |_| {}).await;
     let config = costline_jobs::PoolConfig {
         poll_interval: Duration::from_millis(100),
@@ -94,7 +103,7 @@ pub async fn spawn_app_with_gateway(gateway: costline_aws::AwsGateway) -> TestAp
         shutdown_grace: Duration::from_secs(1),
         ..Default::default()
     };
-    let workflows = costline_workflows::WorkflowSettings {
+    let mut workflows = costline_workflows::WorkflowSettings {
         // Production waits 10 minutes. Zero let a poll queued by an earlier step run
         // between a test's data files and its manifest and ingest the files as a
         // manifest-less delivery (a `content-` assembly id, seen in cur_ingest_e2e under
@@ -103,6 +112,7 @@ pub async fn spawn_app_with_gateway(gateway: costline_aws::AwsGateway) -> TestAp
         delivery_settle: Duration::from_secs(5),
         ..Default::default()
     };
+    configure(&mut workflows);
     // The production wiring (`costline serve`), with a fast pool.
     let pool = costline_app::worker_pool(app.db.store.clone(), gateway.clone(), config, workflows)
         .expect("build the worker pool");

@@ -360,6 +360,23 @@ mod tests {
         assert_eq!(i.code, "aws_throttled");
     }
 
+    /// One direction of permission honesty: the published role may make every call the
+    /// inventory and the rate lookup make, and denies none of them.
+    #[test]
+    fn every_inventory_call_is_granted_by_the_published_permission_set() {
+        let set = costline_onboarding::permission_set();
+        for op in costline_aws::OPERATIONS {
+            let granted = set.is_allowed_everywhere(op.action);
+            assert!(granted, "{} ({}) is not granted", op.action, op.reads);
+            assert!(!set.is_denied(op.action), "{} is denied", op.action);
+        }
+        // ListFunctions answers environment variables: it stays denied, and is not called.
+        assert!(set.is_denied("lambda:ListFunctions"));
+        assert!(!costline_aws::OPERATIONS
+            .iter()
+            .any(|o| o.action.starts_with("lambda:")));
+    }
+
     #[test]
     fn every_listing_action_is_one_the_gateway_lists() {
         for t in ResourceType::ALL {

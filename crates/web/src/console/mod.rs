@@ -8,6 +8,7 @@ mod danger;
 mod error;
 mod integrations;
 mod reports;
+mod resources;
 mod revoke;
 mod settings;
 mod support;
@@ -59,6 +60,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/integrations/{id}/connect", post(integrations::connect))
         .route("/integrations/{id}/sync", post(integrations::sync))
         .route("/costs", get(costs::page))
+        .route("/resources", get(resources::page))
         .route("/reports", get(reports::list).post(reports::create))
         .route("/reports/new", get(reports::new_page))
         .route("/reports/{id}", get(reports::page))
