@@ -388,7 +388,7 @@ async fn an_organizations_members_resources_show_rates_then_their_exact_accrued_
                 .collect::<Vec<_>>()
         })
         .collect();
-    let (dir, _) = cur_e2e::gen(&cur_bucket, 19, "2024-09", 400, GenFormat::LegacyCsv);
+    let (dir, _) = cur_e2e::gen(&cur_bucket, 19, "2024-09", 400, GenFormat::LegacyCsvGzip);
     let expected = std::sync::Mutex::new(BTreeMap::<(String, String), Decimal>::new());
     cur_e2e::upload_rekeyed(&cur_s3, &cur_bucket, dir.path(), |key, body| {
         if !key.ends_with(".csv.gz") {
