@@ -158,9 +158,12 @@ mod tests {
 
     #[test]
     fn the_hourly_on_demand_price_is_read_from_the_recorded_answer() {
-        let price = parse_price_list(&documents(M5_LARGE), "Hrs")
-            .unwrap()
-            .unwrap();
+        // The answer's first product is the on-demand one (`capacitystatus` Used); the second is
+        // capacity-reservation usage at the same price, with a smaller SKU: a tie goes to it.
+        let all = documents(M5_LARGE);
+        let price = parse_price_list(&all[..1], "Hrs").unwrap().unwrap();
+        let tie = parse_price_list(&all, "Hrs").unwrap().unwrap();
+        assert_eq!((tie.sku.as_str(), tie.price), ("2WTMTR9HDDT7AA73", price.price));
         assert_eq!(price.price.to_string(), "0.096");
         assert_eq!(price.currency, "USD");
         assert_eq!(price.sku, "8KNGWE3ZKVP5CJXG");

@@ -7,31 +7,93 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-state!(
-    /// The kinds of resources the inventory reads, spelled `service:kind`.
-    ResourceType, "resource type", {
-        /// An EC2 instance (`i-…`).
-        Ec2Instance => "ec2:instance",
-        /// An EBS volume (`vol-…`).
-        Ec2Volume => "ec2:volume",
-        /// An Elastic IP address (`eipalloc-…`).
-        Ec2ElasticIp => "ec2:elastic-ip",
-        /// A NAT gateway (`nat-…`).
-        Ec2NatGateway => "ec2:nat-gateway",
-        /// An application, network or gateway load balancer.
-        Elbv2LoadBalancer => "elbv2:load-balancer",
-        /// An RDS DB instance.
-        RdsDb => "rds:db",
-        /// An S3 bucket (its metadata: name, region, tags; never an object).
-        S3Bucket => "s3:bucket",
-        /// A Lambda function.
-        LambdaFunction => "lambda:function",
-        /// A DynamoDB table.
-        DynamodbTable => "dynamodb:table",
-        /// An EKS cluster.
-        EksCluster => "eks:cluster",
+/// The kinds of resources the inventory reads, spelled `service:kind` (stored, in the API and in
+/// query filters alike).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ResourceType {
+    /// An EC2 instance (`i-…`).
+    #[serde(rename = "ec2:instance")]
+    Ec2Instance,
+    /// An EBS volume (`vol-…`).
+    #[serde(rename = "ec2:volume")]
+    Ec2Volume,
+    /// An Elastic IP address (`eipalloc-…`).
+    #[serde(rename = "ec2:elastic-ip")]
+    Ec2ElasticIp,
+    /// A NAT gateway (`nat-…`).
+    #[serde(rename = "ec2:nat-gateway")]
+    Ec2NatGateway,
+    /// An application, network or gateway load balancer.
+    #[serde(rename = "elbv2:load-balancer")]
+    Elbv2LoadBalancer,
+    /// An RDS DB instance.
+    #[serde(rename = "rds:db")]
+    RdsDb,
+    /// An S3 bucket (its metadata: name, region, tags; never an object).
+    #[serde(rename = "s3:bucket")]
+    S3Bucket,
+    /// A Lambda function.
+    #[serde(rename = "lambda:function")]
+    LambdaFunction,
+    /// A DynamoDB table.
+    #[serde(rename = "dynamodb:table")]
+    DynamodbTable,
+    /// An EKS cluster.
+    #[serde(rename = "eks:cluster")]
+    EksCluster,
+}
+
+impl ResourceType {
+    /// Every type, in the order the inventory reads them.
+    pub const ALL: &'static [ResourceType] = &[
+        ResourceType::Ec2Instance,
+        ResourceType::Ec2Volume,
+        ResourceType::Ec2ElasticIp,
+        ResourceType::Ec2NatGateway,
+        ResourceType::Elbv2LoadBalancer,
+        ResourceType::RdsDb,
+        ResourceType::S3Bucket,
+        ResourceType::LambdaFunction,
+        ResourceType::DynamodbTable,
+        ResourceType::EksCluster,
+    ];
+
+    /// The stored and API spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ResourceType::Ec2Instance => "ec2:instance",
+            ResourceType::Ec2Volume => "ec2:volume",
+            ResourceType::Ec2ElasticIp => "ec2:elastic-ip",
+            ResourceType::Ec2NatGateway => "ec2:nat-gateway",
+            ResourceType::Elbv2LoadBalancer => "elbv2:load-balancer",
+            ResourceType::RdsDb => "rds:db",
+            ResourceType::S3Bucket => "s3:bucket",
+            ResourceType::LambdaFunction => "lambda:function",
+            ResourceType::DynamodbTable => "dynamodb:table",
+            ResourceType::EksCluster => "eks:cluster",
+        }
     }
-);
+}
+
+impl fmt::Display for ResourceType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ResourceType {
+    type Err = UnknownState;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ResourceType::ALL
+            .iter()
+            .copied()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| UnknownState {
+                what: "resource type",
+                value: s.to_owned(),
+            })
+    }
+}
 
 impl ResourceType {
     /// True for the types listed once per account rather than per region (S3 buckets: one
