@@ -163,7 +163,10 @@ mod tests {
         let all = documents(M5_LARGE);
         let price = parse_price_list(&all[..1], "Hrs").unwrap().unwrap();
         let tie = parse_price_list(&all, "Hrs").unwrap().unwrap();
-        assert_eq!((tie.sku.as_str(), tie.price), ("2WTMTR9HDDT7AA73", price.price));
+        assert_eq!(
+            (tie.sku.as_str(), tie.price),
+            ("2WTMTR9HDDT7AA73", price.price)
+        );
         assert_eq!(price.price.to_string(), "0.096");
         assert_eq!(price.currency, "USD");
         assert_eq!(price.sku, "8KNGWE3ZKVP5CJXG");

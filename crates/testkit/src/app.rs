@@ -110,6 +110,9 @@ pub async fn spawn_app_with_settings(
         // load). Uploads take well under this; the rule itself is unit-tested in
         // costline-workflows (poll_cur::tests).
         delivery_settle: Duration::from_secs(5),
+        // Production reads every enabled region; moto enables all ~30, which would make every
+        // connection's inventory hundreds of calls per account. Tests that read more say so.
+        inventory_regions: Some(vec!["us-east-1".to_string()]),
         ..Default::default()
     };
     configure(&mut workflows);
