@@ -50,6 +50,13 @@ pub(super) type LoadResult =
     Result<(Staging, Vec<FileRecord>, PeriodRollups), (Option<Staging>, IngestError)>;
 
 /// Loads every file of `plan` into a new staging table of `period`.
+/// What the period's rollups are summed by while parsing: the workspace's tag keys and the
+/// inventory's resources.
+pub(super) struct RollupInputs {
+    pub(super) tag_keys: Vec<String>,
+    pub(super) known: Arc<KnownResources>,
+}
+
 pub(super) async fn load(
     store: &Store,
     job: &JobContext,
@@ -57,10 +64,11 @@ pub(super) async fn load(
     integration: IntegrationId,
     period: BillingPeriod,
     plan: &IngestPlan,
-    tag_keys: &[String],
-    known: &Arc<KnownResources>,
+    sums: &RollupInputs,
 ) -> LoadResult {
-    let builder = || RollupBuilder::new(tag_keys, DEFAULT_MAX_GROUPS).with_resources(known.clone());
+    let builder = || {
+        RollupBuilder::new(&sums.tag_keys, DEFAULT_MAX_GROUPS).with_resources(sums.known.clone())
+    };
     check_plan(plan).map_err(|e| (None, e))?;
     let staging = cur::create_staging(
         store,
