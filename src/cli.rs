@@ -65,6 +65,19 @@ pub struct Cli {
     #[arg(long, env = "COSTLINE_AWS_ENDPOINT_URL", global = true)]
     pub aws_endpoint_url: Option<String>,
 
+    /// Send AWS Price List Query API calls (pricing:GetProducts) here instead (emulators have none).
+    #[arg(long, env = "COSTLINE_AWS_PRICING_ENDPOINT_URL", global = true)]
+    pub aws_pricing_endpoint_url: Option<String>,
+
+    /// The regions the resource inventory reads (comma-separated), of those enabled in each account. Unset: every enabled region.
+    #[arg(
+        long,
+        env = "COSTLINE_INVENTORY_REGIONS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub inventory_regions: Option<Vec<String>>,
+
     /// The AWS account customers' roles trust. Unset: the caller identity of the platform's credentials.
     #[arg(long, env = "COSTLINE_PLATFORM_ACCOUNT_ID", global = true)]
     pub platform_account_id: Option<String>,
@@ -412,6 +425,9 @@ pub struct Settings {
     pub worker_listen: Option<std::net::SocketAddr>,
     pub public_url: String,
     pub aws_endpoint_url: Option<String>,
+    pub aws_pricing_endpoint_url: Option<String>,
+    /// The regions the inventory reads; `None`: every enabled one.
+    pub inventory_regions: Option<Vec<String>>,
     pub platform_account_id: Option<String>,
     /// The platform account's partition (configured, or that of `aws_region`).
     pub aws_partition: costline_domain::AwsPartition,
@@ -460,6 +476,32 @@ impl Cli {
                 )))
             }
             None => format!("http://{}", self.listen),
+        };
+        if let Some(url) = &self.aws_pricing_endpoint_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError(format!(
+                    "COSTLINE_AWS_PRICING_ENDPOINT_URL={url:?} must be a URL like http://127.0.0.1:5001"
+                )));
+            }
+        }
+        let inventory_regions = match &self.inventory_regions {
+            None => None,
+            Some(regions) => {
+                let regions: Vec<String> = regions
+                    .iter()
+                    .map(|r| r.trim().to_string())
+                    .filter(|r| !r.is_empty())
+                    .collect();
+                if let Some(bad) = regions.iter().find(|r| {
+                    !r.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                }) {
+                    return Err(ConfigError(format!(
+                        "COSTLINE_INVENTORY_REGIONS names {bad:?}, which is not a region: give region codes like us-east-1,eu-west-1"
+                    )));
+                }
+                (!regions.is_empty()).then_some(regions)
+            }
         };
         if let Some(url) = &self.aws_endpoint_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -534,6 +576,8 @@ impl Cli {
             worker_listen,
             public_url: public_url.clone(),
             aws_endpoint_url: self.aws_endpoint_url.clone(),
+            aws_pricing_endpoint_url: self.aws_pricing_endpoint_url.clone(),
+            inventory_regions,
             platform_account_id: self.platform_account_id.clone(),
             aws_partition,
             aws_region,

@@ -239,6 +239,7 @@ fn worker_pool(
             schedules,
             mailer,
             cost_explorer_request_cap: settings.cost_explorer_max_requests,
+            inventory_regions: settings.inventory_regions.clone(),
             ..Default::default()
         },
     )
@@ -249,10 +250,12 @@ fn worker_pool(
 /// The AWS gateway of this process: the platform's own credentials (standard chain), the
 /// configured region, and `COSTLINE_AWS_ENDPOINT_URL` if set.
 fn platform_gateway(settings: &cli::Settings) -> costline_aws::AwsGateway {
-    costline_aws::AwsGateway::new(costline_aws::GatewayConfig::from_default_chain(
+    let mut config = costline_aws::GatewayConfig::from_default_chain(
         settings.aws_endpoint_url.clone(),
         Some(settings.aws_region.clone()),
-    ))
+    );
+    config.pricing_endpoint_url = settings.aws_pricing_endpoint_url.clone();
+    costline_aws::AwsGateway::new(config)
 }
 
 /// `costline admin publish-templates`: uploads this build's templates under

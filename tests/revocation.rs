@@ -7,6 +7,7 @@
 use costline_domain::{BillingPeriod, IntegrationId, Role, WorkspaceId};
 use costline_jobs::{JobContext, JobError, JobHandler, JobKind, PoolConfig, WorkerPool};
 use costline_store::cur::{self, AssemblyInfo, FileRecord};
+use costline_store::resources;
 use costline_store::rollups::PeriodRollups;
 use costline_store::Store;
 use costline_testkit::{
@@ -78,11 +79,47 @@ async fn total(store: &Store, ws: WorkspaceId, id: IntegrationId) -> String {
 }
 
 /// Everything else an integration accumulates: accounts, schedules, finished and queued jobs,
-/// a notice, a backfill record.
+/// a notice, a backfill record, inventoried resources with an account's last inventory and a
+/// resource's daily cost.
 async fn accumulate(store: &Store, ws: WorkspaceId, id: IntegrationId) {
     let w = ws.as_uuid();
     let i = id.as_uuid();
     let mut scope = store.scoped(ws).await.unwrap();
+    let now = chrono::Utc::now();
+    let run = resources::AccountInventory {
+        account_id: "111122223333".into(),
+        status: costline_domain::InventoryStatus::Partial,
+        started_at: now,
+        finished_at: now,
+        regions: vec!["us-east-1".into()],
+        resources: 1,
+        issues: vec![resources::InventoryIssue {
+            region: Some("us-east-1".into()),
+            resource_type: Some(costline_domain::ResourceType::RdsDb),
+            action: "rds:DescribeDBInstances".into(),
+            code: "aws_access_denied".into(),
+            message: "denied".into(),
+        }],
+        error: None,
+    };
+    let seen = resources::SeenResource {
+        resource_type: costline_domain::ResourceType::Ec2Instance,
+        resource_id: "i-0abc".into(),
+        arn: "arn:aws:ec2:us-east-1:111122223333:instance/i-0abc".into(),
+        region: "us-east-1".into(),
+        name: "web".into(),
+        tags: BTreeMap::from([("Team".to_string(), "web".to_string())]),
+        state: Some("running".into()),
+        rate: Default::default(),
+    };
+    assert!(
+        resources::record_inventory(&mut scope, id, &run, &[seen], &[])
+            .await
+            .unwrap()
+    );
+    sqlx::query("INSERT INTO cur_daily_resource_costs (workspace_id, integration_id, billing_period, usage_account_id, resource_id, day, currency, unblended, net_unblended, amortized, line_items)
+                 VALUES ($1, $2, '2024-08-01', '111122223333', 'i-0abc', '2024-08-02', 'USD', 1.5, 1.5, 1.5, 2)")
+        .bind(w).bind(i).execute(scope.tx()).await.unwrap();
     let sys = scope.tx();
     sqlx::query("INSERT INTO aws_accounts (workspace_id, integration_id, account_id, name) VALUES ($1, $2, '210987654321', 'mgmt'), ($1, $2, '111122223333', 'member')")
         .bind(w).bind(i).execute(&mut *sys).await.unwrap();

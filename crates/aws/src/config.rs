@@ -32,6 +32,10 @@ pub struct GatewayConfig {
     /// (`endpoint_url` set), whose STS evaluates no trust policy and so assumes any role with
     /// any external id (moto does), which would fail every role.
     pub prove_external_id_required: bool,
+    /// Send Price List Query API calls (pricing:GetProducts) here instead
+    /// (`COSTLINE_AWS_PRICING_ENDPOINT_URL`): emulators have no Price List API, so tests point
+    /// it at a server of recorded answers. Unset: `endpoint_url`, else AWS.
+    pub pricing_endpoint_url: Option<String>,
 }
 
 impl GatewayConfig {
@@ -43,6 +47,7 @@ impl GatewayConfig {
             endpoint_url,
             region: region.unwrap_or_else(|| DEFAULT_REGION.to_string()),
             platform_credentials: PlatformCredentials::DefaultChain,
+            pricing_endpoint_url: None,
         }
     }
 
@@ -57,6 +62,7 @@ impl GatewayConfig {
                 credentials,
             )),
             prove_external_id_required: false,
+            pricing_endpoint_url: None,
         }
     }
 

@@ -134,6 +134,7 @@ impl AwsGateway {
         let session = RoleSession::build(
             self.sdk_config().await,
             self.inner.config.endpoint_url.is_some(),
+            self.inner.config.pricing_endpoint_url.clone(),
             self.platform().await,
             role.clone(),
             external_id.clone(),
@@ -184,6 +185,7 @@ impl AwsGateway {
         let session = RoleSession::build(
             self.sdk_config().await,
             self.inner.config.endpoint_url.is_some(),
+            self.inner.config.pricing_endpoint_url.clone(),
             self.platform().await,
             role.clone(),
             external_id.clone(),

@@ -11,6 +11,9 @@
 //!   stack says ([`StackOutputs`]).
 //! - With the platform's own credentials it writes to the platform's own buckets only:
 //!   [`AwsGateway::publish_object`] publishes the CloudFormation templates.
+//! - An [`Inventory`] lists an account's resources region by region (EC2, EBS, Elastic IPs, NAT
+//!   gateways, load balancers, RDS, S3 buckets, Lambda, DynamoDB, EKS), and
+//!   [`RoleSession::unit_price`] asks the Price List Query API for on-demand prices.
 //! - Every failure is an [`AwsError`] whose message says what to fix; [`AwsError::is_retryable`]
 //!   tells a job whether to try again.
 //!
@@ -26,8 +29,10 @@ mod credentials;
 mod error;
 mod gateway;
 mod iam;
+mod inventory;
 mod logging;
 mod organizations;
+mod pricing;
 mod publish;
 mod s3;
 mod session;
@@ -39,8 +44,10 @@ pub use cost_explorer::{CostExplorerCost, CostExplorerPage};
 pub use error::AwsError;
 pub use gateway::AwsGateway;
 pub use iam::RolePolicies;
+pub use inventory::{inventory_retry_config, FoundResource, Inventory, Operation, OPERATIONS};
 pub use logging::{credential_safe_directives, CREDENTIAL_LOG_TARGETS};
 pub use organizations::{AccountType, OrgAccount, OrgAccountStatus, Organization, Verification};
+pub use pricing::{parse_price_list, pricing_region, UnitPrice};
 pub use publish::{object_url, PublishedObject};
 pub use s3::{ObjectStream, S3Object};
 pub use session::{CallerIdentity, RoleSession};

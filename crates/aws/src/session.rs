@@ -72,6 +72,11 @@ pub(crate) struct SessionInner {
     pub(crate) cloudformation: aws_sdk_cloudformation::Client,
     pub(crate) iam: aws_sdk_iam::Client,
     pub(crate) cost_explorer: aws_sdk_costexplorer::Client,
+    /// The role's configuration (credentials and cache shared with the clients above), for
+    /// the clients the inventory makes per region.
+    pub(crate) config: SdkConfig,
+    /// The Price List Query API's endpoint override, if any.
+    pub(crate) pricing_endpoint_url: Option<String>,
 }
 
 /// Each bucket's region, once known, and the S3 client of each such region.
@@ -95,6 +100,7 @@ impl RoleSession {
     pub(crate) fn build(
         base: &SdkConfig,
         path_style: bool,
+        pricing_endpoint_url: Option<String>,
         platform: Arc<Platform>,
         role_arn: RoleArn,
         external_id: ExternalId,
@@ -150,6 +156,8 @@ impl RoleSession {
                 cloudformation,
                 iam: aws_sdk_iam::Client::new(&config),
                 cost_explorer,
+                config,
+                pricing_endpoint_url,
             }),
         }
     }

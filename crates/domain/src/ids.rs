@@ -72,6 +72,10 @@ uuid_id!(
     /// A saved cost report of a workspace.
     ReportId
 );
+uuid_id!(
+    /// A resource of the inventory (Costline's id; AWS's own id and ARN are fields of it).
+    ResourceId
+);
 
 #[cfg(test)]
 mod tests {

@@ -13,3 +13,6 @@ pub const INGEST_PERIOD: &str = "ingest_period";
 pub const NOTIFY: &str = "notify";
 /// Read the last 13 months of daily costs from Cost Explorer (preliminary, before the CUR).
 pub const IMPORT_COST_EXPLORER: &str = "import_cost_explorer";
+/// Read the resources of every account of an integration (EC2, EBS, RDS, S3, ...), with their
+/// on-demand rates.
+pub const INVENTORY: &str = "inventory";

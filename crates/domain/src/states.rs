@@ -64,6 +64,8 @@ macro_rules! state {
     };
 }
 
+pub(crate) use state;
+
 state!(
     /// Where an integration is in its life.
     IntegrationStatus, "integration status", {

@@ -207,6 +207,9 @@ pub struct WorkerArgs {
     /// Seconds between looks for new CUR deliveries of each connected integration.
     #[arg(long = "schedule-cur-poll-secs", env = "COSTLINE_SCHEDULE_CUR_POLL_SECS", default_value_t = 30 * 60)]
     pub cur_poll_every_secs: u64,
+    /// Seconds between inventories of each connected integration's resources.
+    #[arg(long = "schedule-inventory-secs", env = "COSTLINE_SCHEDULE_INVENTORY_SECS", default_value_t = 6 * 3600)]
+    pub inventory_every_secs: u64,
 }
 
 impl WorkerArgs {
@@ -238,6 +241,7 @@ impl WorkerArgs {
             verify: Duration::from_secs(self.verify_every_secs),
             discover_accounts: Duration::from_secs(self.discover_every_secs),
             poll_cur: Duration::from_secs(self.cur_poll_every_secs),
+            inventory: Duration::from_secs(self.inventory_every_secs),
         };
         intervals.validate()?;
         Ok(intervals)

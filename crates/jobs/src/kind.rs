@@ -43,6 +43,8 @@ impl JobKind {
     pub const NOTIFY: JobKind = JobKind::from_static(job_kinds::NOTIFY);
     /// Read Cost Explorer's history of an integration's payer account.
     pub const IMPORT_COST_EXPLORER: JobKind = JobKind::from_static(job_kinds::IMPORT_COST_EXPLORER);
+    /// Read every account's resources.
+    pub const INVENTORY: JobKind = JobKind::from_static(job_kinds::INVENTORY);
 
     /// A kind from a literal; panics at compile time (in const context) if it is invalid.
     pub const fn from_static(name: &'static str) -> Self {

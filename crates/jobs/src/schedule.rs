@@ -16,6 +16,8 @@ pub struct ScheduleIntervals {
     pub discover_accounts: Duration,
     /// Look for new CUR deliveries.
     pub poll_cur: Duration,
+    /// Read every account's resources (Active Resources).
+    pub inventory: Duration,
 }
 
 impl Default for ScheduleIntervals {
@@ -24,6 +26,7 @@ impl Default for ScheduleIntervals {
             verify: Duration::from_secs(6 * 3600),
             discover_accounts: Duration::from_secs(6 * 3600),
             poll_cur: Duration::from_secs(30 * 60),
+            inventory: Duration::from_secs(6 * 3600),
         }
     }
 }
@@ -35,6 +38,7 @@ impl ScheduleIntervals {
             ("verification", self.verify),
             ("account discovery", self.discover_accounts),
             ("CUR polling", self.poll_cur),
+            ("inventory", self.inventory),
         ] {
             if every < MIN_INTERVAL {
                 return Err(JobError::Config(format!(
@@ -59,6 +63,7 @@ impl ScheduleIntervals {
         let mut specs = vec![
             spec(&JobKind::VERIFY_INTEGRATION, self.verify),
             spec(&JobKind::DISCOVER_ACCOUNTS, self.discover_accounts),
+            spec(&JobKind::INVENTORY, self.inventory),
         ];
         if with_cur {
             specs.push(spec(&JobKind::POLL_CUR, self.poll_cur));
@@ -97,12 +102,20 @@ mod tests {
                 .map(|s| s.kind)
                 .collect()
         };
-        assert_eq!(kinds(false), ["verify_integration", "discover_accounts"]);
+        assert_eq!(
+            kinds(false),
+            ["verify_integration", "discover_accounts", "inventory"]
+        );
         assert_eq!(
             kinds(true),
-            ["verify_integration", "discover_accounts", "poll_cur"]
+            [
+                "verify_integration",
+                "discover_accounts",
+                "inventory",
+                "poll_cur"
+            ]
         );
-        let cur = &intervals.specs(true, now)[2];
+        let cur = &intervals.specs(true, now)[3];
         assert_eq!(cur.first_run_at, now + TimeDelta::minutes(30));
     }
 

@@ -254,10 +254,12 @@ async fn schedules_are_fired_by_the_pool_on_the_hand_driven_clock() {
     let (handler, runs) = Scripted::new(|_| Ok(()));
     let (verify, verify_runs) = Scripted::new(|_| Ok(()));
     let (discover, _) = Scripted::new(|_| Ok(()));
+    let (inventory, inventory_runs) = Scripted::new(|_| Ok(()));
     let pool = WorkerPool::builder(db.store.clone(), config())
         .register(JobKind::POLL_CUR, handler)
         .register(JobKind::VERIFY_INTEGRATION, verify)
         .register(JobKind::DISCOVER_ACCOUNTS, discover)
+        .register(JobKind::INVENTORY, inventory)
         .clock(clock.clone())
         .build()
         .unwrap();
@@ -280,17 +282,18 @@ async fn schedules_are_fired_by_the_pool_on_the_hand_driven_clock() {
         r
     };
     assert_eq!(cycle(pool.clone()).await.scheduled, 0);
-    // Every 30 minutes a CUR poll; at 6 hours also verification and discovery.
+    // Every 30 minutes a CUR poll; at 6 hours also verification, discovery and the inventory.
     for half_hour in 1..=12 {
         clock.advance(Duration::from_secs(1800));
         let r = cycle(pool.clone()).await;
-        let expected = if half_hour == 12 { 3 } else { 1 };
+        let expected = if half_hour == 12 { 4 } else { 1 };
         assert_eq!(r.scheduled, expected, "at {} min", half_hour * 30);
         assert_eq!(r.claimed, expected);
     }
     assert_eq!(runs.load(Ordering::SeqCst), 12);
     assert_eq!(verify_runs.load(Ordering::SeqCst), 1);
-    assert_eq!(count_status(&db, "succeeded").await, 14);
+    assert_eq!(inventory_runs.load(Ordering::SeqCst), 1);
+    assert_eq!(count_status(&db, "succeeded").await, 15);
 }
 
 #[tokio::test]

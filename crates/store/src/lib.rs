@@ -21,6 +21,7 @@ pub mod line_items;
 pub mod members;
 pub mod notifications;
 pub mod reports;
+pub mod resources;
 pub mod revocation;
 pub mod rollups;
 pub mod schedules;

@@ -7,11 +7,17 @@
 //! ever rounded away. Memory is bounded: a builder that would hold more than its group limit, or
 //! a sum that would overflow, gives up ([`PeriodRollups::FromTable`]) and the swap falls back to
 //! computing the rollups in SQL from the loaded table.
+//!
+//! Beside them, the builder sums the cost of each inventoried resource per day
+//! ([`KnownResources`], `cur_daily_resource_costs`): only resources the inventory knows, so the
+//! groups stay bounded by the inventory, not by the CUR's resource ids. When those groups do not
+//! fit either, only they are computed in SQL.
 
 use crate::line_items::NewLineItem;
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
+use std::sync::Arc;
 
 /// Groups a file's builder may hold before giving up (about 130 bytes each); a period's merged
 /// builder may hold twice as many.
@@ -171,6 +177,9 @@ pub struct RollupBuilder {
     strings: Interner,
     groups: FxHashMap<GroupIds, GroupSums>,
     overflowed: bool,
+    known: Arc<KnownResources>,
+    resources: FxHashMap<ResourceIds, GroupSums>,
+    resources_overflowed: bool,
 }
 
 /// A group's key as interned string ids.
@@ -212,13 +221,62 @@ impl std::hash::Hash for GroupIds {
 /// `GroupIds::tag` of a daily (untagged) group.
 const DAILY: u32 = u32::MAX;
 
+/// The interner slot of resource ids.
+const RESOURCE_SLOT: usize = 7;
+
+/// A resource day's key as interned string ids: usage account, CUR resource id, day, currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ResourceIds {
+    account: u32,
+    resource: u32,
+    day: i32,
+    currency: u32,
+}
+
+/// The resources of an integration's inventory, by every id the CUR may name them with (AWS's
+/// id and the ARN), each with the accounts it is in.
+#[derive(Debug, Default)]
+pub struct KnownResources {
+    accounts_of: FxHashMap<Box<str>, Vec<Box<str>>>,
+}
+
+impl KnownResources {
+    /// The set of `(account, id)` pairs.
+    pub fn new<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> KnownResources {
+        let mut accounts_of: FxHashMap<Box<str>, Vec<Box<str>>> = FxHashMap::default();
+        for (account, id) in pairs {
+            if id.is_empty() {
+                continue;
+            }
+            let accounts = accounts_of.entry(id.into()).or_default();
+            if !accounts.iter().any(|a| &**a == account) {
+                accounts.push(account.into());
+            }
+        }
+        KnownResources { accounts_of }
+    }
+
+    /// Whether the CUR's `resource_id` in `account` is a known resource.
+    #[inline]
+    pub fn contains(&self, account: &str, resource_id: &str) -> bool {
+        self.accounts_of
+            .get(resource_id)
+            .is_some_and(|accounts| accounts.iter().any(|a| &**a == account))
+    }
+
+    /// True when no resource is known (nothing is summed per resource).
+    pub fn is_empty(&self) -> bool {
+        self.accounts_of.is_empty()
+    }
+}
+
 /// Strings stored once, with the id each last got per field (consecutive line items share most
 /// of their fields, and comparing with the last string is cheaper than hashing).
 #[derive(Debug, Default)]
 struct Interner {
     ids: FxHashMap<Box<str>, u32>,
     strings: Vec<Box<str>>,
-    last: [u32; 7],
+    last: [u32; 8],
 }
 
 impl Interner {
@@ -266,7 +324,53 @@ impl RollupBuilder {
             strings: Interner::default(),
             groups: FxHashMap::default(),
             overflowed: false,
+            known: Arc::default(),
+            resources: FxHashMap::default(),
+            resources_overflowed: false,
         }
+    }
+
+    /// The same builder, also summing each of `known`'s resources per day (at most
+    /// `max_groups` resource days, apart from the other groups).
+    pub fn with_resources(mut self, known: Arc<KnownResources>) -> RollupBuilder {
+        self.known = known;
+        self
+    }
+
+    /// True once the resource days gave up (they are then computed in SQL).
+    pub fn resources_overflowed(&self) -> bool {
+        self.resources_overflowed
+    }
+
+    /// Adds the item to its resource day, if its resource is known.
+    #[inline]
+    fn add_resource(&mut self, item: &NewLineItem<'_>, day: i32, account: u32, currency: u32) {
+        if self.resources_overflowed
+            || item.resource_id.is_empty()
+            || !self.known.contains(item.usage_account_id, item.resource_id)
+        {
+            return;
+        }
+        let ids = ResourceIds {
+            account,
+            resource: self.strings.id(RESOURCE_SLOT, item.resource_id),
+            day,
+            currency,
+        };
+        let added = self
+            .resources
+            .entry(ids)
+            .or_default()
+            .add_item(item)
+            .is_ok();
+        if !added || self.resources.len() > self.max_groups {
+            self.give_up_resources();
+        }
+    }
+
+    fn give_up_resources(&mut self) {
+        self.resources_overflowed = true;
+        self.resources = FxHashMap::default();
     }
 
     /// True once the builder gave up (its groups are dropped).
@@ -305,6 +409,7 @@ impl RollupBuilder {
         if !self.add_to(ids, item) {
             return self.give_up();
         }
+        self.add_resource(item, ids.day, ids.fields[1], ids.fields[5]);
         for i in 0..self.tag_keys.len() {
             let value = item
                 .tags
@@ -360,6 +465,30 @@ impl RollupBuilder {
                 return self.give_up();
             }
         }
+        if other.resources_overflowed {
+            self.give_up_resources();
+        }
+        if !self.resources_overflowed {
+            for (mut ids, sums) in other.resources {
+                ids.account = map[ids.account as usize];
+                ids.resource = map[ids.resource as usize];
+                ids.currency = map[ids.currency as usize];
+                let merged = match self.resources.get_mut(&ids) {
+                    Some(existing) => existing.merge(&sums).is_ok(),
+                    None => {
+                        self.resources.insert(ids, sums);
+                        true
+                    }
+                };
+                if !merged {
+                    self.give_up_resources();
+                    break;
+                }
+            }
+            if self.resources.len() > self.max_groups {
+                self.give_up_resources();
+            }
+        }
         if self.groups.len() > self.max_groups {
             self.give_up();
         }
@@ -374,17 +503,23 @@ impl RollupBuilder {
             .groups
             .into_iter()
             .partition(|(ids, _)| ids.tag == DAILY);
-        let finished = |daily, tagged| FinishedRollups {
+        let mut resources: Option<Vec<(ResourceIds, GroupSums)>> =
+            (!self.resources_overflowed).then(|| self.resources.into_iter().collect());
+        let mut out = FinishedRollups {
             tag_keys: self.tag_keys,
             strings: self.strings,
-            daily,
-            tagged,
+            daily: Vec::new(),
+            tagged: Vec::new(),
+            resources: None,
         };
-        let mut out = finished(Vec::new(), Vec::new());
         daily.sort_unstable_by(|a: &(GroupIds, GroupSums), b| out.key(&a.0).cmp(&out.key(&b.0)));
         tagged.sort_unstable_by(|a: &(GroupIds, GroupSums), b| out.key(&a.0).cmp(&out.key(&b.0)));
+        if let Some(resources) = &mut resources {
+            resources.sort_unstable_by(|a, b| out.resource_key(&a.0).cmp(&out.resource_key(&b.0)));
+        }
         out.daily = daily;
         out.tagged = tagged;
+        out.resources = resources;
         PeriodRollups::Computed(out)
     }
 
@@ -392,6 +527,8 @@ impl RollupBuilder {
         self.overflowed = true;
         self.groups = FxHashMap::default();
         self.strings = Interner::default();
+        // Their string ids are gone too; the SQL rollups cover them.
+        self.resources = FxHashMap::default();
     }
 }
 
@@ -402,6 +539,21 @@ pub struct FinishedRollups {
     strings: Interner,
     daily: Vec<(GroupIds, GroupSums)>,
     tagged: Vec<(GroupIds, GroupSums)>,
+    /// `None`: too many resource days, computed in SQL instead.
+    resources: Option<Vec<(ResourceIds, GroupSums)>>,
+}
+
+/// One resource day's key: the columns of `cur_daily_resource_costs` in primary key order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ResourceDayKey<'a> {
+    /// Usage account.
+    pub usage_account_id: &'a str,
+    /// The CUR's resource id.
+    pub resource_id: &'a str,
+    /// UTC day of the usage start.
+    pub day: NaiveDate,
+    /// Currency.
+    pub currency: &'a str,
 }
 
 impl FinishedRollups {
@@ -422,6 +574,24 @@ impl FinishedRollups {
             line_item_type: f(4),
             currency: f(5),
         }
+    }
+
+    fn resource_key(&self, ids: &ResourceIds) -> ResourceDayKey<'_> {
+        ResourceDayKey {
+            usage_account_id: self.strings.get(ids.account),
+            resource_id: self.strings.get(ids.resource),
+            day: NaiveDate::from_num_days_from_ce_opt(ids.day).expect("a day a key was made from"),
+            currency: self.strings.get(ids.currency),
+        }
+    }
+
+    /// The known resources' days in primary key order; `None` when they did not fit the
+    /// builder (the swap computes them in SQL).
+    pub fn resource_days(
+        &self,
+    ) -> Option<impl Iterator<Item = (ResourceDayKey<'_>, &GroupSums)> + Send + '_> {
+        let resources = self.resources.as_ref()?;
+        Some(resources.iter().map(|(ids, s)| (self.resource_key(ids), s)))
     }
 
     /// Daily groups in primary key order: key and sums.

@@ -96,16 +96,18 @@ pub async fn spawn_app_with_workflow_settings(
 ) -> TestApp {
     let gateway =
         costline_aws::AwsGateway::new(costline_aws::GatewayConfig::for_emulator(aws_endpoint_url));
-    spawn_app_with_gateway_and_settings(gateway, configure).await
+    spawn_app_with_settings(gateway, configure).await
 }
 
 /// [`spawn_app_with_workers`] with a gateway of the test's making (e.g. one whose STS is an
 /// in-process fake).
 pub async fn spawn_app_with_gateway(gateway: costline_aws::AwsGateway) -> TestApp {
-    spawn_app_with_gateway_and_settings(gateway, |_| {}).await
+    spawn_app_with_settings(gateway, |_| {}).await
 }
 
-async fn spawn_app_with_gateway_and_settings(
+/// [`spawn_app_with_gateway`] with the workflow settings changed by `configure` (e.g. the
+/// regions the inventory reads) after the test defaults are set.
+pub async fn spawn_app_with_settings(
     gateway: costline_aws::AwsGateway,
     configure: impl FnOnce(&mut costline_workflows::WorkflowSettings),
 ) -> TestApp {
@@ -120,16 +122,18 @@ async fn spawn_app_with_gateway_and_settings(
         shutdown_grace: Duration::from_secs(1),
         ..Default::default()
     };
-    let workflows = costline_workflows::WorkflowSettings {
+    let mut workflows = costline_workflows::WorkflowSettings {
         // Production waits 10 minutes. Zero let a poll queued by an earlier step run
         // between a test's data files and its manifest and ingest the files as a
         // manifest-less delivery (a `content-` assembly id, seen in cur_ingest_e2e under
         // load). Uploads take well under this; the rule itself is unit-tested in
         // costline-workflows (poll_cur::tests).
         delivery_settle: Duration::from_secs(5),
+        // Production reads every enabled region; moto enables all ~30, which would make every
+        // connection's inventory hundreds of calls per account. Tests that read more say so.
+        inventory_regions: Some(vec!["us-east-1".to_string()]),
         ..Default::default()
     };
-    let mut workflows = workflows;
     configure(&mut workflows);
     // The production wiring (`costline serve`), with a fast pool.
     let pool = costline_app::worker_pool(app.db.store.clone(), gateway.clone(), config, workflows)

@@ -12,6 +12,7 @@ mod integration_actions;
 mod limits;
 mod observability;
 mod report_actions;
+mod resource_actions;
 mod security;
 mod terraform_module;
 pub mod views;

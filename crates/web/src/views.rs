@@ -551,3 +551,188 @@ impl From<&costline_store::notifications::Notification> for NotificationOut {
         }
     }
 }
+
+/// One resource of the inventory (`GET /api/v1/resources`, `GET /api/v1/resources/{id}`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResourceOut {
+    /// Costline's id of the resource.
+    pub id: String,
+    /// Its ARN.
+    pub arn: String,
+    /// `ec2:instance`, `ec2:volume`, `s3:bucket`, ...
+    #[serde(rename = "type")]
+    pub resource_type: costline_domain::ResourceType,
+    /// AWS's own id (`i-…`, `vol-…`, the bucket name, ...).
+    pub resource_id: String,
+    /// The integration whose inventory found it.
+    pub integration_id: String,
+    /// Its account.
+    pub account_id: String,
+    /// Its region.
+    pub region: String,
+    /// Its `Name` tag or own name.
+    pub name: String,
+    /// Its tags.
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// AWS's state (`running`, `available`, ...).
+    pub state: Option<String>,
+    /// First seen by an inventory (RFC 3339).
+    pub first_seen: DateTime<Utc>,
+    /// Last seen by an inventory.
+    pub last_seen: DateTime<Utc>,
+    /// When a complete listing no longer had it (`null` while it exists).
+    pub gone_at: Option<DateTime<Utc>>,
+    /// On-demand price per hour (decimal string), from the AWS Price List.
+    pub hourly_rate: Option<String>,
+    /// On-demand price per 730-hour month.
+    pub monthly_rate: Option<String>,
+    /// The rates' currency.
+    pub rate_currency: Option<String>,
+    /// The Price List product the rates come from.
+    pub rate_sku: Option<String>,
+    /// Why there is no rate.
+    pub rate_note: Option<String>,
+    /// Its unblended cost over every day of the ingested CURs; `null` before the first CUR.
+    pub accrued_cost: Option<String>,
+    /// The accrued cost's currency.
+    pub currency: Option<String>,
+}
+
+impl From<&costline_store::resources::Resource> for ResourceOut {
+    fn from(r: &costline_store::resources::Resource) -> Self {
+        ResourceOut {
+            id: r.id.to_string(),
+            arn: r.arn.clone(),
+            resource_type: r.resource_type,
+            resource_id: r.resource_id.clone(),
+            integration_id: r.integration_id.to_string(),
+            account_id: r.account_id.clone(),
+            region: r.region.clone(),
+            name: r.name.clone(),
+            tags: r.tags.clone(),
+            state: r.state.clone(),
+            first_seen: r.first_seen_at,
+            last_seen: r.last_seen_at,
+            gone_at: r.gone_at,
+            hourly_rate: r.rate.hourly.map(|d| d.to_string()),
+            monthly_rate: r.rate.monthly.map(|d| d.to_string()),
+            rate_currency: r.rate.currency.clone(),
+            rate_sku: r.rate.sku.clone(),
+            rate_note: r.rate.note.clone(),
+            accrued_cost: r.accrued_cost.map(|d| d.to_string()),
+            currency: r.cost_currency.clone(),
+        }
+    }
+}
+
+/// `GET /api/v1/resources`: a page of resources and where the next one starts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResourcesOut {
+    /// The page, ordered by account, region, type and AWS id.
+    pub resources: Vec<ResourceOut>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// One day of a resource's cost.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResourceDayOut {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Its unblended cost that day (decimal string).
+    pub amount: String,
+    /// The currency.
+    pub currency: String,
+}
+
+/// `GET /api/v1/resources/{id}`: the resource and its cost by day.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResourceDetailOut {
+    /// The resource.
+    #[serde(flatten)]
+    pub resource: ResourceOut,
+    /// Its cost per UTC day, from the CUR's line items of its id or ARN, oldest first.
+    pub costs: Vec<ResourceDayOut>,
+}
+
+/// Something an account's inventory could not read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InventoryIssueOut {
+    /// The region (`null`: account-wide).
+    pub region: Option<String>,
+    /// The type that was not listed.
+    #[serde(rename = "type")]
+    pub resource_type: Option<costline_domain::ResourceType>,
+    /// The IAM action that was denied or failed.
+    pub action: String,
+    /// A stable code (`aws_access_denied`, `aws_throttled`, ...).
+    pub code: String,
+    /// What AWS said and what to do.
+    pub message: String,
+}
+
+/// One account's inventory coverage (`GET /api/v1/resources/coverage`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CoverageOut {
+    /// The integration.
+    pub integration_id: String,
+    /// The account.
+    pub account_id: String,
+    /// Its name in the organization.
+    pub name: String,
+    /// Whether Costline's role is deployed and assumable there (account discovery's check).
+    pub role_status: String,
+    /// Why not.
+    pub role_error: Option<String>,
+    /// The last inventory: `complete`, `partial`, `failed`, `no_role`; `null` before the first.
+    pub inventory_status: Option<String>,
+    /// When the last inventory ended.
+    pub last_inventory: Option<DateTime<Utc>>,
+    /// The regions it read.
+    pub regions: Vec<String>,
+    /// Resources it saw.
+    pub resources: i32,
+    /// The actions and regions it was denied, or that failed.
+    pub issues: Vec<InventoryIssueOut>,
+    /// Why it read nothing.
+    pub error: Option<String>,
+}
+
+impl From<&costline_store::resources::Coverage> for CoverageOut {
+    fn from(c: &costline_store::resources::Coverage) -> Self {
+        let issues: Vec<costline_store::resources::InventoryIssue> = c
+            .issues
+            .clone()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default();
+        CoverageOut {
+            integration_id: c.integration_id.to_string(),
+            account_id: c.account_id.clone(),
+            name: c.name.clone(),
+            role_status: c.role_status.clone(),
+            role_error: c.role_error.clone(),
+            inventory_status: c.status.clone(),
+            last_inventory: c.finished_at,
+            regions: c.regions.clone().unwrap_or_default(),
+            resources: c.resources.unwrap_or(0),
+            issues: issues
+                .into_iter()
+                .map(|i| InventoryIssueOut {
+                    region: i.region,
+                    resource_type: i.resource_type,
+                    action: i.action,
+                    code: i.code,
+                    message: i.message,
+                })
+                .collect(),
+            error: c.error.clone(),
+        }
+    }
+}
+
+/// `GET /api/v1/resources/coverage`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CoveragesOut {
+    /// Every account of the workspace's integrations.
+    pub accounts: Vec<CoverageOut>,
+}

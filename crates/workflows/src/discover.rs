@@ -26,13 +26,13 @@ const ROLE_CHECK_BATCH: usize = 50;
 /// Handler of [`costline_domain::job_kinds::DISCOVER_ACCOUNTS`].
 pub(crate) struct DiscoverAccounts(pub(crate) Workflows);
 
-/// What discovery needs of a connected integration.
-struct Connected {
-    id: IntegrationId,
-    role: RoleArn,
-    external_id: ExternalId,
-    account_id: String,
-    account_type: AccountType,
+/// What discovery (and the inventory) needs of a connected integration.
+pub(crate) struct Connected {
+    pub(crate) id: IntegrationId,
+    pub(crate) role: RoleArn,
+    pub(crate) external_id: ExternalId,
+    pub(crate) account_id: String,
+    pub(crate) account_type: AccountType,
 }
 
 #[async_trait]
@@ -134,6 +134,16 @@ impl JobHandler for DiscoverAccounts {
         if let Some(org_accounts) = org_accounts {
             check_member_roles(wf, job, &integration, &org_accounts, &session_name).await?;
         }
+        // The accounts are known: read their resources.
+        let mut scope = wf.store().scoped(job.workspace_id()).await?;
+        costline_store::jobs::enqueue(
+            &mut scope,
+            &costline_store::jobs::NewJob::new(costline_domain::job_kinds::INVENTORY)
+                .integration(integration.id),
+            job.now(),
+        )
+        .await?;
+        scope.commit().await?;
         Ok(())
     }
 }
@@ -150,7 +160,10 @@ fn discovered(account: &OrgAccount) -> DiscoveredAccount {
 
 /// The job's integration when it is connected; `None` (the job ends quietly) when it was
 /// revoked, is not connected (verification queues discovery once it is) or names no role.
-async fn load_connected(wf: &Workflows, job: &JobContext) -> Result<Option<Connected>, JobError> {
+pub(crate) async fn load_connected(
+    wf: &Workflows,
+    job: &JobContext,
+) -> Result<Option<Connected>, JobError> {
     let Some(id) = job.integration_id() else {
         return Err(JobError::permanent("this job names no integration"));
     };

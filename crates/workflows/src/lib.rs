@@ -2,7 +2,8 @@
 //!
 //! The job queue (`costline_jobs`) knows how to claim, lease, retry and schedule; this crate
 //! knows what a job means: verify an integration's role, discover its organization's accounts,
-//! look for new CUR deliveries, ingest a billing period, backfill history, notify admins. Each
+//! look for new CUR deliveries, ingest a billing period, backfill history, notify admins, read
+//! every account's resources (the inventory). Each
 //! handler reads its inputs through the store, talks to AWS only through the gateway
 //! (`costline_aws`), parses reports only through `costline_cur`, and writes through the store.
 //!
@@ -12,6 +13,7 @@
 pub mod cost_explorer;
 mod discover;
 pub mod ingest;
+pub mod inventory;
 mod notify;
 pub mod poll_cur;
 pub mod revocation;
@@ -51,6 +53,9 @@ pub struct WorkflowSettings {
     /// Cost Explorer requests made at most per integration, ever (each costs the customer
     /// $0.01; `COSTLINE_COST_EXPLORER_MAX_REQUESTS`). Zero reads no history.
     pub cost_explorer_request_cap: u32,
+    /// The regions the inventory reads, of those enabled in each account
+    /// (`COSTLINE_INVENTORY_REGIONS`); `None`: every enabled region.
+    pub inventory_regions: Option<Vec<String>>,
 }
 
 /// Cost Explorer requests per integration unless configured: 13 months with room for pages.
@@ -64,6 +69,7 @@ impl Default for WorkflowSettings {
             mailer: None,
             delivery_settle: std::time::Duration::from_secs(10 * 60),
             cost_explorer_request_cap: DEFAULT_COST_EXPLORER_REQUEST_CAP,
+            inventory_regions: None,
         }
     }
 }
@@ -117,6 +123,7 @@ pub fn register(builder: WorkerPoolBuilder, workflows: &Workflows) -> WorkerPool
             JobKind::IMPORT_COST_EXPLORER,
             cost_explorer::ImportCostExplorer(workflows.clone()),
         )
+        .register(JobKind::INVENTORY, inventory::Inventory(workflows.clone()))
 }
 
 /// The role session of the job's integration, assumed only while the integration is live

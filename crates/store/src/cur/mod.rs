@@ -15,6 +15,8 @@
 //! - `staging`: partitions, staging tables and the line item `COPY`;
 //! - `rollup_build`: the period's rollup tables, from the worker's sums or in SQL;
 //! - `swap`: the transaction that serves a loaded assembly;
+//! - `resource_costs`: the period's cost per inventoried resource and day, likewise;
+//! - `swap`: the transaction that serves a loaded assembly (owner pool);
 //! - `served`: a period's served line items read back (scoped).
 //!
 //! Scoped functions take a [`Scoped`](crate::Scoped) transaction, under row-level security.
@@ -24,6 +26,7 @@
 //! workspace (docs/adr/0015-database-roles.md).
 
 mod periods;
+mod resource_costs;
 mod rollup_build;
 mod served;
 mod staging;

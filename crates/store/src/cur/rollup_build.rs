@@ -86,7 +86,7 @@ pub async fn analyze_rollups(store: &Store) -> StoreResult<()> {
 
 /// Decompresses the staging table's chunks into a temporary table of one row per line item
 /// (dropped at commit), for the SQL rollups; its name.
-async fn expand_line_items(
+pub(super) async fn expand_line_items(
     tx: &mut sqlx::PgConnection,
     staging: &Staging,
 ) -> StoreResult<&'static str> {

@@ -10,6 +10,7 @@
 //! Nothing is visible until [`PendingSwap::commit`]: readers see the previous assembly until
 //! then, and a swap that fails or is dropped leaves it in place. [`swap_period`] does both.
 
+use super::resource_costs::write_resource_costs;
 use super::rollup_build::{delete_rollups, write_rollups};
 use super::staging::Staging;
 use crate::rollups::PeriodRollups;
@@ -131,6 +132,7 @@ pub async fn prepare_swap(
     delete_rollups(&mut *tx, staging).await?;
     let loaded_rows: i64 = files.iter().map(|f| f.rows).sum();
     let (rows, currency) = write_rollups(&mut *tx, staging, rollups, loaded_rows).await?;
+    write_resource_costs(&mut *tx, staging, rollups).await?;
     // Which accounts the period now covers, and whether another integration supplies them.
     crate::cost_sources::record_period(&mut *tx, ws, int, bp).await?;
 

@@ -7,6 +7,7 @@ mod integrations;
 mod jobs;
 mod notifications;
 mod reports;
+mod resources;
 pub(crate) mod support;
 mod workspace;
 
@@ -49,6 +50,9 @@ pub(crate) fn routes() -> Router<AppState> {
                 .delete(reports::delete),
         )
         .route("/reports/{id}/costs", get(costs::report))
+        .route("/resources", get(resources::list))
+        .route("/resources/coverage", get(resources::coverage))
+        .route("/resources/{id}", get(resources::get))
         .route("/jobs/{id}", get(jobs::get))
         .route("/notifications", get(notifications::list))
         .route("/notifications/{id}/read", post(notifications::mark_read))

@@ -9,6 +9,7 @@ mod error;
 mod integrations;
 mod invitations;
 mod reports;
+mod resources;
 mod revoke;
 mod settings;
 mod signup;
@@ -66,6 +67,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/integrations/{id}/connect", post(integrations::connect))
         .route("/integrations/{id}/sync", post(integrations::sync))
         .route("/costs", get(costs::page))
+        .route("/resources", get(resources::page))
         .route("/reports", get(reports::list).post(reports::create))
         .route("/reports/new", get(reports::new_page))
         .route("/reports/{id}", get(reports::page))

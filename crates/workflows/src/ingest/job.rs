@@ -10,7 +10,7 @@
 //! (`super::notices`).
 
 use super::error::IngestError;
-use super::load::load;
+use super::load::{load, RollupInputs};
 use super::notices::{notify_backfill, notify_first_report};
 use super::plan::{IngestPayload, IngestPlan};
 use crate::poll_cur::{cur_location, discover_periods};
@@ -105,12 +105,17 @@ async fn ingest(
         job.now(),
     )
     .await?;
-    // The workspace's tag keys, rolled up while parsing.
-    let tag_keys = cur::tag_keys(&mut scope).await?;
+    // The workspace's tag keys and the inventory's resources, rolled up while parsing.
+    let sums = RollupInputs {
+        tag_keys: cur::tag_keys(&mut scope).await?,
+        known: std::sync::Arc::new(
+            costline_store::resources::known_resources(&mut scope, integration).await?,
+        ),
+    };
     scope.commit().await?;
 
     let started = Instant::now();
-    let outcome = load(store, job, session, integration, period, plan, &tag_keys).await;
+    let outcome = load(store, job, session, integration, period, plan, &sums).await;
     let (staging, files, rollups) = match outcome {
         Ok(done) => done,
         Err((staging, e)) => {

@@ -21,7 +21,7 @@ use costline_jobs::JobContext;
 use costline_store::cur::{self, FileRecord, LineItemCopy, Staging};
 use costline_store::jobs::JobProgress;
 use costline_store::line_items::{CopyEncoder, SealedChunk};
-use costline_store::rollups::{PeriodRollups, RollupBuilder, DEFAULT_MAX_GROUPS};
+use costline_store::rollups::{KnownResources, PeriodRollups, RollupBuilder, DEFAULT_MAX_GROUPS};
 use costline_store::{Store, StoreError};
 use futures::StreamExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -51,6 +51,13 @@ pub(super) type LoadResult =
     Result<(Staging, Vec<FileRecord>, PeriodRollups), (Option<Staging>, IngestError)>;
 
 /// Loads every file of `plan` into a new staging table of `period`.
+/// What the period's rollups are summed by while parsing: the workspace's tag keys and the
+/// inventory's resources.
+pub(super) struct RollupInputs {
+    pub(super) tag_keys: Vec<String>,
+    pub(super) known: Arc<KnownResources>,
+}
+
 pub(super) async fn load(
     store: &Store,
     job: &JobContext,
@@ -58,8 +65,11 @@ pub(super) async fn load(
     integration: IntegrationId,
     period: BillingPeriod,
     plan: &IngestPlan,
-    tag_keys: &[String],
+    sums: &RollupInputs,
 ) -> LoadResult {
+    let builder = || {
+        RollupBuilder::new(&sums.tag_keys, DEFAULT_MAX_GROUPS).with_resources(sums.known.clone())
+    };
     check_plan(plan).map_err(|e| (None, e))?;
     let staging = cur::create_staging(
         store,
@@ -99,9 +109,7 @@ pub(super) async fn load(
                 &shared,
                 file,
                 file_no as u32,
-                idle_rollups
-                    .pop()
-                    .unwrap_or_else(|| RollupBuilder::new(tag_keys, DEFAULT_MAX_GROUPS)),
+                idle_rollups.pop().unwrap_or_else(builder),
             ));
         }
         match in_flight.next().await {
@@ -118,14 +126,14 @@ pub(super) async fn load(
         Ok(files) => files,
         Err(e) => return Err((Some(staging), e)),
     };
-    let mut rollups = idle_rollups
-        .pop()
-        .unwrap_or_else(|| RollupBuilder::new(tag_keys, DEFAULT_MAX_GROUPS));
+    let mut rollups = idle_rollups.pop().unwrap_or_else(builder);
     for other in idle_rollups {
         rollups.merge(other, 2 * DEFAULT_MAX_GROUPS);
     }
     if rollups.overflowed() {
         tracing::info!(%integration, %period, "rollups exceed the worker's limits: PostgreSQL computes them from the loaded rows");
+    } else if rollups.resources_overflowed() {
+        tracing::info!(%integration, %period, "resource costs exceed the worker's limits: PostgreSQL computes them from the loaded rows");
     }
     Ok((staging, files, rollups.finish()))
 }
