@@ -55,7 +55,11 @@ pub async fn live(scope: &mut Scoped, now: DateTime<Utc>) -> StoreResult<Option<
 
 /// Opens a grant in the caller's transaction; a customer grant replaces any live customer grant
 /// (the new window is the one that counts).
-pub async fn open(scope: &mut Scoped, grant: &NewGrant<'_>, now: DateTime<Utc>) -> StoreResult<Grant> {
+pub async fn open(
+    scope: &mut Scoped,
+    grant: &NewGrant<'_>,
+    now: DateTime<Utc>,
+) -> StoreResult<Grant> {
     let ws = scope.workspace_id();
     if grant.break_glass_reason.is_none() {
         end(scope, grant.by_label, now, false).await?;
@@ -79,7 +83,12 @@ pub async fn open(scope: &mut Scoped, grant: &NewGrant<'_>, now: DateTime<Utc>) 
 }
 
 /// Ends the live grants (break-glass ones too when `all`); the number ended.
-pub async fn end(scope: &mut Scoped, by_label: &str, now: DateTime<Utc>, all: bool) -> StoreResult<u64> {
+pub async fn end(
+    scope: &mut Scoped,
+    by_label: &str,
+    now: DateTime<Utc>,
+    all: bool,
+) -> StoreResult<u64> {
     let ws = scope.workspace_id();
     Ok(sqlx::query(
         "UPDATE support_access_grants SET revoked_at = $2, revoked_by_label = $3

@@ -41,7 +41,10 @@ pub(super) fn routes() -> Router<AppState> {
 /// grant of the customer (or a break-glass grant). Every support read and action goes through it.
 pub(crate) async fn granted_scope(state: &AppState, ws: WorkspaceId) -> ApiResult<Scoped> {
     let mut scope = state.store.scoped(ws).await?;
-    if support_access::live(&mut scope, Utc::now()).await?.is_none() {
+    if support_access::live(&mut scope, Utc::now())
+        .await?
+        .is_none()
+    {
         return Err(ApiError::SupportAccessNotGranted);
     }
     Ok(scope)

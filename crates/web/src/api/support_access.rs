@@ -59,7 +59,11 @@ pub(super) async fn grant(
 }
 
 /// Opens a customer grant of `hours` and audits it; shared with the console.
-pub(crate) async fn grant_access(state: &AppState, caller: &Member, hours: i64) -> ApiResult<Grant> {
+pub(crate) async fn grant_access(
+    state: &AppState,
+    caller: &Member,
+    hours: i64,
+) -> ApiResult<Grant> {
     if !(1..=MAX_GRANT_HOURS).contains(&hours) {
         return Err(ApiError::bad_request(
             "invalid_hours",
