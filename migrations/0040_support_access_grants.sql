@@ -23,8 +23,8 @@ ALTER TABLE support_access_grants ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SEC
 CREATE POLICY tenant_isolation ON support_access_grants
     USING (workspace_id = costline_current_workspace())
     WITH CHECK (workspace_id = costline_current_workspace());
-GRANT SELECT, INSERT, UPDATE ON support_access_grants TO costline_app;
-REVOKE DELETE, TRUNCATE ON support_access_grants FROM costline_app;
+-- DELETE only for workspace deletion (workspace_deletion.rs deletes every workspace table).
+GRANT SELECT, INSERT, UPDATE, DELETE ON support_access_grants TO costline_app;
 -- The support search lists only workspaces that granted access.
 GRANT SELECT ON support_access_grants TO costline_system;
 CREATE POLICY system_directory ON support_access_grants FOR SELECT TO costline_system USING (true);
