@@ -212,6 +212,7 @@ async fn support_backfills_three_historical_months_in_three_formats() {
     let bucket = new_bucket(&s3, "backfill-e2e").await;
 
     let ws = app.create_workspace("Initech", "owner@initech.test").await;
+    app.grant_support_access(&ws.token, 24).await;
     let id = app
         .connect_integration(&ws.token, cur_connection(&bucket, PREFIX, REPORT))
         .await;
@@ -492,6 +493,7 @@ async fn a_backfilled_period_without_files_fails_and_the_admins_are_told() {
     let s3 = customer_s3(&moto.endpoint, CUSTOMER).await;
     let bucket = new_bucket(&s3, "backfill-fail").await;
     let ws = app.create_workspace("Hooli", "owner@hooli.test").await;
+    app.grant_support_access(&ws.token, 24).await;
     let id = app
         .connect_integration(&ws.token, cur_connection(&bucket, PREFIX, REPORT))
         .await;

@@ -40,6 +40,7 @@ fn routes(ws: &str, integration: &str) -> Vec<(&'static str, String, Option<Valu
 async fn customers_get_403_and_strangers_401_on_every_support_route() {
     let app = spawn_app().await;
     let acme = app.create_workspace("Acme", "owner@acme.test").await;
+    app.grant_support_access(&acme.token, 24).await;
     let admin = app.add_member(&acme, "admin@acme.test", Role::Admin).await;
     let member = app
         .add_member(&acme, "member@acme.test", Role::Member)
@@ -68,6 +69,7 @@ async fn customers_get_403_and_strangers_401_on_every_support_route() {
 async fn support_tokens_can_do_nothing_in_a_customer_workspace() {
     let app = spawn_app().await;
     let acme = app.create_workspace("Acme", "owner@acme.test").await;
+    app.grant_support_access(&acme.token, 24).await;
     let integration = app
         .connect_integration(&acme.token, cur_connection("acme-cur", "cur", "costline"))
         .await;
@@ -98,7 +100,9 @@ async fn support_tokens_can_do_nothing_in_a_customer_workspace() {
 async fn support_finds_the_workspace_queues_a_backfill_and_the_customer_sees_it_and_the_audit() {
     let app = spawn_app().await;
     let acme = app.create_workspace("Acme Corp", "owner@acme.test").await;
+    app.grant_support_access(&acme.token, 24).await;
     let other = app.create_workspace("Other", "owner@other.test").await;
+    app.grant_support_access(&other.token, 24).await;
     let integration = app
         .connect_integration(&acme.token, cur_connection("acme-cur", "cur", "costline"))
         .await;
@@ -139,8 +143,11 @@ async fn support_finds_the_workspace_queues_a_backfill_and_the_customer_sees_it_
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["integrations"][0]["id"], integration);
+    // A workspace that does not exist has granted nothing.
+    let path = format!("/api/v1/support/workspaces/{}", uuid::Uuid::now_v7());
+    let (status, body) = app.call("GET", &path, Some(&support), None).await;
+    assert_eq!(status, 403, "{path}: {body}");
     for path in [
-        format!("/api/v1/support/workspaces/{}", uuid::Uuid::now_v7()),
         format!(
             "/api/v1/support/integrations/{}/periods",
             uuid::Uuid::now_v7()

@@ -43,6 +43,7 @@ async fn support_browser(app: &TestApp) -> Client {
 async fn customer_sessions_get_403_and_strangers_the_login_on_every_support_page() {
     let app = spawn_app().await;
     let acme = app.create_workspace("Acme", "owner@acme.test").await;
+    app.grant_support_access(&acme.token, 24).await;
     let integration = app
         .connect_integration(&acme.token, cur_connection("acme-cur", "cur", "costline"))
         .await;
@@ -95,6 +96,7 @@ async fn customer_sessions_get_403_and_strangers_the_login_on_every_support_page
 async fn support_searches_views_and_backfills_and_the_customer_audit_shows_it() {
     let app = spawn_app().await;
     let acme = app.create_workspace("Acme Corp", "owner@acme.test").await;
+    app.grant_support_access(&acme.token, 24).await;
     let integration = app
         .connect_integration(&acme.token, cur_connection("acme-cur", "cur", "costline"))
         .await;
@@ -120,7 +122,8 @@ async fn support_searches_views_and_backfills_and_the_customer_audit_shows_it() 
         &format!("/support/workspaces/{}", uuid::Uuid::new_v4()),
     )
     .await;
-    assert_eq!(status, 404);
+    // A workspace that does not exist has granted nothing.
+    assert_eq!(status, 403);
     let (status, _) = page(
         &support,
         &app,
@@ -301,6 +304,7 @@ async fn revoking_the_support_token_ends_its_console_sessions() {
 async fn support_events_outlive_the_workspace_in_the_platform_log() {
     let app = spawn_app().await;
     let acme = app.create_workspace("Acme Corp", "owner@acme.test").await;
+    app.grant_support_access(&acme.token, 24).await;
     let support = support_browser(&app).await;
     let (status, _) = page(
         &support,

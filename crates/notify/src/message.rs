@@ -41,6 +41,7 @@ pub fn render(notice: &Notice<'_>) -> Email {
         "cur_first_report" => "First cost report ingested",
         "backfill_completed" => "Backfill completed",
         "backfill_failed" => "Backfill failed",
+        "support_break_glass" => "Support opened break-glass access",
         _ => "Notice",
     };
     let about = match (notice.aws_account_id, notice.billing_period) {

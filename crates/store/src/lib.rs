@@ -27,6 +27,7 @@ pub mod rollups;
 pub mod schedules;
 pub mod signups;
 pub mod support;
+pub mod support_access;
 pub mod tokens;
 pub mod users;
 pub mod workspace_deletion;

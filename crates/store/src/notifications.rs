@@ -23,6 +23,8 @@ pub mod kinds {
     pub const BACKFILL_COMPLETED: &str = "backfill_completed";
     /// A period of a support backfill failed.
     pub const BACKFILL_FAILED: &str = "backfill_failed";
+    /// Costline support opened break-glass access to the workspace (issue 21).
+    pub const SUPPORT_BREAK_GLASS: &str = "support_break_glass";
 }
 
 /// Attempts of a `notify` job before it gives up.

@@ -27,8 +27,9 @@ pub struct WorkspaceHit {
     pub integrations: i64,
 }
 
-/// Workspaces whose name or an owner's email contains `query` (case-insensitively), or one of
-/// whose integrations is (or discovered) the AWS account `query`; newest first, at most 50.
+/// Workspaces that granted support access now and whose name or an owner's email contains
+/// `query` (case-insensitively), or one of whose integrations is (or discovered) the AWS account
+/// `query`; newest first, at most 50.
 pub async fn search(store: &Store, query: &str) -> StoreResult<Vec<WorkspaceHit>> {
     let query = query.trim();
     let pattern = format!(
@@ -46,7 +47,12 @@ pub async fn search(store: &Store, query: &str) -> StoreResult<Vec<WorkspaceHit>
                            WHERE i.workspace_id = w.workspace_id AND i.account_id IS NOT NULL), '{}') AS account_ids,
                 (SELECT count(*) FROM integrations i WHERE i.workspace_id = w.workspace_id) AS integrations
            FROM workspaces w
-          WHERE $2 <> '' AND (
+          WHERE $2 <> ''
+            -- Only workspaces whose customer granted support access now (0028).
+            AND EXISTS (SELECT 1 FROM support_access_grants g
+                         WHERE g.workspace_id = w.workspace_id AND g.revoked_at IS NULL
+                           AND g.granted_at <= now() AND g.expires_at > now())
+            AND (
                 w.name ILIKE $1
              OR EXISTS (SELECT 1 FROM memberships m JOIN users u USING (user_id)
                          WHERE m.workspace_id = w.workspace_id AND m.role = 'owner' AND u.email ILIKE $1)

@@ -486,3 +486,20 @@ impl TestApp {
         }
     }
 }
+
+// Support access grants (issue 21).
+impl TestApp {
+    /// Grants Costline support `hours` of access to the workspace of the admin `token`, as the
+    /// customer does before support may look (`POST /api/v1/support-access`).
+    pub async fn grant_support_access(&self, token: &str, hours: i64) {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/v1/support-access",
+                Some(token),
+                Some(serde_json::json!({ "hours": hours })),
+            )
+            .await;
+        assert_eq!(status, 201, "granting support access: {body}");
+    }
+}

@@ -21,6 +21,9 @@ pub enum ApiError {
     /// Authenticated, but the role may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// A support route on a workspace that has not granted support access (now).
+    #[error("the customer has not granted support access to this workspace: a workspace admin must grant it in console settings (or POST /api/v1/support-access); for an incident, open break-glass access with a stated reason")]
+    SupportAccessNotGranted,
     /// No such resource in the caller's workspace (also for other workspaces' resources).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -83,6 +86,9 @@ impl ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::TokenExpired { .. } => (StatusCode::UNAUTHORIZED, "token_expired"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::SupportAccessNotGranted => {
+                (StatusCode::FORBIDDEN, "support_access_not_granted")
+            }
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),

@@ -9,6 +9,7 @@ mod notifications;
 mod reports;
 mod resources;
 pub(crate) mod support;
+mod support_access;
 mod workspace;
 
 pub(crate) use costs::{csv_response, parse_filters, parse_group_by, parse_metric, CostTable};
@@ -58,5 +59,12 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/notifications/{id}/read", post(notifications::mark_read))
         .route("/workspace", delete(workspace::delete))
         .merge(support::routes())
+        // Customer-controlled support access (issue 21).
+        .route(
+            "/support-access",
+            get(support_access::get)
+                .post(support_access::grant)
+                .delete(support_access::revoke),
+        )
         .fallback(|| async { ApiError::NotFound("route") })
 }

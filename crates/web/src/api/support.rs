@@ -15,7 +15,7 @@ use chrono::{Datelike, Utc};
 use costline_domain::{BillingPeriod, ExternalId, IntegrationId, WorkspaceId};
 use costline_store::integrations::{self, Integration};
 use costline_store::support::{self, Backfill};
-use costline_store::{audit, cur, StoreError};
+use costline_store::{audit, cur, notifications, support_access, Scoped, StoreError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -33,6 +33,103 @@ pub(super) fn routes() -> Router<AppState> {
             "/support/integrations/{id}/periods/{period}/retry",
             post(retry),
         )
+        // The one support route that needs no grant: it opens one, with a reason (issue 21).
+        .route("/support/workspaces/{id}/break-glass", post(break_glass))
+}
+
+/// A scope of `ws` for support, refused with 403 `support_access_not_granted` outside a live
+/// grant of the customer (or a break-glass grant). Every support read and action goes through it.
+pub(crate) async fn granted_scope(state: &AppState, ws: WorkspaceId) -> ApiResult<Scoped> {
+    let mut scope = state.store.scoped(ws).await?;
+    if support_access::live(&mut scope, Utc::now())
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::SupportAccessNotGranted);
+    }
+    Ok(scope)
+}
+
+/// The longest break-glass window.
+const MAX_BREAK_GLASS_HOURS: i64 = 24;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BreakGlassBody {
+    reason: String,
+    #[serde(default)]
+    hours: Option<i64>,
+}
+
+/// `POST /support/workspaces/{id}/break-glass` `{"reason": "...", "hours": N}`: access for an
+/// incident without a customer grant. The reason is required; the grant is marked in the
+/// customer's audit log and the platform's support log, and the workspace's admins are notified
+/// (console and email).
+async fn break_glass(
+    State(state): State<AppState>,
+    caller: Support,
+    ApiPath(id): ApiPath<WorkspaceId>,
+    ApiJson(body): ApiJson<BreakGlassBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let reason = body.reason.trim();
+    if reason.len() < 10 {
+        return Err(ApiError::bad_request(
+            "reason_required",
+            "break-glass access needs a stated reason of at least 10 characters (the incident and why its data must be seen); it is shown to the customer",
+        ));
+    }
+    let hours = body.hours.unwrap_or(MAX_BREAK_GLASS_HOURS);
+    if !(1..=MAX_BREAK_GLASS_HOURS).contains(&hours) {
+        return Err(ApiError::bad_request(
+            "invalid_hours",
+            format!("break-glass hours must be from 1 to {MAX_BREAK_GLASS_HOURS}; got {hours}"),
+        ));
+    }
+    let mut scope = state.store.scoped(id).await?;
+    costline_store::workspaces::get(&mut scope)
+        .await
+        .map_err(|e| not_found(e, "workspace"))?;
+    let now = Utc::now();
+    let grant = support_access::open(
+        &mut scope,
+        &support_access::NewGrant {
+            by: caller.user_id,
+            by_label: &caller.email,
+            duration: chrono::Duration::hours(hours),
+            break_glass_reason: Some(reason),
+        },
+        now,
+    )
+    .await?;
+    audit::record(
+        &mut scope,
+        &caller.actor(),
+        "support.break_glass_opened",
+        &format!("support_access:{}", grant.grant_id),
+        json!({"break_glass": true, "reason": reason, "expires_at": grant.expires_at}),
+    )
+    .await?;
+    let message = format!(
+        "Costline support ({}) opened break-glass access to this workspace until {} for an incident: \"{reason}\". You can end it at any time in settings (support access).",
+        caller.email,
+        grant.expires_at.format("%Y-%m-%d %H:%M UTC"),
+    );
+    notifications::notify_admins_at(
+        &mut scope,
+        &notifications::NewNotification {
+            kind: notifications::kinds::SUPPORT_BREAK_GLASS,
+            integration_id: None,
+            billing_period: None,
+            message: &message,
+        },
+        now,
+    )
+    .await?;
+    scope.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(crate::api::support_access::grant_view(Some(&grant))),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -93,7 +190,7 @@ async fn workspace(
     caller: Support,
     ApiPath(id): ApiPath<WorkspaceId>,
 ) -> ApiResult<Json<Value>> {
-    let mut scope = state.store.scoped(id).await?;
+    let mut scope = granted_scope(&state, id).await?;
     let ws = costline_store::workspaces::get(&mut scope)
         .await
         .map_err(|e| not_found(e, "workspace"))?;
@@ -154,7 +251,7 @@ pub(crate) async fn periods_view(
     let ws = support::integration_workspace(&state.store, id)
         .await
         .map_err(|e| not_found(e, "integration"))?;
-    let mut scope = state.store.scoped(ws).await?;
+    let mut scope = granted_scope(state, ws).await?;
     let integration = integrations::get(&mut scope, id)
         .await
         .map_err(|e| not_found(e, "integration"))?;
@@ -208,7 +305,7 @@ pub(crate) async fn periods_view(
         });
     }
 
-    let mut scope = state.store.scoped(ws).await?;
+    let mut scope = granted_scope(state, ws).await?;
     audit::record(
         &mut scope,
         &caller.actor(),
@@ -361,7 +458,7 @@ pub(crate) async fn queue(
     let ws = support::integration_workspace(&state.store, id)
         .await
         .map_err(|e| not_found(e, "integration"))?;
-    let mut scope = state.store.scoped(ws).await?;
+    let mut scope = granted_scope(state, ws).await?;
     let integration = integrations::lock(&mut scope, id)
         .await
         .map_err(|e| not_found(e, "integration"))?;

@@ -108,6 +108,7 @@ fn api_error_page(e: ApiError, back: &str) -> ConsoleError {
                 ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
                 ApiError::Conflict(_) => StatusCode::CONFLICT,
                 ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+                ApiError::SupportAccessNotGranted => StatusCode::FORBIDDEN,
                 _ => StatusCode::SERVICE_UNAVAILABLE,
             };
             ConsoleError::Message {
@@ -307,8 +308,11 @@ pub(super) async fn workspace(
 ) -> Result<Response, ConsoleError> {
     let id: WorkspaceId = id.parse().map_err(|_| not_found("Workspace"))?;
     let csrf = csrf_value(&token)?;
+    let granted = crate::api::support::granted_scope(&state, id)
+        .await
+        .map_err(|e| api_error_page(e, "/support"))?;
     let loaded = async {
-        let mut scope = state.store.scoped(id).await?;
+        let mut scope = granted;
         let ws = costline_store::workspaces::get(&mut scope).await?;
         let mut rows = Vec::new();
         for i in integrations::list(&mut scope).await? {
