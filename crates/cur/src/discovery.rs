@@ -356,7 +356,7 @@ pub fn discover(
             .current_manifest()
             .and_then(|m| manifests.get(&m.key).map(|b| (m, b)));
         let found = match manifest {
-            Some((m, bytes)) => Some(resolve_with_manifest(gk, m, bytes, &by_key)?),
+            Some((m, bytes)) => Some(resolve_with_manifest(loc, gk, m, bytes, &by_key)?),
             None => resolve_without_manifest(gk, &group),
         };
         if let Some(p) = found {
@@ -368,6 +368,7 @@ pub fn discover(
 }
 
 fn resolve_with_manifest(
+    loc: &ReportLocation,
     gk: GroupKey,
     manifest: &S3Object,
     bytes: &[u8],
@@ -393,6 +394,7 @@ fn resolve_with_manifest(
             )
         }
     };
+    check_manifest_keys(loc, &manifest.key, &keys)?;
     let mut data_keys = Vec::new();
     let mut missing_keys = Vec::new();
     let mut total_size = 0;
@@ -427,6 +429,33 @@ fn resolve_with_manifest(
         total_size,
         last_modified,
     })
+}
+
+/// A manifest is the customer's file: it must not make Costline read objects outside the
+/// report's own prefix (another report, or anything else in the bucket). A key outside it, or
+/// one with `..` or `.` segments, fails discovery with the manifest named.
+fn check_manifest_keys(
+    loc: &ReportLocation,
+    manifest_key: &str,
+    keys: &[String],
+) -> Result<(), CurError> {
+    let bases = loc.bases();
+    for k in keys {
+        let inside = bases.iter().any(|b| k.starts_with(b.as_str()));
+        let dotted = k.split('/').any(|seg| seg == ".." || seg == ".");
+        if !inside || dotted {
+            let cut: String = k.chars().take(200).collect();
+            return Err(CurError::Manifest {
+                key: manifest_key.to_owned(),
+                message: format!(
+                    "names the key {cut:?}, outside the report's prefix {:?}: Costline reads \
+                     only the report's own files; check the report's S3 prefix",
+                    bases[0]
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn resolve_without_manifest(gk: GroupKey, group: &Group<'_>) -> Option<DiscoveredPeriod> {
@@ -916,5 +945,42 @@ mod tests {
             discover(&loc, &listing, &manifests),
             Err(CurError::Manifest { .. })
         ));
+    }
+
+    #[test]
+    fn a_manifest_naming_keys_outside_its_prefix_is_refused_with_the_manifest_named() {
+        let loc = ReportLocation::new("cur", "daily");
+        let manifest_key = "cur/daily/20231101-20231201/daily-Manifest.json";
+        let listing = vec![
+            obj("cur/daily/20231101-20231201/aaa/daily-00001.csv.gz", 10, 1),
+            obj(manifest_key, 1, 1),
+            obj("secrets/payroll.csv.gz", 10, 1),
+        ];
+        let inside = "cur/daily/20231101-20231201/aaa/daily-00001.csv.gz";
+        let ok = HashMap::from([(manifest_key.to_owned(), legacy_manifest("aaa", &[inside]))]);
+        assert_eq!(
+            discover(&loc, &listing, &ok).unwrap()[0].data_keys,
+            [inside]
+        );
+        for hostile in [
+            "secrets/payroll.csv.gz",
+            "cur/other/20231101-20231201/aaa/other-00001.csv.gz",
+            "cur/daily/../../secrets/payroll.csv.gz",
+            "cur/dailyx/a.csv.gz",
+        ] {
+            let manifests = HashMap::from([(
+                manifest_key.to_owned(),
+                legacy_manifest("aaa", &[inside, hostile]),
+            )]);
+            match discover(&loc, &listing, &manifests) {
+                Err(e @ CurError::Manifest { .. }) => {
+                    let msg = e.to_string();
+                    assert!(msg.contains(manifest_key), "{msg}");
+                    assert!(msg.contains(hostile), "{msg}");
+                    assert!(msg.contains("outside the report's prefix"), "{msg}");
+                }
+                other => panic!("{hostile}: {other:?}"),
+            }
+        }
     }
 }
