@@ -226,3 +226,86 @@ async fn break_glass_needs_a_reason_is_marked_in_the_log_and_notifies_the_admins
     let (status, _) = app.call("GET", &ws_path, Some(&support), None).await;
     assert_eq!(status, 403);
 }
+
+/// The console's settings page grants and ends support access: the support API follows it, a
+/// bad length or a forged form grants nothing, and both are in the audit log shown on the page.
+#[tokio::test]
+async fn an_admin_grants_and_ends_support_access_in_the_console_settings() {
+    use costline_testkit::{console_client, console_page, console_post, csrf_of};
+    let app = spawn_app().await;
+    let client = console_client();
+    app.sign_up(
+        &client,
+        "Console Co",
+        "admin@console.test",
+        "a long enough password",
+    )
+    .await;
+    let ws: uuid::Uuid =
+        sqlx::query_scalar("SELECT workspace_id FROM workspaces WHERE name = 'Console Co'")
+            .fetch_one(app.db.admin())
+            .await
+            .unwrap();
+    let support = support_token(&app).await;
+    let route = format!("/api/v1/support/workspaces/{ws}");
+    let (status, _) = app.call("GET", &route, Some(&support), None).await;
+    assert_eq!(status, 403);
+
+    let (status, html) = console_page(&client, &app, "/settings").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("Support has no access to this workspace."),
+        "{html}"
+    );
+    let csrf = csrf_of(&html);
+    let (status, html) = console_post(
+        &client,
+        &app,
+        "/settings/support-access",
+        &[("authenticity_token", &csrf), ("hours", "500")],
+    )
+    .await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains("1 to 168 hours"), "{html}");
+    let (status, _) = app.call("GET", &route, Some(&support), None).await;
+    assert_eq!(status, 403, "a refused form grants nothing");
+
+    let (status, html) = console_post(
+        &client,
+        &app,
+        "/settings/support-access",
+        &[("authenticity_token", &csrf), ("hours", "24")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Granted by admin@console.test"), "{html}");
+    assert!(html.contains("support_access.granted"), "{html}");
+    let (status, answer) = app.call("GET", &route, Some(&support), None).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["name"], "Console Co");
+
+    let (status, html) = console_post(
+        &client,
+        &app,
+        "/settings/support-access/revoke",
+        &[("authenticity_token", &csrf)],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Support access ended."), "{html}");
+    assert!(html.contains("support_access.revoked"), "{html}");
+    let (status, _) = app.call("GET", &route, Some(&support), None).await;
+    assert_eq!(status, 403, "support access ends with the revocation");
+
+    // Without the CSRF token nothing happens.
+    let (status, _) = console_post(
+        &client,
+        &app,
+        "/settings/support-access",
+        &[("authenticity_token", "forged"), ("hours", "24")],
+    )
+    .await;
+    assert!(status == 403 || status == 400, "status {status}");
+    let (status, _) = app.call("GET", &route, Some(&support), None).await;
+    assert_eq!(status, 403);
+}

@@ -14,6 +14,10 @@ mod workspace;
 
 pub(crate) use costs::{csv_response, parse_filters, parse_group_by, parse_metric, CostTable};
 pub(crate) use integrations::detail_view as integration_view;
+pub(crate) use support_access::{
+    end_grants as end_support_grants, open_grant as open_support_grant,
+    MAX_GRANT_HOURS as MAX_SUPPORT_GRANT_HOURS,
+};
 pub(crate) use workspace::delete_confirmed as delete_workspace_confirmed;
 
 use crate::error::ApiError;

@@ -9,8 +9,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{Duration, Utc};
-use costline_store::audit;
+use costline_domain::UserId;
+use costline_store::audit::{self, Actor};
 use costline_store::support_access::{self, Grant, NewGrant};
+use costline_store::{Scoped, StoreError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -71,23 +73,12 @@ pub(crate) async fn grant_access(
         ));
     }
     let mut scope = state.store.scoped(caller.workspace_id).await?;
-    let grant = support_access::open(
-        &mut scope,
-        &NewGrant {
-            by: caller.user_id,
-            by_label: &caller.email,
-            duration: Duration::hours(hours),
-            break_glass_reason: None,
-        },
-        Utc::now(),
-    )
-    .await?;
-    audit::record(
+    let grant = open_grant(
         &mut scope,
         &caller.actor(),
-        "support_access.granted",
-        &format!("support_access:{}", grant.grant_id),
-        json!({"hours": hours, "expires_at": grant.expires_at}),
+        caller.user_id,
+        &caller.email,
+        hours,
     )
     .await?;
     scope.commit().await?;
@@ -107,15 +98,56 @@ pub(super) async fn revoke(
 /// Ends the live grants and audits it; shared with the console.
 pub(crate) async fn revoke_access(state: &AppState, caller: &Member) -> ApiResult<u64> {
     let mut scope = state.store.scoped(caller.workspace_id).await?;
-    let ended = support_access::end(&mut scope, &caller.email, Utc::now(), true).await?;
+    let ended = end_grants(&mut scope, &caller.actor(), &caller.email).await?;
+    scope.commit().await?;
+    Ok(ended)
+}
+
+/// Opens a customer grant of `hours` (already checked) in the workspace's transaction and
+/// audits it: the API's and the console's one way to grant.
+pub(crate) async fn open_grant(
+    scope: &mut Scoped,
+    actor: &Actor,
+    by: UserId,
+    by_label: &str,
+    hours: i64,
+) -> Result<Grant, StoreError> {
+    let grant = support_access::open(
+        scope,
+        &NewGrant {
+            by,
+            by_label,
+            duration: Duration::hours(hours),
+            break_glass_reason: None,
+        },
+        Utc::now(),
+    )
+    .await?;
     audit::record(
-        &mut scope,
-        &caller.actor(),
+        scope,
+        actor,
+        "support_access.granted",
+        &format!("support_access:{}", grant.grant_id),
+        json!({"hours": hours, "expires_at": grant.expires_at}),
+    )
+    .await?;
+    Ok(grant)
+}
+
+/// Ends every live grant, break-glass ones included, and audits it; how many ended.
+pub(crate) async fn end_grants(
+    scope: &mut Scoped,
+    actor: &Actor,
+    by_label: &str,
+) -> Result<u64, StoreError> {
+    let ended = support_access::end(scope, by_label, Utc::now(), true).await?;
+    audit::record(
+        scope,
+        actor,
         "support_access.revoked",
         "support_access",
         json!({"ended": ended}),
     )
     .await?;
-    scope.commit().await?;
     Ok(ended)
 }

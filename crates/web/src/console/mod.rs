@@ -89,6 +89,14 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/settings/tokens", post(settings::create_token))
         .route(
+            "/settings/support-access",
+            post(settings::grant_support_access),
+        )
+        .route(
+            "/settings/support-access/revoke",
+            post(settings::revoke_support_access),
+        )
+        .route(
             "/settings/tokens/{token_id}/revoke",
             post(settings::revoke_token),
         )

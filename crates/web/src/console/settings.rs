@@ -1,4 +1,4 @@
-//! Workspace settings: members, invitations, API tokens and the audit log.
+//! Workspace settings: members, invitations, API tokens, support access and the audit log.
 
 use super::{check_csrf, csrf_value, render, ConsoleError, ConsoleUser, Nav};
 use crate::AppState;
@@ -11,6 +11,7 @@ use axum_csrf::CsrfToken;
 use costline_domain::{normalize_email, Role, TokenId, UserId};
 use costline_store::audit::{self, AuditEvent};
 use costline_store::members::{self, Invitation, Member, INVITATION_LIFETIME_DAYS};
+use costline_store::support_access::{self, Grant};
 use costline_store::tokens::{self, TokenSummary};
 use costline_store::{Scoped, StoreError};
 use serde::Deserialize;
@@ -24,6 +25,8 @@ struct SettingsPage {
     members: Vec<Member>,
     invitations: Vec<Invitation>,
     tokens: Vec<TokenSummary>,
+    /// The live support access grant, if any (admins only).
+    support_grant: Option<Grant>,
     audit: Vec<AuditEvent>,
     notice: Option<String>,
     error: Option<String>,
@@ -64,10 +67,11 @@ async fn show(
     let is_admin = user.role.is_admin();
     let mut scope = state.store.scoped(user.workspace_id).await?;
     let members = members::list(&mut scope).await?;
-    let (invitations, tokens, audit) = if is_admin {
+    let (invitations, tokens, support_grant, audit) = if is_admin {
         (
             members::pending_invitations(&mut scope).await?,
             tokens::list(&mut scope).await?,
+            support_access::live(&mut scope, chrono::Utc::now()).await?,
             audit::list(&mut scope, 100).await?,
         )
     } else {
@@ -80,6 +84,7 @@ async fn show(
         members,
         invitations,
         tokens,
+        support_grant,
         audit,
         notice: outcome.notice,
         error: outcome.error,
@@ -461,6 +466,92 @@ pub(super) async fn revoke_token(
                 .await?;
                 Ok(Outcome {
                     notice: Some(format!("Token {} revoked.", revoked.name)),
+                    ..Outcome::default()
+                })
+            })
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub(super) struct SupportAccessForm {
+    authenticity_token: String,
+    hours: String,
+}
+
+/// `POST /settings/support-access`: opens a support access window of the chosen length (the
+/// console's form offers 24 hours and 7 days; the API takes any 1 to 168).
+pub(super) async fn grant_support_access(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    token: CsrfToken,
+    Form(form): Form<SupportAccessForm>,
+) -> Result<Response, ConsoleError> {
+    let max = crate::api::MAX_SUPPORT_GRANT_HOURS;
+    let hours = match form.hours.trim().parse::<i64>() {
+        Ok(h) if (1..=max).contains(&h) => h,
+        _ => {
+            check_csrf(&token, &form.authenticity_token)?;
+            let outcome = Outcome {
+                error: Some(format!(
+                    "choose how long support may access the workspace: 1 to {max} hours"
+                )),
+                ..Outcome::default()
+            };
+            return show(
+                &state,
+                &user,
+                token,
+                outcome,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let actor = user.actor();
+    let (by, by_label) = (user.user_id, user.email.clone());
+    admin_action(
+        &state,
+        &user,
+        token,
+        &form.authenticity_token,
+        move |scope| {
+            Box::pin(async move {
+                let grant =
+                    crate::api::open_support_grant(scope, &actor, by, &by_label, hours).await?;
+                Ok(Outcome {
+                    notice: Some(format!(
+                        "Costline support may access this workspace until {} UTC.",
+                        grant.expires_at.format("%Y-%m-%d %H:%M")
+                    )),
+                    ..Outcome::default()
+                })
+            })
+        },
+    )
+    .await
+}
+
+/// `POST /settings/support-access/revoke`: ends every live grant, break-glass ones included.
+pub(super) async fn revoke_support_access(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    token: CsrfToken,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, ConsoleError> {
+    let actor = user.actor();
+    let by_label = user.email.clone();
+    admin_action(
+        &state,
+        &user,
+        token,
+        &form.authenticity_token,
+        move |scope| {
+            Box::pin(async move {
+                crate::api::end_support_grants(scope, &actor, &by_label).await?;
+                Ok(Outcome {
+                    notice: Some("Support access ended.".to_string()),
                     ..Outcome::default()
                 })
             })
