@@ -126,8 +126,8 @@ async fn inventory_account(
             target.role
         )
     };
-    let unreadable = if target.known_unassumable {
-        Some((InventoryStatus::NoRole, no_role(&target)))
+    let (status, message) = if target.known_unassumable {
+        (InventoryStatus::NoRole, no_role(&target))
     } else {
         match crate::live_session(
             wf,
@@ -144,12 +144,11 @@ async fn inventory_account(
             }
             Err(AwsError::Revoked { .. }) => return Err(JobError::Cancelled),
             Err(AwsError::AssumeRoleDenied { .. } | AwsError::RoleNotFound { .. }) => {
-                Some((InventoryStatus::NoRole, no_role(&target)))
+                (InventoryStatus::NoRole, no_role(&target))
             }
-            Err(e) => Some((InventoryStatus::Failed, e.to_string())),
+            Err(e) => (InventoryStatus::Failed, e.to_string()),
         }
     };
-    let (status, message) = unreadable.expect("every branch above returns or names why");
     let run = AccountInventory {
         account_id: target.account_id,
         status,

@@ -3,7 +3,7 @@
 //! loaded line items when they did not fit (only for resources the inventory knows, as the
 //! worker does).
 
-use super::rollup_build::expand_line_items;
+use super::rollup_build::{copy_into_load, expand_line_items, insert_from_load};
 use super::staging::Staging;
 use crate::line_items::{
     pg_date, push_field, push_numeric_parts, push_text, COPY_BINARY_HEADER, COPY_BINARY_TRAILER,
@@ -44,21 +44,9 @@ pub(super) async fn write_resource_costs(
     if days.peek().is_none() {
         return Ok(());
     }
-    // PostgreSQL refuses `COPY FROM` into a table under row-level security: the rows go to a
-    // temporary table first, as the other rollups do.
-    const LOAD: &str = "cur_resource_cost_load";
     const COLUMNS: &str = "workspace_id, integration_id, billing_period, usage_account_id, \
                            resource_id, day, currency, unblended, net_unblended, amortized, line_items";
-    sqlx::query(&format!(
-        "CREATE TEMPORARY TABLE {LOAD} (LIKE cur_daily_resource_costs) ON COMMIT DROP"
-    ))
-    .execute(&mut *tx)
-    .await?;
-    let mut copy = tx
-        .copy_in_raw(&format!(
-            "COPY {LOAD} ({COLUMNS}) FROM STDIN WITH (FORMAT binary)"
-        ))
-        .await?;
+    let mut copy = copy_into_load(tx, "cur_daily_resource_costs", COLUMNS).await?;
     let mut buf = Vec::with_capacity(1 << 20);
     buf.extend_from_slice(COPY_BINARY_HEADER);
     for (key, sums) in days {
@@ -81,15 +69,7 @@ pub(super) async fn write_resource_costs(
     buf.extend_from_slice(COPY_BINARY_TRAILER);
     copy.send(buf.as_slice()).await?;
     copy.finish().await?;
-    sqlx::query(&format!(
-        "INSERT INTO cur_daily_resource_costs ({COLUMNS}) SELECT {COLUMNS} FROM {LOAD}"
-    ))
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(&format!("DROP TABLE {LOAD}"))
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
+    insert_from_load(tx, "cur_daily_resource_costs", COLUMNS).await
 }
 
 /// The SQL way, from the expanded line items (expanded here unless the other rollups already

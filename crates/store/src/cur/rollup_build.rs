@@ -401,8 +401,6 @@ async fn copy_rollups(
             Box::new(built.tagged()),
         ),
     ];
-    // Where each table's rows are copied to before they are inserted (dropped after each).
-    const LOAD: &str = "cur_rollup_load";
     let mut buf = Vec::with_capacity(1 << 20);
     for (table, day, shape, numbered, rows) in tables {
         let mut rows = rows.peekable();
@@ -415,16 +413,7 @@ async fn copy_rollups(
             keys = shape.key_columns(day),
             group_no = if numbered { ", group_no" } else { "" },
         );
-        sqlx::query(&format!(
-            "CREATE TEMPORARY TABLE {LOAD} (LIKE {table}) ON COMMIT DROP"
-        ))
-        .execute(&mut *tx)
-        .await?;
-        let mut copy = tx
-            .copy_in_raw(&format!(
-                "COPY {LOAD} ({columns}) FROM STDIN WITH (FORMAT binary)"
-            ))
-            .await?;
+        let mut copy = copy_into_load(tx, table, &columns).await?;
         buf.extend_from_slice(COPY_BINARY_HEADER);
         for (n, (key, sums)) in rows.enumerate() {
             let group_no = numbered.then_some(n as i32 + 1);
@@ -438,16 +427,48 @@ async fn copy_rollups(
         copy.send(buf.as_slice()).await?;
         buf.clear();
         copy.finish().await?;
-        // In the order they were copied: the key's order.
-        sqlx::query(&format!(
-            "INSERT INTO {table} ({columns}) SELECT {columns} FROM {LOAD}"
+        insert_from_load(tx, table, &columns).await?;
+    }
+    Ok(())
+}
+
+/// Where rows are copied before they are inserted: PostgreSQL refuses `COPY FROM` into a
+/// table under row-level security.
+const LOAD: &str = "cur_rollup_load";
+
+/// Starts a binary `COPY` of `columns` into a temporary table like `table` (dropped at commit
+/// at the latest); [`insert_from_load`] moves the rows on.
+pub(super) async fn copy_into_load<'c>(
+    tx: &'c mut sqlx::PgConnection,
+    table: &str,
+    columns: &str,
+) -> StoreResult<sqlx::postgres::PgCopyIn<&'c mut sqlx::PgConnection>> {
+    sqlx::query(&format!(
+        "CREATE TEMPORARY TABLE {LOAD} (LIKE {table}) ON COMMIT DROP"
+    ))
+    .execute(&mut *tx)
+    .await?;
+    Ok(tx
+        .copy_in_raw(&format!(
+            "COPY {LOAD} ({columns}) FROM STDIN WITH (FORMAT binary)"
         ))
+        .await?)
+}
+
+/// Inserts the finished load into `table`, in the order the rows were copied, and drops it.
+pub(super) async fn insert_from_load(
+    tx: &mut sqlx::PgConnection,
+    table: &str,
+    columns: &str,
+) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "INSERT INTO {table} ({columns}) SELECT {columns} FROM {LOAD}"
+    ))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(&format!("DROP TABLE {LOAD}"))
         .execute(&mut *tx)
         .await?;
-        sqlx::query(&format!("DROP TABLE {LOAD}"))
-            .execute(&mut *tx)
-            .await?;
-    }
     Ok(())
 }
 
